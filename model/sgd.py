@@ -1,0 +1,86 @@
+"""Stochastic gradient descent for one-feature least squares, built to converge rather than wander.
+
+The system this replaces ran 15 000 single-sample steps at a constant learning rate of 0.1: its intercept
+wandered ±21 around the optimum and its hold-out R² passed the 0.4 gate in 64% of runs. Three choices fix
+that while keeping plain SGD (squared loss, one sample per update, shuffled epochs):
+
+* **Standardised feature.** With z = (x - mean) / std over the training rows, the Hessian of the mean squared
+  loss in (slope_z, intercept) is the identity, so one learning rate suits both parameters and the norm of the
+  full gradient *equals* the distance to the optimum. That makes the stopping rule below exact.
+* **Random reshuffling with a decaying rate** ``eta_k = learning_rate / (1 + decay * k)`` per epoch. Within an
+  epoch sampled without replacement, the per-sample gradients at the optimum sum to zero, so the epoch-end
+  iterate's error is second order in the step and vanishes as the rate decays.
+* **A tolerance-based stop on the full gradient** (cheap: one vectorised pass per epoch):
+  ``||grad|| <= tolerance * ||params||``, with a hard cap on epochs. A run that hits the cap is reported as
+  not converged and fails the trainer's convergence gate.
+
+The inner loop runs on Python floats: for one sample at a time they are several times faster than numpy
+scalars. numpy draws the permutations (seeded, so the same seed gives bit-identical results).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.dataset import FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class SGDConfig:
+    learning_rate: float = 0.01
+    decay: float = 1.0
+    tolerance: float = 3e-6
+    max_epochs: int = 5000
+
+    def __post_init__(self) -> None:
+        if not (self.learning_rate > 0 and self.decay >= 0 and self.tolerance > 0 and self.max_epochs >= 1):
+            raise ValueError(f"invalid SGD configuration: {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class SGDResult:
+    slope: float  # raw units
+    intercept: float
+    epochs_run: int
+    converged: bool
+    loss_curve: tuple[float, ...]  # training MSE after each epoch
+
+
+def fit_sgd(x: FloatArray, y: FloatArray, *, seed: int, config: SGDConfig = SGDConfig()) -> SGDResult:
+    """Fits ``y ≈ slope * x + intercept`` by SGD on the standardised feature (raw-unit result)."""
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError("x and y must be 1-d arrays of the same length (at least 2)")
+    mean, std = float(x.mean()), float(x.std())
+    if not std > 0:
+        raise ValueError("the feature is constant; a slope is not identifiable")
+    z_array = (x - mean) / std
+    z, targets = z_array.tolist(), y.tolist()
+    rng = np.random.default_rng(seed)
+
+    slope_z = intercept_z = 0.0
+    losses: list[float] = []
+    converged = False
+    for epoch in range(config.max_epochs):
+        eta = config.learning_rate / (1.0 + config.decay * epoch)
+        for i in rng.permutation(len(z)).tolist():
+            zi = z[i]
+            residual = slope_z * zi + intercept_z - targets[i]
+            slope_z -= eta * residual * zi
+            intercept_z -= eta * residual
+        residuals = slope_z * z_array + intercept_z - y
+        losses.append(float(np.mean(residuals * residuals)))
+        gradient_norm = math.hypot(float(np.mean(residuals * z_array)), float(np.mean(residuals)))
+        if gradient_norm <= config.tolerance * math.hypot(slope_z, intercept_z):
+            converged = True
+            break
+
+    return SGDResult(
+        slope=slope_z / std,
+        intercept=intercept_z - slope_z * mean / std,
+        epochs_run=len(losses),
+        converged=converged,
+        loss_curve=tuple(losses),
+    )

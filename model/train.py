@@ -1,0 +1,238 @@
+"""Trains the BMI model, gates it, and writes the versioned artifact only if every gate passes.
+
+    python -m model.train [--seed N] [--out PATH] [--report DIR] [--min-r2 X] [--max-convergence-gap G]
+
+Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed (the
+reason is one line on stderr and no file is written or overwritten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Final
+
+from model.artifact import (
+    DEFAULT_ARTIFACT_PATH,
+    DEFAULT_MAX_CONVERGENCE_GAP,
+    DEFAULT_MIN_R2,
+    FEATURE_NAME,
+    FEATURE_UNIT,
+    SCHEMA_VERSION,
+    Coefficients,
+    Feature,
+    Gate,
+    Metrics,
+    ModelArtifact,
+    Training,
+    model_version_for,
+    write_artifact_atomically,
+)
+from model.dataset import DATASET_NAME, HOLDOUT_SIZE, DataError, Dataset, FloatArray, load_dataset
+from model.evaluation import closed_form, cross_validate, mse, r2
+from model.sgd import SGDConfig, SGDResult, fit_sgd
+
+CV_FOLDS: Final = 5
+EXIT_DATA_ERROR: Final = 1
+EXIT_GATE_FAILED: Final = 3
+# The code that determines the coefficients: a change to any of these files yields a new model version.
+_VERSIONED_SOURCES: Final = ("dataset.py", "evaluation.py", "sgd.py", "train.py")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingConfig:
+    seed: int = 0
+    sgd: SGDConfig = field(default_factory=SGDConfig)
+    min_r2: float = DEFAULT_MIN_R2
+    max_convergence_gap: float = DEFAULT_MAX_CONVERGENCE_GAP
+    cv_folds: int = CV_FOLDS
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingOutcome:
+    artifact: ModelArtifact
+    fit: SGDResult
+    optimal: Coefficients  # closed-form least squares on the training rows
+    dataset: Dataset
+
+    @property
+    def passed(self) -> bool:
+        return not self.artifact.failed_gates()
+
+
+def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
+    """Fits, evaluates and gates; the returned artifact says whether it may be served."""
+    train_split, holdout = dataset.train, dataset.holdout
+    result = fit_sgd(train_split.x, train_split.y, seed=config.seed, config=config.sgd)
+    optimal = Coefficients(*closed_form(train_split.x, train_split.y))
+
+    def predict(coefficients: Coefficients, x: FloatArray) -> FloatArray:
+        return coefficients.slope * x + coefficients.intercept
+
+    fitted = Coefficients(result.slope, result.intercept)
+    train_mse = mse(train_split.y, predict(fitted, train_split.x))
+    optimal_mse = mse(train_split.y, predict(optimal, train_split.x))
+    holdout_r2 = r2(holdout.y, predict(fitted, holdout.x))
+
+    def sgd_fit(x: FloatArray, y: FloatArray) -> tuple[float, float]:
+        fold = fit_sgd(x, y, seed=config.seed, config=config.sgd)
+        return fold.slope, fold.intercept
+
+    cv = cross_validate(train_split.x, train_split.y, sgd_fit, folds=config.cv_folds, seed=config.seed)
+    gap = (train_mse - optimal_mse) / optimal_mse if result.converged else math.inf
+    gates = (
+        Gate.evaluate("quality (hold-out R2)", ">=", config.min_r2, holdout_r2),
+        # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
+        Gate.evaluate(
+            "convergence (relative training-MSE gap to least squares)",
+            "<=",
+            config.max_convergence_gap,
+            gap if math.isfinite(gap) else sys.float_info.max,
+        ),
+    )
+    bmi_mean = float(dataset.bmi.mean())
+    run_config = _run_config(config)
+    artifact = ModelArtifact(
+        schema_version=SCHEMA_VERSION,
+        model_version=model_version_for(
+            data_sha256=dataset.sha256, config=run_config, code_sha256=_code_sha256()
+        ),
+        feature=Feature(
+            name=FEATURE_NAME,
+            unit=FEATURE_UNIT,
+            train_min=float(train_split.x.min()),
+            train_max=float(train_split.x.max()),
+            # scikit-learn scaled each column over all 442 rows, so the legacy mapping uses all rows too.
+            sklearn_mean=bmi_mean,
+            sklearn_scale=math.sqrt(float(((dataset.bmi - bmi_mean) ** 2).sum())),
+        ),
+        coefficients=fitted,
+        metrics=Metrics(
+            holdout_r2=holdout_r2,
+            holdout_mse=mse(holdout.y, predict(fitted, holdout.x)),
+            train_r2=r2(train_split.y, predict(fitted, train_split.x)),
+            train_mse=train_mse,
+            optimal_train_mse=optimal_mse,
+            cv_r2_mean=cv.r2_mean,
+            cv_r2_std=cv.r2_std,
+            cv_folds=cv.folds,
+            gates=gates,
+        ),
+        training=Training(
+            seed=config.seed,
+            hyperparameters=asdict(config.sgd),
+            epochs_run=result.epochs_run,
+            n_train=int(train_split.x.size),
+            n_holdout=int(holdout.x.size),
+            data_sha256=dataset.sha256,
+            dataset=DATASET_NAME,
+        ),
+    )
+    return TrainingOutcome(artifact=artifact, fit=result, optimal=optimal, dataset=dataset)
+
+
+def _run_config(config: TrainingConfig) -> dict[str, object]:
+    return {
+        "seed": config.seed,
+        "sgd": asdict(config.sgd),
+        "min_r2": config.min_r2,
+        "max_convergence_gap": config.max_convergence_gap,
+        "cv_folds": config.cv_folds,
+        "holdout_size": HOLDOUT_SIZE,
+    }
+
+
+def _code_sha256() -> str:
+    digest = hashlib.sha256()
+    for name in _VERSIONED_SOURCES:
+        digest.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_PATH, help="artifact path")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="write model_card.md and plots here")
+    parser.add_argument(
+        "--min-r2",
+        type=_probability,
+        default=DEFAULT_MIN_R2,
+        help=f"quality gate: minimum hold-out R² (default {DEFAULT_MIN_R2})",
+    )
+    parser.add_argument(
+        "--max-convergence-gap",
+        type=_positive,
+        default=DEFAULT_MAX_CONVERGENCE_GAP,
+        help="convergence gate: max relative training-MSE gap to least squares "
+        f"(default {DEFAULT_MAX_CONVERGENCE_GAP:g})",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = TrainingConfig(seed=args.seed, min_r2=args.min_r2, max_convergence_gap=args.max_convergence_gap)
+    try:
+        outcome = train(config, load_dataset())
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+
+    artifact = outcome.artifact
+    if args.report is not None:
+        from model.report import write_report  # matplotlib is slow to import: only when asked
+
+        write_report(outcome, args.report)
+    failed = artifact.failed_gates()
+    if failed:
+        print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)
+        return EXIT_GATE_FAILED
+    try:
+        write_artifact_atomically(artifact, args.out)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+
+    m = artifact.metrics
+    print(
+        f"model {artifact.model_version}: y = {artifact.coefficients.slope:.6f} * bmi "
+        f"{artifact.coefficients.intercept:+.6f}  ({artifact.training.epochs_run} epochs)"
+    )
+    print(
+        f"hold-out R² {m.holdout_r2:.4f}  train R² {m.train_r2:.4f}  "
+        f"{m.cv_folds}-fold CV R² {m.cv_r2_mean:.4f} ± {m.cv_r2_std:.4f}"
+    )
+    for gate in m.gates:
+        print(gate.describe())
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

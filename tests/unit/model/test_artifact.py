@@ -1,0 +1,124 @@
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from model.artifact import (
+    SCHEMA_VERSION,
+    ArtifactError,
+    Coefficients,
+    ModelArtifact,
+    load_artifact,
+    parse_artifact,
+    write_artifact_atomically,
+)
+
+
+def document(artifact: ModelArtifact) -> dict:
+    return json.loads(artifact.to_json())
+
+
+def resealed(doc: dict) -> str:
+    """Re-computes the checksum after an edit, as an attacker who knows the format would."""
+    from model.artifact import checksum
+
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    return json.dumps({**body, "sha256": checksum(body)})
+
+
+def test_round_trips_through_json(model_artifact: ModelArtifact):
+    reloaded = parse_artifact(model_artifact.to_json())
+    assert reloaded == model_artifact
+    assert reloaded.to_json() == model_artifact.to_json()
+
+
+def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
+    doc = document(model_artifact)
+    assert set(doc) == {
+        "schema_version",
+        "model_version",
+        "feature",
+        "coefficients",
+        "metrics",
+        "training",
+        "sha256",
+    }
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert set(doc["metrics"]) >= {
+        "holdout_r2",
+        "holdout_mse",
+        "train_r2",
+        "cv_r2_mean",
+        "cv_r2_std",
+        "gates",
+    }
+    assert set(doc["training"]) >= {"seed", "hyperparameters", "epochs_run", "data_sha256"}
+    assert doc["model_version"].startswith("bmi-linear-")
+
+
+def test_detects_tampering(model_artifact: ModelArtifact):
+    doc = document(model_artifact)
+    doc["coefficients"]["slope"] *= 2
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        parse_artifact(json.dumps(doc))
+
+
+def test_refuses_a_recorded_gate_verdict_that_the_value_contradicts(model_artifact: ModelArtifact):
+    # Given an artifact edited to claim a failing hold-out R² passed, with a valid checksum
+    doc = document(model_artifact)
+    doc["metrics"]["gates"][0]["value"] = 0.1
+    # Then the gate is re-evaluated and the model refused
+    with pytest.raises(ArtifactError, match="failed its gates"):
+        parse_artifact(resealed(doc))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+        (lambda d: d["coefficients"].update(slope="10.1"), "slope must be a finite number"),
+        (lambda d: d["coefficients"].update(intercept=True), "intercept must be a finite number"),
+        (lambda d: d["coefficients"].pop("slope"), "missing fields"),
+        (lambda d: d["feature"].update(colour="red"), "unexpected fields"),
+        (lambda d: d["feature"].update(name="age"), "feature must be 'bmi'"),
+        (lambda d: d["feature"].update(sklearn_scale=0.0), "degenerate"),
+        (lambda d: d["metrics"].update(gates=[]), "non-empty list"),
+        (lambda d: d.update(model_version=""), "model_version must be a non-empty string"),
+        (lambda d: d.update(training=[]), "training must be a JSON object"),
+    ],
+)
+def test_refuses_malformed_documents(model_artifact: ModelArtifact, edit, message):
+    doc = document(model_artifact)
+    edit(doc)
+    with pytest.raises(ArtifactError, match=message):
+        parse_artifact(resealed(doc))
+
+
+def test_refuses_non_finite_numbers_even_if_the_json_spells_them(model_artifact: ModelArtifact):
+    text = model_artifact.to_json().replace(repr(model_artifact.coefficients.slope), "NaN", 1)
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        parse_artifact(text)
+
+
+def test_cannot_write_a_non_finite_model(model_artifact: ModelArtifact, tmp_path: Path):
+    broken = replace(model_artifact, coefficients=Coefficients(slope=float("inf"), intercept=0.0))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        write_artifact_atomically(broken, tmp_path / "model.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_missing_and_non_json_files(tmp_path: Path):
+    with pytest.raises(ArtifactError, match="not found"):
+        load_artifact(tmp_path / "absent.json")
+    (tmp_path / "garbage.json").write_bytes(b"\x00\xff garbage")
+    with pytest.raises(ArtifactError, match=r"unreadable|not valid JSON"):
+        load_artifact(tmp_path / "garbage.json")
+
+
+def test_atomic_write_replaces_the_file_in_one_step(model_artifact: ModelArtifact, tmp_path: Path):
+    path = tmp_path / "nested" / "model.json"
+    write_artifact_atomically(model_artifact, path)
+    write_artifact_atomically(model_artifact, path)
+    assert load_artifact(path) == model_artifact
+    assert [p.name for p in path.parent.iterdir()] == ["model.json"]

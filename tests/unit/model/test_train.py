@@ -1,0 +1,131 @@
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from model import train as train_module
+from model.artifact import load_artifact
+from model.dataset import DataError, load_dataset
+from model.evaluation import closed_form, r2
+from model.sgd import SGDConfig
+from model.train import TrainingConfig, train
+from tests.conftest import train_cli
+
+
+def test_cli_writes_a_valid_artifact_and_says_what_it_did(tmp_path: Path):
+    out = tmp_path / "model.json"
+    result = train_cli("--seed", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    artifact = load_artifact(out)
+    assert artifact.training.seed == 3
+    assert artifact.model_version in result.stdout
+    assert "quality (hold-out R2) gate passed" in result.stdout
+
+
+def test_same_seed_and_data_give_a_byte_identical_artifact(tmp_path: Path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert train_cli("--out", str(first)).returncode == 0
+    assert train_cli("--out", str(second)).returncode == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_model_version_changes_with_the_configuration_not_with_time():
+    data = load_dataset()
+    base = train(TrainingConfig(seed=0), data).artifact
+    assert train(TrainingConfig(seed=0), data).artifact.model_version == base.model_version
+    assert train(TrainingConfig(seed=1), data).artifact.model_version != base.model_version
+    assert train(TrainingConfig(min_r2=0.41), data).artifact.model_version != base.model_version
+
+
+def test_metrics_agree_with_an_independent_computation():
+    data = load_dataset()
+    artifact = train(TrainingConfig(), data).artifact
+    slope, intercept = closed_form(data.train.x, data.train.y)
+    holdout = data.holdout
+    assert artifact.metrics.holdout_r2 == pytest.approx(
+        r2(holdout.y, slope * holdout.x + intercept), abs=1e-4
+    )
+    assert 0.0 < artifact.metrics.cv_r2_mean < artifact.metrics.holdout_r2
+    assert artifact.feature.to_raw(0.0) == pytest.approx(float(data.bmi.mean()))
+
+
+def test_quality_gate_failure_exits_non_zero_and_writes_nothing(tmp_path: Path):
+    out = tmp_path / "model.json"
+    result = train_cli("--min-r2", "0.9", "--out", str(out))
+    assert result.returncode == train_module.EXIT_GATE_FAILED
+    assert result.stderr.count("\n") == 1
+    assert "quality" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gate_failure_never_overwrites_an_existing_artifact(tmp_path: Path):
+    out = tmp_path / "model.json"
+    assert train_cli("--out", str(out)).returncode == 0
+    before = out.read_bytes()
+    assert train_cli("--min-r2", "0.99", "--out", str(out)).returncode == train_module.EXIT_GATE_FAILED
+    assert out.read_bytes() == before
+
+
+def test_a_crippled_optimiser_fails_the_convergence_gate_even_when_r2_passes():
+    # Given an optimiser stopped after one epoch whose hold-out R² still clears 0.4 by luck of the split
+    outcome = train(TrainingConfig(sgd=SGDConfig(max_epochs=1)), load_dataset())
+    gates = {gate.name.split()[0]: gate for gate in outcome.artifact.metrics.gates}
+    # Then only the convergence gate catches it
+    assert not gates["convergence"].passed
+    assert not outcome.passed
+
+
+def test_crippled_optimiser_via_the_cli_writes_nothing(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setattr(
+        train_module, "TrainingConfig", lambda **kw: TrainingConfig(**kw, sgd=SGDConfig(max_epochs=2))
+    )
+    out = tmp_path / "model.json"
+    assert train_module.main(["--out", str(out)]) == train_module.EXIT_GATE_FAILED
+    assert "convergence" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--seed", "-1"],
+        ["--seed", "abc"],
+        ["--min-r2", "1.5"],
+        ["--min-r2", "nan"],
+        ["--max-convergence-gap", "0"],
+        ["--bogus"],
+    ],
+)
+def test_bad_arguments_give_a_usage_error_not_a_traceback(args):
+    result = train_cli(*args, "--out", "/nonexistent/never-written.json")
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_data_gives_a_one_line_error(monkeypatch, capsys, tmp_path: Path):
+    def corrupt() -> None:
+        raise DataError("data file diabetes_target.csv.gz has sha256 0000…, expected 8e53…")
+
+    monkeypatch.setattr(train_module, "load_dataset", corrupt)
+    assert train_module.main(["--out", str(tmp_path / "m.json")]) == train_module.EXIT_DATA_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: data file")
+    assert err.count("\n") == 1
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = train_cli("--out", str(blocker / "model.json"))
+    assert result.returncode == train_module.EXIT_DATA_ERROR
+    assert result.stderr.startswith("error: cannot write")
+
+
+def test_default_artifact_is_what_the_service_bundles(model_artifact_path: Path):
+    doc = json.loads(model_artifact_path.read_text())
+    assert doc["training"]["seed"] == 0
+    assert replace(load_artifact(model_artifact_path)).failed_gates() == []
