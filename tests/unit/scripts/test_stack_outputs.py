@@ -1,0 +1,83 @@
+"""Reading a stage's CloudFormation outputs, against moto's CloudFormation."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from scripts import stack_outputs
+from scripts.stack_outputs import StackOutputError, stack_output
+
+REGION = "eu-west-1"
+API_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/staging/"
+TEMPLATE = {
+    "Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {
+        "ApiUrl": {"Value": API_URL},
+        "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+    },
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def staging_stack(aws):
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    cloudformation.create_stack(StackName="Staging-Service", TemplateBody=json.dumps(TEMPLATE))
+    return "Staging-Service"
+
+
+def test_reads_a_literal_output(staging_stack):
+    assert stack_output(staging_stack, "ApiUrl", region=REGION) == API_URL
+
+
+def test_reads_an_output_resolved_from_a_resource(staging_stack):
+    arn = stack_output(staging_stack, "AlarmTopicArn", region=REGION)
+    assert arn.startswith(f"arn:aws:sns:{REGION}:")
+    assert "AlarmTopic" in arn
+
+
+def test_missing_output_names_the_outputs_that_exist(staging_stack):
+    with pytest.raises(
+        StackOutputError, match=r"no output 'DashboardUrl' \(outputs: AlarmTopicArn, ApiUrl\)"
+    ):
+        stack_output(staging_stack, "DashboardUrl", region=REGION)
+
+
+def test_missing_stack_is_a_clear_error(aws):
+    with pytest.raises(StackOutputError, match="Production-Service"):
+        stack_output("Production-Service", "ApiUrl", region=REGION)
+
+
+def test_stack_in_another_region_is_not_found(staging_stack):
+    with pytest.raises(StackOutputError):
+        stack_output(staging_stack, "ApiUrl", region="us-east-1")
+
+
+def test_cli_prints_only_the_value(staging_stack, capsys):
+    assert stack_outputs.main(["--stack", staging_stack, "--output", "ApiUrl", "--region", REGION]) == 0
+    assert capsys.readouterr().out == f"{API_URL}\n"
+
+
+def test_cli_exits_non_zero_with_a_message_on_stderr(staging_stack, capsys):
+    assert stack_outputs.main(["--stack", staging_stack, "--output", "Nope", "--region", REGION]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no output 'Nope'" in captured.err
+
+
+def test_no_region_anywhere_is_a_clear_error(aws):
+    with pytest.raises(StackOutputError, match="region"):
+        stack_output("Staging-Service", "ApiUrl")
