@@ -18,6 +18,8 @@ HANDLER: Final = "lambda_fn.handler.handler"  # what the image's CMD names
 BMI_MIN: Final = 10.0  # kg/m^2: outside [BMI_MIN, BMI_MAX] is not a plausible human BMI -> 422
 BMI_MAX: Final = 100.0
 BATCH_MAX: Final = 10_000
+# A full batch of BATCH_MAX numbers is ~200 kB of JSON; anything past 1 MiB is not a request we serve -> 413.
+BODY_MAX_BYTES: Final = 1_048_576
 
 
 # --- Routes -------------------------------------------------------------------------------------------

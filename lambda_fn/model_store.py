@@ -1,0 +1,40 @@
+"""The served model: loaded once, at init, through the shared artifact schema, and never served if invalid.
+
+Fail closed: :func:`load_model` raises :class:`model.artifact.ArtifactError` for a missing, corrupt,
+tampered (checksum), unsupported (schema version), non-finite or below-gate artifact, and the handler
+module calls it at import time. An exception during import fails the Lambda init phase, so the function
+never answers a request with a bad model: the deployment's health check and the canary alarm see it
+instead (and the previous version keeps serving).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lambda_fn import contract
+from lambda_fn.observability import logger
+from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, ModelArtifact, load_artifact
+
+
+def artifact_path() -> Path:
+    """``MODEL_ARTIFACT_PATH`` if set, else the artifact bundled next to the schema module (in the image:
+    ``${LAMBDA_TASK_ROOT}/model/artifacts/model.json``)."""
+    override = os.environ.get(contract.ENV_MODEL_PATH)
+    return Path(override) if override else DEFAULT_ARTIFACT_PATH
+
+
+def load_model(path: Path | None = None) -> ModelArtifact:
+    path = artifact_path() if path is None else path
+    try:
+        model = load_artifact(path)
+    except ArtifactError as error:
+        logger.error(
+            "model artifact rejected; refusing to start", extra={"path": str(path), "reason": str(error)}
+        )
+        raise
+    logger.info(
+        "model loaded",
+        extra={"path": str(path), "model_version": model.model_version, "artifact_sha256": model.sha256},
+    )
+    return model

@@ -1,0 +1,230 @@
+"""Request and response bodies: the API's types, used both to validate and to document it.
+
+Every request model is strict (a JSON string, boolean or null is never coerced into a number) and forbids
+unknown fields (a typo such as ``{"bmi ": 27}`` is rejected instead of silently ignored). Numbers must be
+finite: JSON has no NaN or Infinity, but permissive parsers accept them and ``1e400`` overflows to
+infinity, so ``allow_inf_nan=False`` closes both doors. The limits come from :mod:`lambda_fn.contract`.
+
+The same classes generate the OpenAPI document (with their examples), so the documentation cannot drift
+from what the function actually accepts and returns.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
+
+_REQUEST = ConfigDict(strict=True, extra="forbid", frozen=True)
+_RESPONSE = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+# Health data: request values stay out of reprs, and so out of any debug log of a route's arguments.
+_HIDDEN = Field(repr=False)
+
+Bmi = Annotated[
+    float,
+    Field(
+        ge=BMI_MIN,
+        le=BMI_MAX,
+        allow_inf_nan=False,
+        description=f"Body mass index in kg/m^2, between {BMI_MIN:g} and {BMI_MAX:g}.",
+        examples=[27.3],
+    ),
+]
+ScaledBmi = Annotated[
+    float,
+    Field(
+        allow_inf_nan=False,
+        description=(
+            "BMI in scikit-learn's scaled units, (bmi - mean) / sqrt(sum((bmi - mean)^2)). It must convert "
+            f"to a BMI between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2."
+        ),
+        examples=[0.0616962065186885],
+    ),
+]
+ModelVersion = Annotated[
+    str,
+    Field(
+        description="Identifier of the model that served the request.", examples=["bmi-linear-0123abcd4567"]
+    ),
+]
+
+
+# --- Requests -----------------------------------------------------------------------------------------
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(**_REQUEST, json_schema_extra={"examples": [{"bmi": 27.3}]})
+    bmi: Annotated[Bmi, _HIDDEN]
+
+
+class BatchPredictRequest(BaseModel):
+    model_config = ConfigDict(**_REQUEST, json_schema_extra={"examples": [{"bmi": [27.3, 31.0, 45.5]}]})
+    bmi: list[Bmi] = Field(
+        repr=False, min_length=1, max_length=BATCH_MAX, description=f"1 to {BATCH_MAX} BMI values in kg/m^2."
+    )
+
+
+class LegacyStreamRequest(BaseModel):
+    model_config = ConfigDict(**_REQUEST, json_schema_extra={"examples": [{"input": 0.0616962065186885}]})
+    input: Annotated[ScaledBmi, _HIDDEN]
+
+
+class LegacyBatchRequest(BaseModel):
+    model_config = ConfigDict(
+        **_REQUEST, json_schema_extra={"examples": [{"input": [0.0616962065186885, -0.0514740612388061]}]}
+    )
+    input: list[ScaledBmi] = Field(
+        repr=False,
+        min_length=1,
+        max_length=BATCH_MAX,
+        description=f"1 to {BATCH_MAX} values in scaled units.",
+    )
+
+
+# --- Responses ----------------------------------------------------------------------------------------
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(
+        **_RESPONSE,
+        json_schema_extra={
+            "examples": [
+                {"prediction": 162.26786, "model_version": "bmi-linear-0123abcd4567", "extrapolated": False}
+            ]
+        },
+    )
+    prediction: float = Field(description="Predicted disease progression one year after baseline.")
+    model_version: ModelVersion
+    extrapolated: bool = Field(description="True when the BMI lies outside the model's training range.")
+
+
+class BatchPredictResponse(BaseModel):
+    model_config = ConfigDict(
+        **_RESPONSE,
+        json_schema_extra={
+            "examples": [
+                {
+                    "predictions": [162.26786, 199.68389, 346.30429],
+                    "model_version": "bmi-linear-0123abcd4567",
+                    "extrapolated": [False, False, True],
+                    "extrapolated_count": 1,
+                }
+            ]
+        },
+    )
+    predictions: list[float] = Field(description="One prediction per input, in input order.")
+    model_version: ModelVersion
+    extrapolated: list[bool] = Field(description="Per input, in input order: outside the training range?")
+    extrapolated_count: int = Field(description="How many inputs lie outside the training range.")
+
+
+class LegacyPredictResponse(BaseModel):
+    """The response shape of the system this service replaces, kept byte-compatible for its clients."""
+
+    model_config = ConfigDict(**_RESPONSE, json_schema_extra={"examples": [{"Response Predict": [210.71]}]})
+    predictions: list[float] = Field(alias="Response Predict", description="Predictions, in input order.")
+
+
+class TrainingRange(BaseModel):
+    model_config = _RESPONSE
+    min: float
+    max: float
+
+
+class FeatureInfo(BaseModel):
+    model_config = _RESPONSE
+    name: str
+    unit: str
+    training_range: TrainingRange
+    sklearn_mean: float = Field(description="Mean used by the legacy routes' scaled units.")
+    sklearn_scale: float = Field(description="Scale used by the legacy routes' scaled units.")
+
+
+class CoefficientsInfo(BaseModel):
+    model_config = _RESPONSE
+    slope: float = Field(description="Change in prediction per kg/m^2 of BMI.")
+    intercept: float
+
+
+class GateInfo(BaseModel):
+    model_config = _RESPONSE
+    name: str
+    comparison: str
+    threshold: float
+    value: float
+    passed: bool
+
+
+class MetricsInfo(BaseModel):
+    model_config = _RESPONSE
+    holdout_r2: float
+    holdout_mse: float
+    train_r2: float
+    train_mse: float
+    cv_r2_mean: float
+    cv_r2_std: float
+    cv_folds: int
+    gates: list[GateInfo]
+
+
+class LimitsInfo(BaseModel):
+    model_config = _RESPONSE
+    bmi_min: float
+    bmi_max: float
+    batch_max: int
+
+
+class ModelInfoResponse(BaseModel):
+    model_config = _RESPONSE
+    model_version: ModelVersion
+    schema_version: int
+    artifact_sha256: str
+    feature: FeatureInfo
+    coefficients: CoefficientsInfo
+    metrics: MetricsInfo
+    limits: LimitsInfo
+
+
+class HealthResponse(BaseModel):
+    model_config = ConfigDict(
+        **_RESPONSE,
+        json_schema_extra={"examples": [{"status": "ok", "model_version": "bmi-linear-0123abcd4567"}]},
+    )
+    status: str = Field(description='Always "ok": a function whose model failed to load never starts.')
+    model_version: ModelVersion
+
+
+class ErrorDetail(BaseModel):
+    model_config = _RESPONSE
+    field: str | None = Field(
+        description="Where the problem is, e.g. `bmi` or `bmi[3]`; null for the whole body."
+    )
+    issue: str
+
+
+class ErrorBody(BaseModel):
+    model_config = _RESPONSE
+    code: str = Field(
+        description="Stable machine-readable code, e.g. `validation_error`.", examples=["validation_error"]
+    )
+    message: str = Field(description="What went wrong, for humans.")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape every route returns for every 4xx (and the rare 5xx)."""
+
+    model_config = ConfigDict(
+        **_RESPONSE,
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "validation_error",
+                        "message": "The request body is not valid.",
+                        "details": [{"field": "bmi", "issue": "must be a number"}],
+                    }
+                }
+            ]
+        },
+    )
+    error: ErrorBody
