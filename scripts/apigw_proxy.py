@@ -7,8 +7,9 @@ the HTTP response API Gateway would return. Kept free of I/O so that every rule 
   maps keep all of them, and each map is ``null`` (not ``{}``) when the request has none.
 - A body that is not valid UTF-8 is passed base64-encoded with ``isBase64Encoded: true`` (what API Gateway
   does for binary media types); an empty body is ``null``.
-- A result API Gateway cannot map (not an object, no integer ``statusCode``, undecodable base64) is a
-  ``502 {"message": "Internal server error"}``, exactly as a deployed stage answers a broken function.
+- A result API Gateway cannot map (not an object, no integer ``statusCode``, undecodable base64) is a 502,
+  and a body over 10 MB a 413, both in the error shape the stage's gateway responses give them
+  (``infra_cdk/api.py`` rewrites API Gateway's own errors into the service's error shape).
 - Response ``headers`` and ``multiValueHeaders`` are merged as API Gateway documents it; a response
   without ``Content-Type`` gets ``application/json``, API Gateway's default.
 """
@@ -28,6 +29,9 @@ MAX_REQUEST_BODY_BYTES: Final = 10 * 1024 * 1024
 LOCAL_ACCOUNT_ID: Final = "000000000000"  # placeholders: there is no AWS account behind the local stage
 LOCAL_API_ID: Final = "local"
 PROXY_RESOURCE: Final = "/{proxy+}"
+# The codes the stage's gateway responses give these errors (infra_cdk/api.py, _GATEWAY_ERRORS).
+CODE_PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+CODE_INTEGRATION_FAILURE: Final = "bad_gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +51,23 @@ class HttpResponse:
     body: bytes
 
 
-def gateway_response(status: int, message: str, *, request_id: str) -> HttpResponse:
-    """A response produced by API Gateway itself (not by the function), in API Gateway's own shape."""
+def gateway_response(status: int, code: str, message: str, *, request_id: str) -> HttpResponse:
+    """A response produced by API Gateway itself (not by the function), as the stage's gateway responses
+    render it: the service's error shape, with API Gateway's own message."""
+    body = {"error": {"code": code, "message": message, "details": []}}
     return HttpResponse(
         status=status,
         headers=(("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)),
-        body=json.dumps({"message": message}).encode(),
+        body=json.dumps(body, separators=(",", ":")).encode(),
     )
 
 
 def request_too_large(request_id: str) -> HttpResponse:
-    return gateway_response(413, "Request Too Long", request_id=request_id)
+    return gateway_response(413, CODE_PAYLOAD_TOO_LARGE, "Request Too Long", request_id=request_id)
 
 
 def integration_failure(request_id: str) -> HttpResponse:
-    return gateway_response(502, "Internal server error", request_id=request_id)
+    return gateway_response(502, CODE_INTEGRATION_FAILURE, "Internal server error", request_id=request_id)
 
 
 def build_event(
@@ -106,7 +112,9 @@ def build_event(
                 "userAgent": user_agent,
                 "userArn": None,
             },
-            "path": f"/{stage}{path}",
+            # The path as the client requested it. The development server serves the API at the root of its
+            # address, like a custom domain does (on the execute-api domain it would be "/{stage}{path}").
+            "path": path,
             "protocol": request.protocol,
             "requestId": request_id,
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),

@@ -46,7 +46,7 @@ class TestEvent:
         context = event["requestContext"]
         assert context["requestId"] == "req-1"
         assert context["stage"] == "local"
-        assert context["path"] == "/local/health"
+        assert context["path"] == "/health"  # served at the root, as behind a custom domain
         assert context["httpMethod"] == "GET"
         assert context["requestTimeEpoch"] == 1_764_133_200_123
         assert context["requestTime"] == "26/Nov/2025:05:00:00 +0000"
@@ -154,15 +154,19 @@ class TestResponse:
             {"statusCode": 200, "body": "not base64!", "isBase64Encoded": True},
         ],
     )
-    def test_unmappable_results_are_a_502_as_api_gateway_answers(self, result):
+    def test_unmappable_results_are_the_gateways_502(self, result):
         response = map_result(result, request_id="req-9")
         assert response.status == 502
-        assert json.loads(response.body) == {"message": "Internal server error"}
+        assert json.loads(response.body) == {
+            "error": {"code": "bad_gateway", "message": "Internal server error", "details": []}
+        }
         assert ("x-amzn-RequestId", "req-9") in response.headers
 
 
 def test_request_too_large_is_api_gateways_413():
     response = request_too_large("req-2")
     assert response.status == 413
-    assert json.loads(response.body) == {"message": "Request Too Long"}
+    assert json.loads(response.body) == {
+        "error": {"code": "payload_too_large", "message": "Request Too Long", "details": []}
+    }
     assert MAX_REQUEST_BODY_BYTES == 10 * 1024 * 1024

@@ -1,0 +1,231 @@
+"""Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would.
+
+A development tool, not a production server. Each request becomes an API Gateway proxy event
+(:mod:`scripts.apigw_proxy`) and is handed to the real entry point named by ``contract.HANDLER``:
+
+- in-process (default): the handler is imported once, like a Lambda init, and invoked with the real
+  runtime's ``LambdaContext`` class;
+- ``--rie``: the function runs under the real Lambda Runtime Interface Emulator from the image-equivalent
+  directory, so init errors, logs and timings are reported exactly as Lambda reports them.
+
+Invocations are serialised, because one Lambda execution environment handles one event at a time.
+
+    python -m scripts.dev_server --port 3000 [--rie]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any, Final, Protocol
+
+from lambda_fn import contract
+from scripts import apigw_proxy
+from scripts.apigw_proxy import HttpRequest, HttpResponse
+
+STAGE: Final = "local"
+FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
+# The values Lambda would report for the function; only informational here (the RIE enforces the timeout).
+MEMORY_MB: Final = 512
+TIMEOUT_SECONDS: Final = 10
+DRAIN_TIMEOUT_SECONDS: Final = 2.0
+DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
+
+
+class Invoker(Protocol):
+    """Runs one event through the function and returns its decoded result (``None`` if it failed)."""
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def function_environment() -> dict[str, str]:
+    """The variables the infrastructure gives the function, with local values (overridable)."""
+    defaults = {
+        contract.ENV_STAGE: STAGE,
+        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+    }
+    return {name: os.environ.get(name, value) for name, value in defaults.items()}
+
+
+class InProcessInvoker:
+    """Imports the handler once (the init phase) and calls it directly, one event at a time."""
+
+    def __init__(self) -> None:
+        os.environ.update(function_environment())
+        module_name, _, attribute = contract.HANDLER.rpartition(".")
+        self._handler: Callable[[dict[str, Any], Any], Any] = getattr(
+            importlib.import_module(module_name), attribute
+        )
+        self._lock = threading.Lock()
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        from awslambdaric.lambda_context import LambdaContext  # the runtime's own context class
+
+        deadline_ms = int(time.time() * 1000) + TIMEOUT_SECONDS * 1000
+        context = LambdaContext(request_id, None, None, deadline_ms, _function_arn())
+        context.function_name = FUNCTION_NAME
+        context.function_version = "$LATEST"
+        context.memory_limit_in_mb = str(MEMORY_MB)
+        context.log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
+        context.log_stream_name = "local"
+        with self._lock:
+            try:
+                return self._handler(event, context)
+            except Exception as exc:  # an unhandled function error: API Gateway answers 502
+                print(f"[dev-server] function error: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return None
+
+    def close(self) -> None:
+        return None
+
+
+class DevRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway offers
+    server_version = "dev-server"
+    sys_version = ""
+    server: DevServer
+
+    def _serve(self) -> None:
+        request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        response = self._respond_to(request_id)
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+        if self.close_connection:
+            self._drain_input()
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.log_message('"%s %s" %d %.1f ms', self.command, self.path, response.status, elapsed_ms)
+
+    def _respond_to(self, request_id: str) -> HttpResponse:
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True  # the unread body cannot be skipped safely
+            return apigw_proxy.request_too_large(request_id)
+        request = HttpRequest(
+            method=self.command,
+            target=self.path,
+            headers=tuple((name, value) for name, value in self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            protocol=self.request_version,
+        )
+        event = apigw_proxy.build_event(request, request_id=request_id, stage=STAGE)
+        result = self.server.invoker.invoke(event, request_id)
+        return apigw_proxy.map_result(result, request_id=request_id)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or ``None`` when it exceeds API Gateway's payload limit."""
+        limit = apigw_proxy.MAX_REQUEST_BODY_BYTES
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            return None
+        return self.rfile.read(length)
+
+    def _drain_input(self) -> None:
+        """Reads and drops what the client is still sending after a refusal, then lets it close.
+
+        Closing a socket with unread input makes the kernel reset the connection, and a client still
+        uploading would then lose the 413 it was sent. Bounded in time and bytes.
+        """
+        self.wfile.flush()
+        self.connection.settimeout(DRAIN_TIMEOUT_SECONDS)
+        drained = 0
+        try:
+            while drained < DRAIN_MAX_BYTES and (data := self.rfile.read1(65536)):
+                drained += len(data)
+        except OSError:
+            pass  # timed out or reset: the connection is being closed anyway
+
+    def _read_chunked(self, limit: int) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            total += size
+            if total > limit:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()  # the CRLF after each chunk
+        while self.rfile.readline().strip():  # trailers, up to the blank line
+            pass
+        return b"".join(chunks)
+
+    # http.server dispatches on do_<METHOD>; API Gateway forwards every method to the function.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None  # _serve logs one line per request, with its duration
+
+    def log_message(self, format: str, *args: Any) -> None:
+        print(f"[dev-server] {format % args}", file=sys.stderr, flush=True)
+
+
+class DevServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
+        super().__init__(address, DevRequestHandler)
+        self.invoker = invoker
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+def _function_arn() -> str:
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    return f"arn:aws:lambda:{region}:{apigw_proxy.LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # same clean shutdown as Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=3000, help="port to bind; 0 picks a free one")
+    args = parser.parse_args(argv)
+
+    invoker: Invoker = InProcessInvoker()
+    # Explicit, because a shell starting the server in the background would leave SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        with DevServer((args.host, args.port), invoker) as server:
+            # The first line is machine-read by the end-to-end suite: keep its shape.
+            print(f"Serving {contract.SERVICE_NAME} on {server.url}", flush=True)
+            print(f"API docs: {server.url}/docs  (Ctrl-C to stop)", flush=True)
+            server.serve_forever()
+    except KeyboardInterrupt:
+        print("Stopped.", flush=True)
+    finally:
+        invoker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

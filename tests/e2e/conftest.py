@@ -1,0 +1,148 @@
+"""The end-to-end suite's target: one base URL, whichever environment is behind it.
+
+- ``E2E_BASE_URL=https://...``: any running deployment (or a ``scripts/serve`` you started yourself);
+- ``E2E_STACK_NAME=Staging-Service`` (+ ``AWS_REGION``): the ``ApiUrl`` output of that CloudFormation stack;
+- neither: the suite starts the local development server on a free loopback port and stops it at the end.
+
+A non-loopback target is a deployed stage behind API Gateway: its protected routes are signed with SigV4
+from the caller's AWS credentials. ``pytest tests/e2e -m smoke`` is the post-deploy smoke subset.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from lambda_fn import contract
+from tests.e2e.client import ApiClient
+from tests.e2e.sigv4 import SigV4Auth, region_of
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_SECONDS = 60
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "smoke: the post-deploy smoke subset (pytest tests/e2e -m smoke)")
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def is_loopback(self) -> bool:
+        """A server on this machine: the development server, never API Gateway."""
+        return self.host in LOOPBACK_HOSTS
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    if base_url := os.environ.get("E2E_BASE_URL"):
+        yield Target(base_url)
+    elif stack_name := os.environ.get("E2E_STACK_NAME"):
+        from scripts.stack_outputs import stack_output
+
+        yield Target(stack_output(stack_name, "ApiUrl", region=os.environ.get("AWS_REGION")))
+    else:
+        artifact: Path = request.getfixturevalue("model_artifact_path")
+        log_path = tmp_path_factory.mktemp("dev-server") / "server.log"
+        with LocalServer(artifact, log_path) as server:
+            yield Target(server.url)
+
+
+@pytest.fixture(scope="session")
+def api(target: Target) -> Iterator[ApiClient]:
+    client = ApiClient(target.base_url, protected_auth=None if target.is_loopback else _caller_sigv4(target))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def loopback_target(target: Target) -> Target:
+    """For the checks that only ever run against this machine (fuzzing, load, the browser)."""
+    if not target.is_loopback:
+        pytest.skip("loopback only: not run against a deployed stage")
+    return target
+
+
+def _caller_sigv4(target: Target) -> SigV4Auth:
+    import botocore.session
+
+    credentials = botocore.session.get_session().get_credentials()
+    if credentials is None:
+        pytest.fail(
+            f"{target.base_url} is a deployed stage: AWS credentials are needed to sign its protected routes"
+        )
+    region = region_of(target.host) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region is None:
+        pytest.fail(f"cannot tell the region of {target.base_url}: set AWS_REGION")
+    return SigV4Auth(credentials.get_frozen_credentials(), region)
+
+
+class LocalServer:
+    """``python -m scripts.dev_server`` on a free port, stopped with SIGINT as a developer's Ctrl-C would."""
+
+    def __init__(self, artifact: Path, log_path: Path) -> None:
+        self.log_path = log_path
+        env = {**os.environ, contract.ENV_MODEL_PATH: str(artifact), "PYTHONUNBUFFERED": "1"}
+        self._log = log_path.open("w")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.dev_server", "--host", "127.0.0.1", "--port", "0"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.url = self._wait_until_ready()
+
+    def _wait_until_ready(self) -> str:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self.stop()
+                pytest.fail(f"the development server exited at start:\n{self.log_path.read_text()}")
+            for line in self.log_path.read_text().splitlines():
+                if line.startswith(f"Serving {contract.SERVICE_NAME} on "):
+                    url = line.rsplit(" ", 1)[1]
+                    requests.get(f"{url}/health", timeout=10).raise_for_status()
+                    return url
+            time.sleep(0.05)
+        self.stop()
+        log = self.log_path.read_text()
+        pytest.fail(f"the development server did not start in {STARTUP_TIMEOUT_SECONDS}s:\n{log}")
+
+    def stop(self) -> int:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+        return self._process.returncode
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        returncode = self.stop()
+        # Ctrl-C is the documented way to stop the server: it must end cleanly, not with a traceback.
+        assert returncode == 0, (
+            f"the development server did not stop cleanly ({returncode}):\n{self.log_path.read_text()}"
+        )

@@ -1,0 +1,52 @@
+"""Public routes: health, the OpenAPI document and the docs page."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_fn import contract
+from tests.e2e.assertions import json_of
+
+
+@pytest.mark.smoke
+def test_health_names_the_served_model(api):
+    body = json_of(api.get("/health"), 200)
+    assert body["status"] == "ok"
+    assert body["model_version"].startswith("bmi-linear-")
+
+
+@pytest.mark.smoke
+def test_health_matches_the_model_route(api):
+    health = json_of(api.get("/health"), 200)
+    model = json_of(api.get("/v1/model"), 200)
+    assert health["model_version"] == model["model_version"]
+
+
+@pytest.mark.smoke
+def test_openapi_document_describes_every_route_of_the_contract(api):
+    document = json_of(api.get("/openapi.json"), 200)
+    assert document["openapi"].startswith("3.")
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert documented == {(route.method, route.path) for route in contract.ROUTES}
+
+
+def test_openapi_document_marks_legacy_routes_deprecated_and_protected_routes_signed(api):
+    paths = json_of(api.get("/openapi.json"), 200)["paths"]
+    for route in contract.ROUTES:
+        operation = paths[route.path][route.method.lower()]
+        assert operation.get("deprecated", False) is route.deprecated, route
+        assert bool(operation.get("security")) is not route.public, route
+
+
+@pytest.mark.smoke
+def test_docs_page_is_a_self_contained_swagger_ui(api):
+    response = api.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "swagger-ui" in response.text
+    assert "cdn." not in response.text.lower()  # works without any third-party host
+
+
+def test_every_response_carries_the_request_id_header(api):
+    response = api.get("/health")
+    assert response.headers.get("x-amzn-RequestId")

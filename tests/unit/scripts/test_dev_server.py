@@ -1,0 +1,138 @@
+"""The development server's HTTP side: request framing, limits and keep-alive, around a recording invoker.
+
+The real handler behind this server is exercised by the end-to-end suite; here the invoker only records
+the events it receives, so that what reaches the function can be asserted exactly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scripts.apigw_proxy import MAX_REQUEST_BODY_BYTES
+from scripts.dev_server import DevServer
+
+
+class RecordingInvoker:
+    def __init__(self, result: Any) -> None:
+        self.result = result
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        self.events.append(event)
+        return self.result
+
+    def close(self) -> None:
+        return None
+
+
+OK: dict[str, Any] = {
+    "statusCode": 200,
+    "headers": {"Content-Type": "application/json"},
+    "body": '{"status":"ok"}',
+}
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    servers: list[DevServer] = []
+
+    def start(result: Any = OK) -> tuple[http.client.HTTPConnection, RecordingInvoker]:
+        invoker = RecordingInvoker(result)
+        server = DevServer(("127.0.0.1", 0), invoker)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        host, port = server.server_address[:2]
+        return http.client.HTTPConnection(str(host), port, timeout=10), invoker
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_request_reaches_the_function_as_a_proxy_event(serve):
+    conn, invoker = serve()
+    conn.request("GET", "/health?verbose=1", headers={"X-Trace": "t1"})
+    response = conn.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read()) == {"status": "ok"}
+    assert response.getheader("x-amzn-RequestId") == invoker.events[0]["requestContext"]["requestId"]
+    (event,) = invoker.events
+    assert event["httpMethod"] == "GET"
+    assert event["path"] == "/health"
+    assert event["queryStringParameters"] == {"verbose": "1"}
+    assert event["headers"]["X-Trace"] == "t1"
+
+
+def test_connection_is_kept_alive_between_requests(serve):
+    conn, invoker = serve()
+    for _ in range(3):
+        conn.request("POST", "/v1/predict", body=b'{"bmi": 30}', headers={"Content-Type": "application/json"})
+        assert conn.getresponse().read() == b'{"status":"ok"}'
+    assert [e["body"] for e in invoker.events] == ['{"bmi": 30}'] * 3
+
+
+def test_chunked_request_body_is_reassembled(serve):
+    conn, invoker = serve()
+    conn.request("POST", "/v1/predict", body=iter([b'{"bmi"', b": 30}"]), encode_chunked=True)
+    assert conn.getresponse().status == 200
+    assert invoker.events[0]["body"] == '{"bmi": 30}'
+
+
+def test_body_at_the_limit_is_accepted(serve):
+    conn, invoker = serve()
+    conn.request("POST", "/v1/predict/batch", body=b"x" * MAX_REQUEST_BODY_BYTES)
+    assert conn.getresponse().status == 200
+    assert invoker.events[0]["body"] == "x" * MAX_REQUEST_BODY_BYTES
+
+
+def test_body_over_the_limit_is_refused_before_it_is_read(serve):
+    conn, invoker = serve()
+    # Only the headers are sent: the answer must not wait for 10 MB that never comes.
+    conn.putrequest("POST", "/v1/predict/batch")
+    conn.putheader("Content-Length", str(MAX_REQUEST_BODY_BYTES + 1))
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read()) == {
+        "error": {"code": "payload_too_large", "message": "Request Too Long", "details": []}
+    }
+    assert response.getheader("Connection") == "close"
+    conn.close()
+    assert invoker.events == []
+
+
+def test_chunked_body_over_the_limit_is_refused(serve):
+    conn, invoker = serve()
+    chunk = b"x" * (1024 * 1024)
+    conn.request("POST", "/v1/predict/batch", body=iter([chunk] * 11), encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413
+    response.read()
+    conn.close()
+    assert invoker.events == []
+
+
+def test_head_response_has_headers_but_no_body(serve):
+    conn, _ = serve()
+    conn.request("HEAD", "/health")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Length") == str(len(b'{"status":"ok"}'))
+    assert response.read() == b""
+
+
+def test_failed_invocation_is_a_502(serve):
+    conn, _ = serve(result=None)
+    conn.request("GET", "/health")
+    response = conn.getresponse()
+    assert response.status == 502
+    assert json.loads(response.read()) == {
+        "error": {"code": "bad_gateway", "message": "Internal server error", "details": []}
+    }
