@@ -1,0 +1,304 @@
+"""The REST API: one explicit resource per contract route, proxied to the function's ``live`` alias.
+
+Why it is shaped this way:
+
+* Every route of :data:`lambda_fn.contract.ROUTES` gets an ``ANY`` method, so a wrong method still reaches
+  the function and gets its 405 with ``Allow``; body-carrying routes also get their own method with body
+  validation at the edge (the body must be a JSON object; the field rules live once, in the function).
+* Protected routes require SigV4 (``AWS_IAM``); public routes (health and documentation) do not.
+* Unknown paths hit ``{proxy+}`` catch-alls with a MOCK integration answering 404 in the error shape: they
+  never reach (or bill) the function, and an unsigned request for a typo'd path is not told "missing
+  authentication token", which is API Gateway's answer for a path with no method.
+* API Gateway's own errors (throttling, auth, too large, WAF block...) are rewritten into the one error shape.
+* Execution logs stay at ERROR without data tracing: request bodies are health data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import RemovalPolicy, Size
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra_cdk.compliance import acknowledge_nag, skip_checkov
+from infra_cdk.log_groups import stage_log_group
+from infra_cdk.settings import StageSettings
+from lambda_fn import contract
+
+_MANAGED_POLICY_PREFIX = "arn:<AWS::Partition>:iam::aws:policy/service-role/"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+NOT_FOUND_BODY = json.dumps(
+    {"error": {"code": "not_found", "message": "There is no resource at this path.", "details": []}},
+    separators=(",", ":"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _GatewayError:
+    code: str
+    status: str | None = None  # None: keep API Gateway's status for this response type
+
+
+# API Gateway's own responses, rewritten into the error shape. $context.error.messageString is already a
+# quoted JSON string, so it is inserted as is.
+_GATEWAY_ERRORS: dict[apigw.ResponseType, _GatewayError] = {
+    apigw.ResponseType.DEFAULT_4_XX: _GatewayError("bad_request"),
+    apigw.ResponseType.DEFAULT_5_XX: _GatewayError("internal_error"),
+    apigw.ResponseType.ACCESS_DENIED: _GatewayError("forbidden", "403"),
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: _GatewayError("missing_authentication", "403"),
+    apigw.ResponseType.INVALID_SIGNATURE: _GatewayError("invalid_signature", "403"),
+    apigw.ResponseType.EXPIRED_TOKEN: _GatewayError("expired_credentials", "403"),
+    apigw.ResponseType.UNAUTHORIZED: _GatewayError("unauthorized", "401"),
+    apigw.ResponseType.WAF_FILTERED: _GatewayError("request_blocked", "403"),
+    apigw.ResponseType.THROTTLED: _GatewayError("throttled", "429"),
+    apigw.ResponseType.QUOTA_EXCEEDED: _GatewayError("quota_exceeded", "429"),
+    apigw.ResponseType.REQUEST_TOO_LARGE: _GatewayError("payload_too_large", "413"),
+    apigw.ResponseType.BAD_REQUEST_BODY: _GatewayError("malformed_body", "400"),
+    apigw.ResponseType.BAD_REQUEST_PARAMETERS: _GatewayError("bad_request", "400"),
+    apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE: _GatewayError("unsupported_media_type", "415"),
+    apigw.ResponseType.RESOURCE_NOT_FOUND: _GatewayError("not_found", "404"),
+    apigw.ResponseType.INTEGRATION_FAILURE: _GatewayError("bad_gateway", "502"),
+    apigw.ResponseType.INTEGRATION_TIMEOUT: _GatewayError("gateway_timeout", "504"),
+}
+
+
+class PredictionApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        alias: lambda_.IFunction,
+        key: kms.IKey,
+        invoker_principals: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self.api_name = f"{contract.SERVICE_NAME}-{settings.slug}"
+        self.access_logs = stage_log_group(self, "AccessLogs", settings=settings, key=key)
+        self.rest_api = self._build_rest_api(invoker_principals)
+        self._build_gateway_responses()
+        self._integration = apigw.LambdaIntegration(alias, allow_test_invoke=False)
+        self._validator = self._build_body_validator()
+        self._json_object = self._build_json_object_model()
+        self._not_found = self._build_not_found_integration()
+        self._build_routes()
+
+    @property
+    def stage(self) -> apigw.Stage:
+        return self.rest_api.deployment_stage
+
+    def _build_rest_api(self, invoker_principals: Sequence[str]) -> apigw.RestApi:
+        settings = self._settings
+        api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=self.api_name,
+            description=f"Diabetes progression predictions ({settings.slug})",
+            endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
+            policy=self._resource_policy(invoker_principals),
+            # Execution logging needs the account-level API Gateway CloudWatch role; kept on stack deletion
+            # because the setting is shared by every API in the account and region.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            min_compression_size=Size.kibibytes(1),  # the OpenAPI UI page is ~1.7 MB uncompressed
+            fail_on_warnings=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=settings.slug,
+                throttling_rate_limit=settings.throttle_rate_per_second,
+                throttling_burst_limit=settings.throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=_access_log_format(),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        cloud_watch_role = api.node.find_child("CloudWatchRole")
+        acknowledge_nag(
+            cloud_watch_role,
+            "IAM4",
+            "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy of the account-level API "
+            "Gateway logging role; AWS maintains it as the service's logging needs change",
+            applies_to=f"Policy::{_MANAGED_POLICY_PREFIX}AmazonAPIGatewayPushToCloudWatchLogs",
+        )
+        skip_checkov(
+            api.deployment_stage,
+            "CKV_AWS_120",
+            "no response caching: predictions are POSTs and cheap; a cache would also hold health data",
+        )
+        skip_checkov(
+            api.deployment_stage,
+            "CKV2_AWS_51",
+            "callers authenticate with SigV4 (AWS_IAM); client certificates authenticate API Gateway to a "
+            "backend, and the backend here is Lambda",
+        )
+        return api
+
+    def _resource_policy(self, invoker_principals: Sequence[str]) -> iam.PolicyDocument:
+        # Anyone may reach the API (public routes, 404s); on protected routes only the listed principals pass,
+        # whatever their own IAM policies say. Unsigned requests never get that far: AWS_IAM rejects them.
+        protected = [f"execute-api:/*/*{path}" for path in contract.PROTECTED_PATHS]
+        return iam.PolicyDocument(
+            statements=[
+                iam.PolicyStatement(
+                    sid="AnyoneMayReachTheApi",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["execute-api:Invoke"],
+                    resources=["execute-api:/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="OnlyInvokersOnProtectedRoutes",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["execute-api:Invoke"],
+                    resources=protected,
+                    conditions={"ArnNotLike": {"aws:PrincipalArn": list(invoker_principals)}},
+                ),
+            ]
+        )
+
+    def _build_gateway_responses(self) -> None:
+        for response_type, error in _GATEWAY_ERRORS.items():
+            template = (
+                '{"error":{"code":"' + error.code + '","message":$context.error.messageString,"details":[]}}'
+            )
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.response_type}",
+                type=response_type,
+                status_code=error.status,
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": template},
+            )
+
+    def _build_body_validator(self) -> apigw.RequestValidator:
+        return self.rest_api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+
+    def _build_json_object_model(self) -> apigw.Model:
+        return self.rest_api.add_model(
+            "JsonObject",
+            content_type="application/json",
+            description="Any JSON object: the field rules are the function's (one source of truth)",
+            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+        )
+
+    def _build_not_found_integration(self) -> apigw.MockIntegration:
+        return apigw.MockIntegration(
+            request_templates={"application/json": '{"statusCode": 404}'},
+            passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+            integration_responses=[
+                apigw.IntegrationResponse(
+                    status_code="404",
+                    response_templates={"application/json": NOT_FOUND_BODY},
+                    response_parameters={"method.response.header.Content-Type": "'application/json'"},
+                )
+            ],
+        )
+
+    def _build_routes(self) -> None:
+        root = self.rest_api.root
+        routed: set[str] = set()
+        for route in contract.ROUTES:
+            resource = root.resource_for_path(route.path)
+            routed.add(resource.path)
+            self._add_route_methods(resource, route)
+        # Every resource in the tree answers unknown children with the MOCK 404, and so do the resources
+        # that are only path prefixes (/, /v1).
+        for node in self._all_resources(root):
+            self._add_not_found(node.add_resource("{proxy+}"))
+            if node.path not in routed:
+                self._add_not_found(node)
+
+    def _add_route_methods(self, resource: apigw.IResource, route: contract.Route) -> None:
+        authorization = apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.IAM
+        methods = [resource.add_method("ANY", self._integration, authorization_type=authorization)]
+        if route.method in _BODY_METHODS:
+            methods.append(
+                resource.add_method(
+                    route.method,
+                    self._integration,
+                    authorization_type=authorization,
+                    request_validator=self._validator,
+                    request_models={"application/json": self._json_object},
+                )
+            )
+        for method in methods:
+            self._acknowledge_authorization(method, route)
+
+    def _add_not_found(self, resource: apigw.IResource) -> None:
+        method = resource.add_method(
+            "ANY",
+            self._not_found,
+            authorization_type=apigw.AuthorizationType.NONE,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="404", response_parameters={"method.response.header.Content-Type": True}
+                )
+            ],
+        )
+        reason = (
+            "MOCK integration that only answers 404 in the error shape: it reaches no backend and no data"
+        )
+        acknowledge_nag(method, "APIG4", reason)
+        acknowledge_nag(method, "COG4", reason)
+        skip_checkov(method, "CKV_AWS_59", reason)
+
+    def _acknowledge_authorization(self, method: apigw.Method, route: contract.Route) -> None:
+        if route.public:
+            reason = (
+                f"{route.path} is public by contract (health and API documentation); rate-limited by the WAF"
+            )
+            acknowledge_nag(method, "APIG4", reason)
+            skip_checkov(method, "CKV_AWS_59", reason)
+        else:
+            reason = "callers authenticate with SigV4 (AWS_IAM): they are AWS principals, not Cognito users"
+        acknowledge_nag(method, "COG4", reason if not route.public else f"{route.path} is public by contract")
+
+    @staticmethod
+    def _all_resources(root: apigw.IResource) -> list[apigw.IResource]:
+        found: list[apigw.IResource] = []
+        pending: list[apigw.IResource] = [root]
+        while pending:
+            resource = pending.pop()
+            found.append(resource)
+            pending.extend(c for c in resource.node.children if isinstance(c, apigw.Resource))
+        return found
+
+
+def _access_log_format() -> apigw.AccessLogFormat:
+    """One JSON object per request; no bodies, no query strings (they could hold health data)."""
+    fields = apigw.AccessLogField
+    return apigw.AccessLogFormat.custom(
+        json.dumps(
+            {
+                "requestId": fields.context_request_id(),
+                "extendedRequestId": fields.context_extended_request_id(),
+                "requestTimeEpoch": fields.context_request_time_epoch(),
+                "ip": fields.context_identity_source_ip(),
+                "caller": fields.context_identity_caller(),
+                "userArn": fields.context_identity_user_arn(),
+                "httpMethod": fields.context_http_method(),
+                "resourcePath": fields.context_resource_path(),
+                "status": fields.context_status(),
+                "protocol": fields.context_protocol(),
+                "responseLength": fields.context_response_length(),
+                "responseLatency": fields.context_response_latency(),
+                "integrationLatency": fields.context_integration_latency(),
+                "integrationStatus": fields.context_integration_status(),
+                "errorType": fields.context_error_response_type(),
+                "errorMessage": fields.context_error_message(),
+                "wafStatus": fields.context_waf_response_code(),
+                "xrayTraceId": fields.context_xray_trace_id(),
+            }
+        )
+    )

@@ -1,0 +1,85 @@
+"""The CDK app: the Staging and Production stages and the DeliveryAccess stack.
+
+cdk.json runs it as ``python -m infra_cdk.app`` from the repository root, which makes ``lambda_fn.contract``
+and ``model.artifact`` importable without touching ``sys.path``.
+
+Context keys (``-c key=value``):
+
+* ``stage_overrides``: JSON object of per-stage setting overrides, see infra_cdk/settings.py.
+* ``image_repository`` + ``image_digest``: deploy an existing ECR image by digest (promotion) instead of
+  building lambda_fn/Dockerfile.
+* ``github_repository``: ``owner/name`` trusted by the DeliveryAccess roles (defaults to the
+  ``GITHUB_REPOSITORY`` environment variable that GitHub Actions sets); without it that stack is left out.
+* ``model_artifact``: path of the model artifact to deploy (default: model/artifacts/model.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from aws_cdk import Annotations, App, Aspects, Environment, Validations
+from cdk_nag import AwsSolutionsChecks, WriteNagSuppressionsToCloudFormationAspect
+
+from infra_cdk.delivery_access import DeliveryAccessStack
+from infra_cdk.settings import resolve_stages
+from infra_cdk.stage import ServiceStage
+from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
+
+DELIVERY_ACCESS_STACK_ID = "DeliveryAccess"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def build(app: App) -> App:
+    """Adds every stage and stack to ``app`` from its context; nag runs when the app is synthesized."""
+    context = app.node.try_get_context
+    stages = resolve_stages(context("stage_overrides"))
+    artifact = load_artifact(Path(context("model_artifact") or DEFAULT_ARTIFACT_PATH))
+    for settings in stages:
+        stage = ServiceStage(
+            app,
+            settings=settings,
+            artifact=artifact,
+            image_repository=context("image_repository") or None,
+            image_digest=context("image_digest") or None,
+        )
+        # Aspects stop at Stage boundaries: record the acknowledgements in each stage's templates too.
+        Aspects.of(stage).add(WriteNagSuppressionsToCloudFormationAspect())
+    repository = context("github_repository") or os.environ.get("GITHUB_REPOSITORY")
+    if repository:
+        DeliveryAccessStack(
+            app,
+            DELIVERY_ACCESS_STACK_ID,
+            github_repository=repository,
+            stages=stages,
+            env=Environment(
+                account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+            ),
+        )
+    else:
+        Annotations.of(app).add_info(
+            f"{DELIVERY_ACCESS_STACK_ID} left out: pass -c github_repository=owner/name to synthesize it"
+        )
+    # cdk-nag through the validation plugin API (Aspects.of(app).add(...) fails with cdk-nag 3.0.2). Its
+    # findings fail the synthesis; acknowledgements are written into the templates' Metadata as cdk_nag.
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
+    )
+    return app
+
+
+def default_outdir() -> str:
+    """The CLI passes CDK_OUTDIR; a direct `python infra_cdk/app.py` honours cdk.json's "output" too."""
+    return os.environ.get("CDK_OUTDIR") or str(
+        _REPO_ROOT
+        / json.loads((_REPO_ROOT / "cdk.json").read_text(encoding="utf-8")).get("output", "cdk.out")
+    )
+
+
+def main() -> None:
+    build(App(outdir=default_outdir())).synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Recording why a finding is accepted, next to the resource it concerns.
+
+Two audiences read these: cdk-nag (AwsSolutions, run at synthesis) and checkov (run over the synthesized
+templates). Both kinds of acknowledgement sit on one resource and carry a specific reason; nothing is
+suppressed for a whole stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnResource, Validations
+from constructs import IConstruct
+
+
+def acknowledge_nag(resource: IConstruct, rule: str, reason: str, *, applies_to: str | None = None) -> None:
+    """Accepts one AwsSolutions finding on one resource, e.g. ``("IAM5", why, applies_to="Resource::*")``."""
+    rule_id = f"AwsSolutions-{rule}" + (f"[{applies_to}]" if applies_to else "")
+    Validations.of(_cfn(resource)).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
+    """Adds a ``checkov: skip`` entry (with its reason) to the resource's CloudFormation Metadata."""
+    cfn = _cfn(resource)
+    metadata: dict[str, Any] = cfn.get_metadata("checkov") or {}
+    skips = [*metadata.get("skip", []), {"id": check_id, "comment": reason}]
+    cfn.add_metadata("checkov", {**metadata, "skip": skips})
+
+
+def _cfn(resource: IConstruct) -> CfnResource:
+    """The L1 resource behind ``resource``: acknowledgements belong on exactly one CloudFormation resource."""
+    if isinstance(resource, CfnResource):
+        return resource
+    child = resource.node.default_child
+    if not isinstance(child, CfnResource):
+        raise TypeError(f"{resource.node.path} has no single CloudFormation resource to annotate")
+    return child
+
+
+def acknowledge_tracing_policy(role: IConstruct) -> None:
+    """Active X-Ray tracing adds xray:PutTraceSegments/PutTelemetryRecords on "*" to a function's role."""
+    policy = role.node.find_child("DefaultPolicy")
+    reason = "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+    acknowledge_nag(policy, "IAM5", reason, applies_to="Resource::*")
+    skip_checkov(policy, "CKV_AWS_111", reason)
+    skip_checkov(policy, "CKV_AWS_356", reason)

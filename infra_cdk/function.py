@@ -1,0 +1,156 @@
+"""The prediction function: the image built from ``lambda_fn/``, its role, its logs and its ``live`` alias.
+
+Sizing, from the function's benchmark (docs/benchmarks.md, "## Function"): resident memory under 80 MB,
+a warm prediction in about 100 µs, a cold start under 250 ms on a full local core. Lambda allocates CPU in
+proportion to memory (1 769 MB = one vCPU), so memory is bought here for CPU during the cold start, not for
+space: 1 024 MB (~0.58 vCPU) keeps the import-bound cold start near half a second, while a warm call is
+billed at the 1 ms minimum whatever the size (about $0.014 per million calls at 1 024 MB on arm64), so the
+bigger size costs almost nothing. Staging uses the same size so its latency predicts Production's.
+The timeout (5 s) is ~100x the slowest legitimate request (a 10 000-value batch) and far below API Gateway's
+29 s integration limit: a hung invocation fails fast instead of holding a reserved-concurrency slot.
+arm64 (Graviton): the function is pure Python (pydantic-core ships aarch64 wheels), ~20% cheaper per GB-s.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aws_cdk import (
+    Duration,
+)
+from aws_cdk import (
+    aws_ecr as ecr,
+)
+from aws_cdk import (
+    aws_iam as iam,
+)
+from aws_cdk import (
+    aws_kms as kms,
+)
+from aws_cdk import (
+    aws_lambda as lambda_,
+)
+from aws_cdk import (
+    aws_logs as logs,
+)
+from aws_cdk.aws_ecr_assets import Platform
+from constructs import Construct
+
+from infra_cdk.compliance import acknowledge_tracing_policy, skip_checkov
+from infra_cdk.log_groups import stage_log_group
+from infra_cdk.settings import StageSettings
+from lambda_fn import contract
+
+LIVE_ALIAS = "live"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root
+# The root .dockerignore allow-lists the image's inputs. CDK stages the asset directory through it, and
+# re-includes only a Dockerfile at the context root, so this one must be re-included by path or the staged
+# asset (what `cdk deploy` builds) has no Dockerfile. The rest keeps staging fast if .dockerignore changes.
+_ASSET_EXCLUDE = (".git", ".venv*", "node_modules", "cdk.out", ".cache", "*_cache", f"!{DOCKERFILE}")
+
+
+def container_image(
+    scope: Construct, *, repo_root: Path, image_repository: str | None, image_digest: str | None
+) -> lambda_.DockerImageCode:
+    """An existing ECR image pinned by digest (promotion) or, when none is given, the image built from source.
+
+    Delivery builds the image once, deploys it to Staging and promotes the very same digest to Production.
+    """
+    if (image_repository is None) != (image_digest is None):
+        raise ValueError("context image_repository and image_digest must be given together")
+    if image_repository is not None and image_digest is not None:
+        if not _REPOSITORY.match(image_repository):
+            raise ValueError(f"context image_repository {image_repository!r} is not an ECR repository name")
+        if not _DIGEST.match(image_digest):
+            raise ValueError(f"context image_digest {image_digest!r} must look like sha256:<64 hex digits>")
+        repository = ecr.Repository.from_repository_name(scope, "ImageRepository", image_repository)
+        return lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=image_digest)
+    return lambda_.DockerImageCode.from_image_asset(
+        str(repo_root),
+        file=DOCKERFILE,
+        platform=Platform.LINUX_ARM64,
+        exclude=list(_ASSET_EXCLUDE),
+    )
+
+
+class PredictionFunction(Construct):
+    """The function, published as a version behind the ``live`` alias that API Gateway and CodeDeploy use."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        image: lambda_.DockerImageCode,
+        key: kms.IKey,
+        model_version: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self.log_group = self._build_log_group(key)
+        self.role = self._build_role()
+        self.function = self._build_function(image, model_version)
+        self.alias = self._build_alias()
+
+    def _build_log_group(self, key: kms.IKey) -> logs.LogGroup:
+        return stage_log_group(self, "Logs", settings=self._settings, key=key)
+
+    def _build_role(self) -> iam.Role:
+        # An explicit role without AWSLambdaBasicExecutionRole: it may write to its own log group only.
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{contract.SERVICE_NAME} {self._settings.slug} function",
+        )
+        self.log_group.grant_write(role)
+        return role
+
+    def _build_function(self, image: lambda_.DockerImageCode, model_version: str) -> lambda_.Function:
+        settings = self._settings
+        function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            code=image,
+            # The model version in the description makes every new model a new Lambda version to shift to.
+            description=f"{contract.SERVICE_NAME} ({settings.slug}), model {model_version}",
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=settings.memory_mb,
+            timeout=Duration.seconds(settings.timeout_seconds),
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                contract.ENV_STAGE: settings.slug,
+            },
+        )
+        acknowledge_tracing_policy(self.role)
+        skip_checkov(
+            function,
+            "CKV_AWS_116",
+            "synchronous API backend: a failed call returns an error to its caller; no event to dead-letter",
+        )
+        skip_checkov(
+            function,
+            "CKV_AWS_117",
+            "reaches no private network resource; a VPC would add cold-start latency and NAT cost in vain",
+        )
+        skip_checkov(
+            function,
+            "CKV_AWS_173",
+            "environment holds names only (service, stage, namespace, log level), no secrets",
+        )
+        return function
+
+    def _build_alias(self) -> lambda_.Alias:
+        return lambda_.Alias(self, "LiveAlias", alias_name=LIVE_ALIAS, version=self.function.current_version)

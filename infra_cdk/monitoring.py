@@ -1,0 +1,261 @@
+"""Alarms (to a KMS-encrypted topic) and the stage's dashboard.
+
+Three alarms also guard deployments (:attr:`Monitoring.rollback_alarms`): the live alias's errors, the API's
+5xx rate and its p99 latency. CodeDeploy rolls a deployment back when any of them fires during the shift.
+The extrapolated-input ratio is the model-drift signal: the share of inputs outside the BMI range the model
+was trained on. It alarms (someone should look at the population being served) but never rolls back a
+deployment, since a new version does not change who the patients are.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra_cdk.settings import StageSettings
+from lambda_fn import contract
+
+_MINUTE = Duration.minutes(1)
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        api_name: str,
+        function: lambda_.Function,
+        alias: lambda_.Alias,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._api_name = api_name
+        self._function = function
+        self._alias = alias
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{contract.SERVICE_NAME} {settings.slug} alarms",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        self.api_5xx_rate = self._build_api_5xx_rate_alarm()
+        self.api_p99_latency = self._build_api_latency_alarm()
+        self.function_errors = self._build_function_errors_alarm()
+        self.function_throttles = self._build_function_throttles_alarm()
+        self.extrapolated_inputs = self._build_extrapolated_inputs_alarm()
+        for alarm in self.all_alarms:
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.dashboard = self._build_dashboard()
+
+    @property
+    def rollback_alarms(self) -> list[cloudwatch.IAlarm]:
+        return [self.function_errors, self.api_5xx_rate, self.api_p99_latency]
+
+    @property
+    def all_alarms(self) -> list[cloudwatch.Alarm]:
+        return [
+            self.api_5xx_rate,
+            self.api_p99_latency,
+            self.function_errors,
+            self.function_throttles,
+            self.extrapolated_inputs,
+        ]
+
+    @property
+    def dashboard_url(self) -> str:
+        return (
+            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards:name={self.dashboard.dashboard_name}"
+        )
+
+    # --- metrics ---------------------------------------------------------------------------------------
+    def _app_metric(self, name: str, period: Duration = _MINUTE) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=contract.METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": contract.SERVICE_NAME, contract.DIMENSION_STAGE: self._settings.slug},
+            statistic=cloudwatch.Stats.SUM,
+            period=period,
+        )
+
+    def _api_metric(self, name: str, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+        # Dimensions by name, not by reference to the API stage: CodeDeploy's rollback alarms must not depend
+        # on the stage, whose deployment depends on the alias that depends on the deployment group.
+        return cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name=name,
+            dimensions_map={"ApiName": self._api_name, "Stage": self._settings.slug},
+            statistic=statistic,
+            period=_MINUTE,
+            label=label,
+        )
+
+    def _api_5xx_rate(self) -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression="100 * errors",
+            using_metrics={"errors": self._api_metric("5XXError", cloudwatch.Stats.AVERAGE)},
+            label="5XX rate (%)",
+            period=_MINUTE,
+        )
+
+    def _extrapolated_ratio(self, period: Duration) -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression="IF(predictions > 0, 100 * extrapolated / predictions, 0)",
+            using_metrics={
+                "extrapolated": self._app_metric(contract.METRIC_EXTRAPOLATED, period),
+                "predictions": self._app_metric(contract.METRIC_PREDICTIONS, period),
+            },
+            label="Inputs outside the training range (%)",
+            period=period,
+        )
+
+    # --- alarms ----------------------------------------------------------------------------------------
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+        periods: int = 3,
+    ) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=periods,
+            datapoints_to_alarm=min(2, periods),
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{contract.SERVICE_NAME} {self._settings.slug}: {description}",
+        )
+
+    def _build_api_5xx_rate_alarm(self) -> cloudwatch.Alarm:
+        return self._alarm(
+            "Api5xxRate",
+            self._api_5xx_rate(),
+            threshold=self._settings.alarm_5xx_rate_percent,
+            description=f"at least {self._settings.alarm_5xx_rate_percent}% of API requests fail with 5XX",
+        )
+
+    def _build_api_latency_alarm(self) -> cloudwatch.Alarm:
+        return self._alarm(
+            "ApiP99Latency",
+            self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
+            threshold=self._settings.alarm_p99_latency_ms,
+            description=f"p99 API latency at or above {self._settings.alarm_p99_latency_ms} ms",
+        )
+
+    def _build_function_errors_alarm(self) -> cloudwatch.Alarm:
+        # On the alias: during a canary these are the errors of the versions actually taking traffic.
+        return self._alarm(
+            "FunctionErrors",
+            self._alias.metric_errors(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+            threshold=self._settings.alarm_function_errors,
+            description="the live alias reports function errors (unhandled exceptions, timeouts)",
+        )
+
+    def _build_function_throttles_alarm(self) -> cloudwatch.Alarm:
+        return self._alarm(
+            "FunctionThrottles",
+            self._function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+            threshold=1,
+            description="invocations throttled: reserved concurrency is exhausted",
+        )
+
+    def _build_extrapolated_inputs_alarm(self) -> cloudwatch.Alarm:
+        return self._alarm(
+            "ExtrapolatedInputs",
+            self._extrapolated_ratio(Duration.minutes(15)),
+            threshold=self._settings.alarm_extrapolated_percent,
+            description=(
+                f"at least {self._settings.alarm_extrapolated_percent}% of inputs lie outside the training "
+                "range (model drift: the served population differs from the training data)"
+            ),
+            periods=2,
+        )
+
+    # --- dashboard -------------------------------------------------------------------------------------
+    def _build_dashboard(self) -> cloudwatch.Dashboard:
+        slug = self._settings.slug
+        cold_starts = cloudwatch.MathExpression(
+            # Powertools adds a function_name dimension to ColdStart; SEARCH matches whatever set it uses.
+            expression=(
+                f'SEARCH(\'{{{contract.METRICS_NAMESPACE}}} MetricName="{contract.METRIC_COLD_START}" '
+                f"{contract.DIMENSION_STAGE}=\"{slug}\"', 'Sum', 60)"
+            ),
+            label="Cold starts",
+            period=_MINUTE,
+        )
+        dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            default_interval=Duration.hours(3),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Requests", left=[self._api_metric("Count", cloudwatch.Stats.SUM, "Requests")], width=8
+            ),
+            cloudwatch.GraphWidget(
+                title="Latency (ms)",
+                left=[
+                    self._api_metric("Latency", cloudwatch.Stats.percentile(p), f"p{p}") for p in (50, 90, 99)
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=self._settings.alarm_p99_latency_ms, label="p99 alarm"
+                    )
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="4XX / 5XX",
+                left=[
+                    self._api_metric("4XXError", cloudwatch.Stats.SUM, "4XX"),
+                    self._api_metric("5XXError", cloudwatch.Stats.SUM, "5XX"),
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Predictions",
+                left=[
+                    self._app_metric(contract.METRIC_PREDICTIONS),
+                    self._app_metric(contract.METRIC_REJECTIONS),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Extrapolated inputs",
+                left=[self._app_metric(contract.METRIC_EXTRAPOLATED)],
+                right=[self._extrapolated_ratio(Duration.minutes(15))],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Cold starts and concurrency",
+                left=[cold_starts],
+                right=[
+                    self._function.metric(
+                        "ConcurrentExecutions", statistic=cloudwatch.Stats.MAXIMUM, period=_MINUTE
+                    ),
+                    self._function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+                ],
+                width=8,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.all_alarms), width=24)
+        )
+        return dashboard
