@@ -1,0 +1,105 @@
+"""Synthesising once against the pushed digest: the CDK call, and what is recorded from its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts import release_assembly, release_synth
+from tests.unit.delivery.conftest import (
+    ACCOUNT,
+    DIGEST,
+    IMAGE,
+    REGION,
+    REPO_ROOT,
+    install_fake_tool,
+    path_with,
+)
+
+REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"
+
+
+def args(out: Path, digest: str = DIGEST, repository: str = "acme/diabetes") -> list[str]:
+    return [
+        "--digest", digest, "--account", ACCOUNT, "--region", REGION,
+        "--github-repository", repository, "--out", str(out),
+    ]  # fmt: skip
+
+
+def test_the_cdk_call_synthesises_every_stage_against_the_digest(tmp_path):
+    command = release_synth.synth_command(
+        repository=REPOSITORY, digest=DIGEST, github_repository="acme/diabetes", out=tmp_path
+    )
+    assert command[:4] == ["npx", "cdk", "synth", "**"]
+    assert command[command.index("--output") + 1] == str(tmp_path)
+    contexts = [command[i + 1] for i, word in enumerate(command) if word == "--context"]
+    assert contexts == [
+        f"image_repository={REPOSITORY}",
+        f"image_digest={DIGEST}",
+        "github_repository=acme/diabetes",
+    ]
+
+
+def test_the_app_and_the_cli_see_the_target_account_and_region():
+    environment = release_synth.synth_environment(ACCOUNT, REGION)
+    assert environment["CDK_DEFAULT_ACCOUNT"] == ACCOUNT
+    # Without credentials the CLI hands the app its own default region unless told which one.
+    assert environment["CDK_DEFAULT_REGION"] == environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"]
+    assert environment["AWS_REGION"] == REGION
+
+
+@pytest.mark.parametrize(
+    ("digest", "repository"), [("latest", "acme/diabetes"), (DIGEST, "acme"), (DIGEST, "acme/dia betes")]
+)
+def test_bad_inputs_are_refused_before_synthesis(tmp_path, capsys, digest, repository):
+    assert release_synth.main(args(tmp_path / "out", digest, repository)) == 2
+    assert not (tmp_path / "out").exists()
+    assert "release_synth:" in capsys.readouterr().err
+
+
+# --- The whole step, with a stand-in `npx` that writes an assembly the way `cdk synth` lays it out -----
+FAKE_NPX = f"""
+import os, sys
+sys.path.insert(0, {str(REPO_ROOT)!r})
+from pathlib import Path
+from tests.unit.delivery.conftest import IMAGE, write_assembly
+
+argv = sys.argv[1:]
+if os.environ.get("FAKE_SYNTH_FAILS"):
+    sys.exit("synthesis failed: cdk-nag found errors")
+out = Path(argv[argv.index("--output") + 1])
+digest = next(a.split("=", 1)[1] for a in argv if a.startswith("image_digest="))
+assets = {{"Production": {{"abc": {{}}}}}} if os.environ.get("FAKE_SYNTH_IGNORES_DIGEST") else None
+image = IMAGE.rsplit("@", 1)[0] + "@" + digest
+write_assembly(out, {{"Staging": image, "Production": image}}, docker_image_assets=assets)
+"""
+
+
+@pytest.fixture
+def npx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    install_fake_tool(tmp_path / "bin", "npx", FAKE_NPX)
+    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
+    return tmp_path / "github-output"
+
+
+def test_the_fingerprint_of_a_verified_assembly_becomes_the_step_output(npx, tmp_path, capsys):
+    assert release_synth.main(args(tmp_path / "cdk.out")) == 0
+
+    fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
+    assert npx.read_text() == f"fingerprint={fingerprint}\n"
+    assert f"deploying {IMAGE}" in capsys.readouterr().out
+
+
+def test_a_failed_synthesis_fails_the_step(npx, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_SYNTH_FAILS", "1")
+    assert release_synth.main(args(tmp_path / "cdk.out")) == 1
+    assert not npx.exists()
+
+
+def test_an_assembly_that_would_build_an_image_fails_the_step(npx, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_SYNTH_IGNORES_DIGEST", "1")
+    assert release_synth.main(args(tmp_path / "cdk.out")) == 1
+    assert "would be built at deploy time" in capsys.readouterr().err
+    assert not npx.exists()
