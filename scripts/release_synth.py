@@ -5,7 +5,7 @@ digest instead of building an image asset, then verifies the assembly (scripts/r
 writes its fingerprint to $GITHUB_OUTPUT. Needs no AWS credentials: nothing is looked up at synthesis.
 
     python -m scripts.release_synth --digest sha256:... --account 123456789012 --region eu-west-1 \\
-        --github-repository owner/name --out cdk.out
+        --github-repository owner/name --model-artifact model/artifacts/model.json --out cdk.out
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from scripts.release_push_image import (
 _GITHUB_REPOSITORY: Final = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 
 
-def synth_command(*, repository: str, digest: str, github_repository: str, out: Path) -> list[str]:
-    """The CDK CLI call: every stage, pinned to the digest, written to `out`."""
+def synth_command(
+    *, repository: str, digest: str, github_repository: str, model_artifact: Path, out: Path
+) -> list[str]:
+    """The CDK CLI call: every stage, pinned to the digest, written to `out`. The model artifact is the one
+    baked into the image: the pre-traffic hook's known answers are computed from it."""
     if not DIGEST.match(digest):
         raise ValueError(f"digest {digest!r} must look like sha256:<64 hex digits>")
     if not _GITHUB_REPOSITORY.match(github_repository):
@@ -42,6 +45,7 @@ def synth_command(*, repository: str, digest: str, github_repository: str, out: 
         "--context", f"image_repository={repository}",
         "--context", f"image_digest={digest}",
         "--context", f"github_repository={github_repository}",
+        "--context", f"model_artifact={model_artifact}",
     ]  # fmt: skip
 
 
@@ -63,13 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--account", required=True, help="AWS account id (12 digits)")
     parser.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
     parser.add_argument("--github-repository", required=True, help="owner/name, trusted by the OIDC roles")
+    parser.add_argument(
+        "--model-artifact", type=Path, required=True, help="the gated artifact the image bundles"
+    )
     parser.add_argument("--out", type=Path, default=Path("cdk.out"))
     parser.add_argument("--qualifier", default=BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
     args = parser.parse_args(argv)
     try:
         repository = container_assets_repository(args.account, args.region, args.qualifier)
         command = synth_command(
-            repository=repository, digest=args.digest, github_repository=args.github_repository, out=args.out
+            repository=repository,
+            digest=args.digest,
+            github_repository=args.github_repository,
+            model_artifact=args.model_artifact,
+            out=args.out,
         )
     except (PushError, ValueError) as error:
         print(f"release_synth: {error}", file=sys.stderr)

@@ -20,16 +20,22 @@ from tests.unit.delivery.conftest import (
 REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"
 
 
-def args(out: Path, digest: str = DIGEST, repository: str = "acme/diabetes") -> list[str]:
+def args(
+    out: Path, digest: str = DIGEST, repository: str = "acme/diabetes", model: Path = Path("model.json")
+) -> list[str]:
     return [
-        "--digest", digest, "--account", ACCOUNT, "--region", REGION,
-        "--github-repository", repository, "--out", str(out),
+        "--digest", digest, "--account", ACCOUNT, "--region", REGION, "--github-repository", repository,
+        "--model-artifact", str(model), "--out", str(out),
     ]  # fmt: skip
 
 
 def test_the_cdk_call_synthesises_every_stage_against_the_digest(tmp_path):
     command = release_synth.synth_command(
-        repository=REPOSITORY, digest=DIGEST, github_repository="acme/diabetes", out=tmp_path
+        repository=REPOSITORY,
+        digest=DIGEST,
+        github_repository="acme/diabetes",
+        model_artifact=Path("model/artifacts/model.json"),
+        out=tmp_path,
     )
     assert command[:4] == ["npx", "cdk", "synth", "**"]
     assert command[command.index("--output") + 1] == str(tmp_path)
@@ -38,6 +44,7 @@ def test_the_cdk_call_synthesises_every_stage_against_the_digest(tmp_path):
         f"image_repository={REPOSITORY}",
         f"image_digest={DIGEST}",
         "github_repository=acme/diabetes",
+        "model_artifact=model/artifacts/model.json",
     ]
 
 
@@ -103,3 +110,32 @@ def test_an_assembly_that_would_build_an_image_fails_the_step(npx, tmp_path, mon
     assert release_synth.main(args(tmp_path / "cdk.out")) == 1
     assert "would be built at deploy time" in capsys.readouterr().err
     assert not npx.exists()
+
+
+# --- Against the real app and the real CDK CLI ----------------------------------------------------------
+@pytest.mark.slow
+def test_the_real_app_synthesises_both_stages_pinned_to_the_digest(
+    tmp_path, monkeypatch, capsys, trained_artifact
+):
+    # Given no AWS credentials at all (synthesis must not need any) and the project's CDK CLI
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    monkeypatch.setenv("PATH", path_with(REPO_ROOT / "node_modules" / ".bin"))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
+    monkeypatch.chdir(REPO_ROOT)
+
+    # When the release synthesises against a pushed digest
+    code = release_synth.main(args(tmp_path / "cdk.out", model=trained_artifact))
+
+    # Then both stages run exactly that image from this account's registry, nothing is left to build,
+    # and the recorded fingerprint is the assembly's
+    assert code == 0, capsys.readouterr().err
+    built = release_assembly.read_assembly(tmp_path / "cdk.out")
+    assert release_assembly.problems(built, IMAGE) == []
+    assert {"Staging-Service", "Production-Service"} <= {stack.name for stack in built.stacks}
+    fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
+    assert (tmp_path / "github-output").read_text() == f"fingerprint={fingerprint}\n"
