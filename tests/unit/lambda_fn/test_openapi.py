@@ -1,0 +1,96 @@
+"""The OpenAPI document: complete, truthful, and derived from the same code that serves requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lambda_fn import contract
+
+from .conftest import Invoker
+
+ERROR_REF = "#/components/schemas/ErrorResponse"
+
+
+@pytest.fixture(scope="module")
+def document(invoke: Invoker) -> dict[str, Any]:
+    result = invoke("GET", "/openapi.json", headers={})
+    assert result.status == 200
+    assert result.header("Content-Type") == "application/json"
+    body: dict[str, Any] = result.body
+    return body
+
+
+def operation(document: dict[str, Any], route: contract.Route) -> dict[str, Any]:
+    op: dict[str, Any] = document["paths"][route.path][route.method.lower()]
+    return op
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    resolved: dict[str, Any] = document["components"]["schemas"][name]
+    return resolved
+
+
+def test_the_resolver_serves_exactly_the_contract_routes(handler_module: Any) -> None:
+    served = {
+        (r.method, r.path) for r in handler_module.app._static_routes + handler_module.app._dynamic_routes
+    }
+    assert {(r.method, r.path) for r in contract.ROUTES} == served
+
+
+def test_every_contract_route_is_documented_with_its_deprecation(document: dict[str, Any]) -> None:
+    documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
+    assert documented == {(r.method, r.path) for r in contract.ROUTES}
+    for route in contract.ROUTES:
+        assert operation(document, route).get("deprecated", False) is route.deprecated
+
+
+@pytest.mark.parametrize("route", [r for r in contract.ROUTES if r.method == "POST"], ids=lambda r: r.path)
+def test_post_routes_document_request_success_and_every_error_with_examples(
+    document: dict[str, Any], route: contract.Route
+) -> None:
+    op = operation(document, route)
+    request = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])
+    assert op["requestBody"]["required"] is True
+    assert request["examples"]
+    assert request["additionalProperties"] is False
+    success = resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
+    assert success["examples"]
+    for status in ("400", "413", "415", "422"):
+        assert op["responses"][status]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+
+
+def test_every_route_documents_its_success_response(document: dict[str, Any]) -> None:
+    for route in contract.ROUTES:
+        assert "200" in operation(document, route)["responses"]
+
+
+def test_protected_routes_require_sigv4_and_public_ones_do_not(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    for route in contract.ROUTES:
+        assert ("security" in operation(document, route)) is (not route.public), route
+
+
+def test_the_error_shape_is_documented_and_no_foreign_error_shape_is(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert set(resolve(document, {"$ref": ERROR_REF})["properties"]) == {"error"}
+    assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "details"}
+    assert set(schemas["ErrorDetail"]["properties"]) == {"field", "issue"}
+    # Powertools' own validation-error shapes are never returned by this API, so they are not documented
+    assert "HTTPValidationError" not in schemas
+    assert "ValidationError" not in schemas
+
+
+def test_request_schemas_state_the_contract_limits(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    bmi = schemas["PredictRequest"]["properties"]["bmi"]
+    assert (bmi["minimum"], bmi["maximum"], bmi["type"]) == (contract.BMI_MIN, contract.BMI_MAX, "number")
+    batch = schemas["BatchPredictRequest"]["properties"]["bmi"]
+    assert (batch["minItems"], batch["maxItems"]) == (1, contract.BATCH_MAX)
+    assert schemas["LegacyBatchRequest"]["properties"]["input"]["maxItems"] == contract.BATCH_MAX
+
+
+def test_servers_point_at_the_stage_the_document_was_fetched_through(invoke: Invoker) -> None:
+    assert invoke("GET", "/openapi.json", stage="staging").body["servers"] == [{"url": "/staging"}]

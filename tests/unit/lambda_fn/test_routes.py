@@ -1,0 +1,183 @@
+"""Every route through the real handler, with API Gateway REST events: what a client sees."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sklearn.datasets import load_diabetes
+
+from lambda_fn import contract
+from model.artifact import ModelArtifact
+
+from .conftest import Invoker
+
+BMI_COLUMN = 2
+
+
+def expected(model: ModelArtifact, bmi: float) -> float:
+    return model.coefficients.slope * bmi + model.coefficients.intercept
+
+
+def test_predict_returns_the_prediction_and_the_model_version(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
+    result = invoke("POST", "/v1/predict", {"bmi": 27.3})
+    assert result.status == 200
+    assert result.header("Content-Type") == "application/json"
+    assert result.body == {
+        "prediction": expected(served_model, 27.3),
+        "model_version": served_model.model_version,
+        "extrapolated": False,
+    }
+
+
+@pytest.mark.parametrize("bmi", [10, 12.5, 17.99, 42.21, 99.9, 100])
+def test_predict_flags_a_plausible_bmi_outside_the_training_range(invoke: Invoker, bmi: float) -> None:
+    result = invoke("POST", "/v1/predict", {"bmi": bmi})
+    assert result.status == 200
+    assert result.body["extrapolated"] is True
+
+
+def test_batch_answers_in_input_order_with_per_item_flags_and_a_count(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
+    bmis = [45.5, 27.3, 18.0, 12.0, 31.0]
+    result = invoke("POST", "/v1/predict/batch", {"bmi": bmis})
+    assert result.status == 200
+    assert result.body == {
+        "predictions": [expected(served_model, b) for b in bmis],
+        "model_version": served_model.model_version,
+        "extrapolated": [True, False, False, True, False],
+        "extrapolated_count": 2,
+    }
+
+
+def test_batch_accepts_exactly_the_maximum_size(invoke: Invoker) -> None:
+    result = invoke("POST", "/v1/predict/batch", {"bmi": [25.0] * contract.BATCH_MAX})
+    assert result.status == 200
+    assert len(result.body["predictions"]) == contract.BATCH_MAX
+
+
+def test_legacy_routes_give_every_patient_the_same_prediction_as_v1(invoke: Invoker) -> None:
+    # Given all 442 patients, in scikit-learn's scaled units (what legacy clients send) and in kg/m^2
+    scaled = load_diabetes().data[:, BMI_COLUMN].tolist()
+    raw = load_diabetes(scaled=False).data[:, BMI_COLUMN].tolist()
+    # When each is sent to its route
+    legacy = invoke("POST", "/batch", {"input": scaled})
+    current = invoke("POST", "/v1/predict/batch", {"bmi": raw})
+    single = invoke("POST", "/stream", {"input": scaled[0]})
+    # Then the predictions agree patient by patient, in the legacy response shape
+    assert legacy.status == current.status == single.status == 200
+    assert list(legacy.body) == ["Response Predict"]
+    assert legacy.body["Response Predict"] == pytest.approx(current.body["predictions"], abs=1e-9)
+    assert single.body == {"Response Predict": [pytest.approx(current.body["predictions"][0], abs=1e-9)]}
+
+
+def test_model_route_describes_the_served_model(invoke: Invoker, served_model: ModelArtifact) -> None:
+    body = invoke("GET", "/v1/model").body
+    assert body["model_version"] == served_model.model_version
+    assert body["schema_version"] == served_model.schema_version
+    assert body["artifact_sha256"] == served_model.sha256
+    assert body["coefficients"] == {
+        "slope": served_model.coefficients.slope,
+        "intercept": served_model.coefficients.intercept,
+    }
+    assert body["feature"]["training_range"] == {"min": 18.0, "max": 42.2}
+    assert body["metrics"]["holdout_r2"] == served_model.metrics.holdout_r2
+    assert all(gate["passed"] for gate in body["metrics"]["gates"])
+    assert body["limits"] == {
+        "bmi_min": contract.BMI_MIN,
+        "bmi_max": contract.BMI_MAX,
+        "batch_max": contract.BATCH_MAX,
+    }
+
+
+def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelArtifact) -> None:
+    result = invoke("GET", "/health", headers={})
+    assert (result.status, result.body) == (
+        200,
+        {"status": "ok", "model_version": served_model.model_version},
+    )
+
+
+# --- HTTP semantics ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/problem+json",
+    ],
+)
+def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
+    invoke: Invoker, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    assert invoke("POST", "/v1/predict", '{"bmi": 27.3}', headers=headers).status == 200
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_declared_non_json_content_type_is_415_saying_what_to_send(
+    invoke: Invoker, content_type: str
+) -> None:
+    result = invoke("POST", "/v1/predict", '{"bmi": 27.3}', headers={"content-type": content_type})
+    assert result.status == 415
+    assert result.body["error"]["code"] == "unsupported_media_type"
+    assert "application/json" in result.body["error"]["message"]
+
+
+@pytest.mark.parametrize("route", contract.ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_a_known_path_with_the_wrong_method_is_405_with_allow(invoke: Invoker, route: contract.Route) -> None:
+    wrong = "DELETE" if route.method == "POST" else "PUT"
+    result = invoke(wrong, route.path)
+    assert result.status == 405
+    assert result.header("Allow") == route.method
+    assert result.body["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("path", ["/", "/v2/predict", "/v1/predict/", "/v1/predict/batch/extra", "/HEALTH"])
+def test_an_unknown_path_is_404_in_the_error_shape(invoke: Invoker, path: str) -> None:
+    result = invoke("GET", path)
+    assert result.status == 404
+    assert result.body["error"]["code"] == "not_found"
+
+
+def test_a_base64_encoded_body_is_decoded(invoke: Invoker) -> None:
+    body = base64.b64encode(b'{"bmi": 27.3}').decode()
+    assert invoke("POST", "/v1/predict", body, base64_encoded=True).status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("not base64!", 400, "malformed_body"),
+        (base64.b64encode(b"\xff\xfe{").decode(), 400, "malformed_json"),
+    ],
+)
+def test_an_undecodable_base64_body_is_400(invoke: Invoker, body: str, status: int, code: str) -> None:
+    result = invoke("POST", "/v1/predict", body, base64_encoded=True)
+    assert (result.status, result.body["error"]["code"]) == (status, code)
+
+
+def test_a_body_over_the_size_limit_is_413(invoke: Invoker) -> None:
+    body = '{"bmi": [' + ", ".join(["25.000000000"] * 100_000) + "]}"
+    assert len(body) > contract.BODY_MAX_BYTES
+    result = invoke("POST", "/v1/predict/batch", body)
+    assert (result.status, result.body["error"]["code"]) == (413, "body_too_large")
+
+
+def test_the_docs_page_works_without_a_cdn(invoke: Invoker) -> None:
+    result = invoke("GET", "/docs", headers={})
+    assert result.status == 200
+    assert result.header("Content-Type") == "text/html; charset=utf-8"
+    assert "SwaggerUIBundle" in result.raw_body
+    # Everything is inlined: no script or stylesheet is fetched from anywhere
+    assert "<script src=" not in result.raw_body
+    assert 'rel="stylesheet" href=' not in result.raw_body
+    assert json.dumps("/v1/predict/batch")[1:-1] in result.raw_body
