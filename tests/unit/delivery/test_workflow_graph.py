@@ -96,7 +96,12 @@ def test_the_assembly_is_synthesised_once_against_the_digest(release):
     assert synth["outputs"]["fingerprint"] == f"${{{{ steps.{step['id']}.outputs.fingerprint }}}}"
     uploads = [s for s in rules.steps(synth) if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
     assert [u["with"] for u in uploads] == [
-        {"name": "cdk-assembly", "path": "cdk.out", "if-no-files-found": "error"}
+        {
+            "name": "cdk-assembly",
+            "path": "cdk.out",
+            "if-no-files-found": "error",
+            "include-hidden-files": True,
+        }
     ]
     for job_id, job in rules.jobs(release).items():
         if job_id != "synth":
