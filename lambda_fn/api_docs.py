@@ -21,11 +21,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
 from aws_lambda_powertools.event_handler import api_gateway as powertools_api_gateway
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import BaseModel
 
 from lambda_fn import contract
+from lambda_fn.schemas import ErrorResponse
 
 TITLE: Final = "Diabetes progression prediction API"
 API_VERSION: Final = "1.0.0"
@@ -47,6 +50,14 @@ with a linear model trained on the 442-patient diabetes study.
   units; they are deprecated: use `/v1/predict` and `/v1/predict/batch`.
 """
 
+# Protected routes declare this requirement; API Gateway enforces it (IAM authorization).
+PROTECTED: Final[list[dict[str, list[str]]]] = [{SIGV4: []}]
+_ERROR_DESCRIPTIONS: Final = {
+    400: "Malformed JSON or an empty body.",
+    413: "The request body is too large.",
+    415: "The request body is not JSON.",
+    422: "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
+}
 _SIGV4_SCHEME: Final = {
     "in": "header",
     "name": "Authorization",
@@ -55,6 +66,16 @@ _SIGV4_SCHEME: Final = {
 }
 _SWAGGER_ASSETS: Final = Path(powertools_api_gateway.__file__).parent / "openapi" / "swagger_ui"
 _REF: Final = re.compile(r'"#/components/schemas/([^"]+)"')
+
+
+def post_responses(ok: type[BaseModel], description: str) -> dict[int, OpenAPIResponse]:
+    """The documented responses of a POST route: its success model and every error it can return."""
+    errors = {status: _json(ErrorResponse, text) for status, text in _ERROR_DESCRIPTIONS.items()}
+    return {200: _json(ok, description), **errors}
+
+
+def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
 
 
 def base_path(event: APIGatewayProxyEvent) -> str:

@@ -8,111 +8,42 @@ Lambda init phase) and a bad artifact makes that import fail: see :mod:`lambda_f
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
-from lambda_fn import api_docs, errors, observability, prediction
-from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
+from lambda_fn import api_docs, errors, observability, prediction, schemas
+from lambda_fn.api_docs import PROTECTED, post_responses
+from lambda_fn.contract import BATCH_MAX
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
 from lambda_fn.request_body import json_body
 from lambda_fn.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
-    CoefficientsInfo,
-    ErrorResponse,
-    FeatureInfo,
-    GateInfo,
     HealthResponse,
     LegacyBatchRequest,
     LegacyPredictResponse,
     LegacyStreamRequest,
-    LimitsInfo,
-    MetricsInfo,
     ModelInfoResponse,
     PredictRequest,
     PredictResponse,
-    TrainingRange,
 )
-
-
-def _serialize(body: Any) -> str:
-    # Response models serialize in pydantic's Rust core (by alias: "Response Predict"); anything else is a
-    # plain dict. allow_nan=False: a non-finite number can never go out as invalid JSON.
-    if isinstance(body, BaseModel):
-        return body.model_dump_json()
-    return json.dumps(body, separators=(",", ":"), allow_nan=False)
-
 
 MODEL: Final = load_model()
 observability.bind_model_version(MODEL.model_version)
 
-app: Final = APIGatewayRestResolver(serializer=_serialize)
+app: Final = APIGatewayRestResolver(serializer=schemas.to_json)
 errors.register(app)
-
-
-_ERROR_DESCRIPTIONS: Final = {
-    400: "Malformed JSON or an empty body.",
-    413: "The request body is too large.",
-    415: "The request body is not JSON.",
-    422: "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
-}
-
-
-def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
-
-
-def _responses(ok: type[BaseModel], description: str) -> dict[int, OpenAPIResponse]:
-    """The documented responses of a POST route: its success model and every error it can return."""
-    errors_ = {status: _json(ErrorResponse, text) for status, text in _ERROR_DESCRIPTIONS.items()}
-    return {200: _json(ok, description), **errors_}
-
-
-_PROTECTED: Final[list[dict[str, list[str]]]] = [{api_docs.SIGV4: []}]
-_MODEL_INFO: Final = ModelInfoResponse(
-    model_version=MODEL.model_version,
-    schema_version=MODEL.schema_version,
-    artifact_sha256=MODEL.sha256,
-    feature=FeatureInfo(
-        name=MODEL.feature.name,
-        unit=MODEL.feature.unit,
-        training_range=TrainingRange(min=MODEL.feature.train_min, max=MODEL.feature.train_max),
-        sklearn_mean=MODEL.feature.sklearn_mean,
-        sklearn_scale=MODEL.feature.sklearn_scale,
-    ),
-    coefficients=CoefficientsInfo(slope=MODEL.coefficients.slope, intercept=MODEL.coefficients.intercept),
-    metrics=MetricsInfo(
-        holdout_r2=MODEL.metrics.holdout_r2,
-        holdout_mse=MODEL.metrics.holdout_mse,
-        train_r2=MODEL.metrics.train_r2,
-        train_mse=MODEL.metrics.train_mse,
-        cv_r2_mean=MODEL.metrics.cv_r2_mean,
-        cv_r2_std=MODEL.metrics.cv_r2_std,
-        cv_folds=MODEL.metrics.cv_folds,
-        gates=[
-            GateInfo(
-                name=g.name, comparison=g.comparison, threshold=g.threshold, value=g.value, passed=g.passed
-            )
-            for g in MODEL.metrics.gates
-        ],
-    ),
-    limits=LimitsInfo(bmi_min=BMI_MIN, bmi_max=BMI_MAX, batch_max=BATCH_MAX),
-)
-_HEALTHY: Final = HealthResponse(status="ok", model_version=MODEL.model_version)
 
 
 @app.post(
     "/v1/predict",
     summary="Predict from one BMI",
     tags=["predictions"],
-    responses=_responses(PredictResponse, "The prediction."),
-    security=_PROTECTED,
+    responses=post_responses(PredictResponse, "The prediction."),
+    security=PROTECTED,
     middlewares=[json_body(PredictRequest)],
 )
 def predict(body: PredictRequest) -> PredictResponse:
@@ -127,8 +58,8 @@ def predict(body: PredictRequest) -> PredictResponse:
     "/v1/predict/batch",
     summary=f"Predict from 1 to {BATCH_MAX} BMIs",
     tags=["predictions"],
-    responses=_responses(BatchPredictResponse, "One prediction per input, in input order."),
-    security=_PROTECTED,
+    responses=post_responses(BatchPredictResponse, "One prediction per input, in input order."),
+    security=PROTECTED,
     middlewares=[json_body(BatchPredictRequest)],
 )
 def predict_batch(body: BatchPredictRequest) -> BatchPredictResponse:
@@ -149,8 +80,8 @@ def predict_batch(body: BatchPredictRequest) -> BatchPredictResponse:
     summary="Legacy: predict from one scaled BMI",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict.",
     tags=["legacy"],
-    responses=_responses(LegacyPredictResponse, "The prediction, in a one-element list."),
-    security=_PROTECTED,
+    responses=post_responses(LegacyPredictResponse, "The prediction, in a one-element list."),
+    security=PROTECTED,
     deprecated=True,
     middlewares=[json_body(LegacyStreamRequest)],
 )
@@ -165,8 +96,8 @@ def legacy_stream(body: LegacyStreamRequest) -> LegacyPredictResponse:
     summary="Legacy: predict from scaled BMIs",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict/batch.",
     tags=["legacy"],
-    responses=_responses(LegacyPredictResponse, "One prediction per input, in input order."),
-    security=_PROTECTED,
+    responses=post_responses(LegacyPredictResponse, "One prediction per input, in input order."),
+    security=PROTECTED,
     deprecated=True,
     middlewares=[json_body(LegacyBatchRequest)],
 )
@@ -178,14 +109,14 @@ def legacy_batch(body: LegacyBatchRequest) -> LegacyPredictResponse:
     return LegacyPredictResponse.model_construct(predictions=result.values)
 
 
-@app.get("/v1/model", summary="The served model", tags=["model"], security=_PROTECTED)
+@app.get("/v1/model", summary="The served model", tags=["model"], security=PROTECTED)
 def model_info() -> ModelInfoResponse:
-    return _MODEL_INFO
+    return ModelInfoResponse.from_artifact(MODEL)
 
 
 @app.get("/health", summary="Liveness, with the served model's version", tags=["operations"])
 def health() -> HealthResponse:
-    return _HEALTHY
+    return HealthResponse(status="ok", model_version=MODEL.model_version)
 
 
 @app.get("/openapi.json", summary="This OpenAPI document", tags=["operations"])

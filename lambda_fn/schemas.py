@@ -11,11 +11,13 @@ from what the function actually accepts and returns.
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
+from model.artifact import ModelArtifact
 
 _REQUEST = ConfigDict(strict=True, extra="forbid", frozen=True)
 _RESPONSE = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True, defer_build=True)
@@ -183,6 +185,43 @@ class ModelInfoResponse(BaseModel):
     metrics: MetricsInfo
     limits: LimitsInfo
 
+    @classmethod
+    def from_artifact(cls, model: ModelArtifact) -> Self:
+        feature, coefficients, metrics = model.feature, model.coefficients, model.metrics
+        return cls(
+            model_version=model.model_version,
+            schema_version=model.schema_version,
+            artifact_sha256=model.sha256,
+            feature=FeatureInfo(
+                name=feature.name,
+                unit=feature.unit,
+                training_range=TrainingRange(min=feature.train_min, max=feature.train_max),
+                sklearn_mean=feature.sklearn_mean,
+                sklearn_scale=feature.sklearn_scale,
+            ),
+            coefficients=CoefficientsInfo(slope=coefficients.slope, intercept=coefficients.intercept),
+            metrics=MetricsInfo(
+                holdout_r2=metrics.holdout_r2,
+                holdout_mse=metrics.holdout_mse,
+                train_r2=metrics.train_r2,
+                train_mse=metrics.train_mse,
+                cv_r2_mean=metrics.cv_r2_mean,
+                cv_r2_std=metrics.cv_r2_std,
+                cv_folds=metrics.cv_folds,
+                gates=[
+                    GateInfo(
+                        name=g.name,
+                        comparison=g.comparison,
+                        threshold=g.threshold,
+                        value=g.value,
+                        passed=g.passed,
+                    )
+                    for g in metrics.gates
+                ],
+            ),
+            limits=LimitsInfo(bmi_min=BMI_MIN, bmi_max=BMI_MAX, batch_max=BATCH_MAX),
+        )
+
 
 class HealthResponse(BaseModel):
     model_config = ConfigDict(
@@ -228,3 +267,12 @@ class ErrorResponse(BaseModel):
         },
     )
     error: ErrorBody
+
+
+def to_json(body: Any) -> str:
+    """The resolver's serializer. Response models serialize in pydantic's Rust core (by alias, e.g.
+    "Response Predict"); anything else is a plain dict. ``allow_nan=False``: a non-finite number can never
+    go out as invalid JSON."""
+    if isinstance(body, BaseModel):
+        return body.model_dump_json()
+    return json.dumps(body, separators=(",", ":"), allow_nan=False)
