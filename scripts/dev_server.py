@@ -170,8 +170,12 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             pass
         return b"".join(chunks)
 
-    # http.server dispatches on do_<METHOD>; API Gateway forwards every method to the function.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # http.server dispatches on do_<METHOD>; the stage's ANY methods forward every method to the
+        # function, which answers 405 with Allow itself.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None  # _serve logs one line per request, with its duration

@@ -136,3 +136,11 @@ def test_failed_invocation_is_a_502(serve):
     assert json.loads(response.read()) == {
         "error": {"code": "bad_gateway", "message": "Internal server error", "details": []}
     }
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PURGE"])
+def test_every_method_reaches_the_function_like_an_any_method(serve, method):
+    conn, invoker = serve()
+    conn.request(method, "/health")
+    assert conn.getresponse().status == 200
+    assert invoker.events[0]["httpMethod"] == method
