@@ -56,7 +56,7 @@ def json_body(model: type[BaseModel]) -> Middleware:
                 headers={"Accept-Post": JSON_MEDIA_TYPE},
             )
         raw = _raw_body(event.body, base64_encoded=bool(event.is_base64_encoded))
-        if len(raw) > contract.BODY_MAX_BYTES:
+        if _size_in_bytes(raw) > contract.BODY_MAX_BYTES:
             raise ApiError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 "body_too_large",
@@ -80,6 +80,11 @@ def json_body(model: type[BaseModel]) -> Middleware:
 
     validate_body.__name__ = f"json_body_{model.__name__}"
     return validate_body
+
+
+def _size_in_bytes(raw: str | bytes) -> int:
+    # API Gateway hands the body over as text; its size on the wire is its UTF-8 length.
+    return len(raw) if isinstance(raw, bytes) or raw.isascii() else len(raw.encode())
 
 
 def _raw_body(body: str | None, *, base64_encoded: bool) -> str | bytes:

@@ -172,6 +172,13 @@ def test_a_body_over_the_size_limit_is_413(invoke: Invoker) -> None:
     assert (result.status, result.body["error"]["code"]) == (413, "body_too_large")
 
 
+def test_the_size_limit_counts_utf8_bytes_not_characters(invoke: Invoker) -> None:
+    # Given a body under the limit in characters but over it in bytes (each "é" is two UTF-8 bytes)
+    body = '{"bmi": 27.3, "note": "' + "é" * (contract.BODY_MAX_BYTES // 2 + 1) + '"}'
+    assert len(body) < contract.BODY_MAX_BYTES < len(body.encode())
+    assert invoke("POST", "/v1/predict", body).status == 413
+
+
 def test_the_docs_page_works_without_a_cdn(invoke: Invoker) -> None:
     result = invoke("GET", "/docs", headers={})
     assert result.status == 200
