@@ -122,6 +122,8 @@ class PredictionApi(Construct):
                 tracing_enabled=True,
             ),
         )
+        # The stack's outputs are the contract's (ApiUrl, ...); drop RestApi's own auto-named endpoint output.
+        api.node.try_remove_child("Endpoint")
         cloud_watch_role = api.node.find_child("CloudWatchRole")
         acknowledge_nag(
             cloud_watch_role,
@@ -256,13 +258,13 @@ class PredictionApi(Construct):
     def _acknowledge_authorization(self, method: apigw.Method, route: contract.Route) -> None:
         if route.public:
             reason = (
-                f"{route.path} is public by contract (health and API documentation); rate-limited by the WAF"
+                f"{route.path} is public by contract (health and API documentation), rate-limited by the WAF"
             )
             acknowledge_nag(method, "APIG4", reason)
             skip_checkov(method, "CKV_AWS_59", reason)
         else:
             reason = "callers authenticate with SigV4 (AWS_IAM): they are AWS principals, not Cognito users"
-        acknowledge_nag(method, "COG4", reason if not route.public else f"{route.path} is public by contract")
+        acknowledge_nag(method, "COG4", reason)
 
     @staticmethod
     def _all_resources(root: apigw.IResource) -> list[apigw.IResource]:

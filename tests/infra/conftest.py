@@ -1,0 +1,90 @@
+"""The app is synthesized once per test session (jsii start + synthesis take ~10 s), in process, with no
+Docker and no AWS credentials; every infrastructure test reads that one cloud assembly."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# jsii warns on every start under Node 20; the warning is known and only noise in test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from infra_cdk.app import build
+from infra_cdk.settings import STAGES, StageSettings
+
+GITHUB_REPOSITORY = "example-org/diabetes-progression"
+STACK_NAMES = {"Staging": "Staging-Service", "Production": "Production-Service"}
+
+
+@dataclass
+class Assembly:
+    outdir: Path
+    templates: dict[str, dict[str, Any]]  # CloudFormation stack name -> template
+    template_paths: dict[str, Path]
+    _assertions: dict[str, Template] = field(default_factory=dict)
+
+    def template(self, stack_name: str) -> Template:
+        if stack_name not in self._assertions:
+            self._assertions[stack_name] = Template.from_json(self.templates[stack_name])
+        return self._assertions[stack_name]
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "manifest.json").read_text())
+
+
+def synthesize(outdir: Path, context: dict[str, Any]) -> Assembly:
+    app = App(outdir=str(outdir), context=context)
+    build(app)
+    cloud_assembly = app.synth()
+    templates, paths = {}, {}
+    for stack in cloud_assembly.stacks_recursively:
+        templates[stack.stack_name] = stack.template
+        paths[stack.stack_name] = Path(stack.template_full_path)
+    return Assembly(outdir=outdir, templates=templates, template_paths=paths)
+
+
+@contextmanager
+def without_aws_credentials() -> Iterator[None]:
+    """Synthesis must never need AWS: make any attempt to find credentials come up empty."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "CDK_DEFAULT_")):
+            del os.environ[name]
+    os.environ.update(
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory, model_artifact_path: Path) -> Assembly:
+    with without_aws_credentials():
+        return synthesize(
+            tmp_path_factory.mktemp("cdk.out"),
+            {"github_repository": GITHUB_REPOSITORY, "model_artifact": str(model_artifact_path)},
+        )
+
+
+@pytest.fixture(params=STAGES, ids=[s.name for s in STAGES])
+def stage(request: pytest.FixtureRequest, assembly: Assembly) -> tuple[StageSettings, Template]:
+    """Each test taking this fixture runs once per stage, with that stage's settings and template."""
+    settings: StageSettings = request.param
+    return settings, assembly.template(STACK_NAMES[settings.name])

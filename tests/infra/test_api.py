@@ -1,0 +1,184 @@
+"""The REST API: authorization per contract route, the 404 catch-alls, the error shape, validation,
+throttling, logging and the resource policy, on both stages."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra_cdk.api import NOT_FOUND_BODY
+from infra_cdk.delivery_access import delivery_role_name
+from infra_cdk.settings import StageSettings
+from lambda_fn import contract
+from tests.infra.cfn import api_paths, as_list, mentions, methods_by_path, one, props, resources
+from tests.infra.conftest import STACK_NAMES, Assembly
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def template_of(assembly: Assembly, settings: StageSettings) -> dict:
+    return assembly.templates[STACK_NAMES[settings.name]]
+
+
+def test_the_api_is_regional(stage: tuple[StageSettings, Template]) -> None:
+    _, template = stage
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+@pytest.mark.parametrize("route", contract.ROUTES, ids=[f"{r.method} {r.path}" for r in contract.ROUTES])
+def test_every_contract_route_reaches_the_live_alias_with_its_authorization(
+    route: contract.Route, stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    template = template_of(assembly, settings)
+    alias_id, _ = one(template, "AWS::Lambda::Alias")
+    methods = methods_by_path(template)
+    expected_auth = "NONE" if route.public else "AWS_IAM"
+    # ANY: a wrong method still reaches the function, which answers 405 with Allow.
+    wanted = {"ANY", route.method} if route.method in BODY_METHODS else {"ANY"}
+    for http_method in wanted:
+        method = methods[(route.path, http_method)]
+        assert method["AuthorizationType"] == expected_auth
+        assert method["Integration"]["Type"] == "AWS_PROXY"
+        assert mentions(method["Integration"]["Uri"], alias_id), "integration must target the live alias"
+    if route.method in BODY_METHODS:
+        body_method = methods[(route.path, route.method)]
+        assert "RequestValidatorId" in body_method
+        assert set(body_method["RequestModels"]) == {"application/json"}
+
+
+def test_the_body_validator_checks_bodies_against_a_json_object_model(
+    stage: tuple[StageSettings, Template],
+) -> None:
+    _, template = stage
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Model", {"ContentType": "application/json", "Schema": {"type": "object"}}
+    )
+
+
+def test_unknown_paths_get_a_mock_404_in_the_error_shape_without_authentication(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    template = template_of(assembly, settings)
+    methods = methods_by_path(template)
+    paths = api_paths(template)
+    route_paths = {r.path for r in contract.ROUTES}
+    # Every resource that exists answers unknown children; prefixes that are no route answer themselves.
+    for path in paths:
+        if path.endswith("{proxy+}"):
+            continue
+        children = f"{path.rstrip('/')}/{{proxy+}}"
+        targets = [children] if path in route_paths else [children, path]
+        for target in targets:
+            method = methods[(target, "ANY")]
+            assert method["AuthorizationType"] == "NONE"
+            assert method["Integration"]["Type"] == "MOCK"
+            assert method["Integration"]["PassthroughBehavior"] == "NEVER"
+            (response,) = method["Integration"]["IntegrationResponses"]
+            assert response["StatusCode"] == "404"
+            body = json.loads(response["ResponseTemplates"]["application/json"])
+            assert body == json.loads(NOT_FOUND_BODY)
+            assert body["error"]["code"] == "not_found"
+    assert ("/", "ANY") in methods
+    assert ("/v1", "ANY") in methods
+
+
+def test_no_route_is_shadowed_by_a_catch_all(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    methods = methods_by_path(template_of(assembly, settings))
+    for route in contract.ROUTES:
+        assert methods[(route.path, "ANY")]["Integration"]["Type"] == "AWS_PROXY"
+
+
+EXPECTED_GATEWAY_RESPONSES = {
+    "DEFAULT_4XX": None,
+    "DEFAULT_5XX": None,
+    "ACCESS_DENIED": "403",
+    "MISSING_AUTHENTICATION_TOKEN": "403",
+    "INVALID_SIGNATURE": "403",
+    "EXPIRED_TOKEN": "403",
+    "WAF_FILTERED": "403",
+    "THROTTLED": "429",
+    "REQUEST_TOO_LARGE": "413",
+    "BAD_REQUEST_BODY": "400",
+    "UNSUPPORTED_MEDIA_TYPE": "415",
+    "INTEGRATION_TIMEOUT": "504",
+}
+
+
+def test_api_gateway_errors_use_the_one_error_shape(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    responses = {
+        props(r)["ResponseType"]: props(r)
+        for r in resources(template_of(assembly, settings), "AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(EXPECTED_GATEWAY_RESPONSES) <= set(responses)
+    for response_type, response in responses.items():
+        if response_type in EXPECTED_GATEWAY_RESPONSES:
+            assert response.get("StatusCode") == EXPECTED_GATEWAY_RESPONSES[response_type]
+        assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'"}
+        # API Gateway substitutes $context.error.messageString with a quoted JSON string.
+        rendered = response["ResponseTemplates"]["application/json"].replace(
+            "$context.error.messageString", json.dumps("Forbidden")
+        )
+        document = json.loads(rendered)
+        assert set(document) == {"error"}
+        assert set(document["error"]) == {"code", "message", "details"}
+        assert re.fullmatch(r"[a-z_]+", document["error"]["code"])
+        assert document["error"]["details"] == []
+
+
+def test_the_stage_throttles_logs_traces_and_keeps_bodies_out_of_logs(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, api_stage = one(template_of(assembly, settings), "AWS::ApiGateway::Stage")
+    p = props(api_stage)
+    assert p["StageName"] == settings.slug
+    assert p["TracingEnabled"] is True
+    (method_settings,) = p["MethodSettings"]
+    assert method_settings == {
+        "ResourcePath": "/*",
+        "HttpMethod": "*",
+        "ThrottlingRateLimit": settings.throttle_rate_per_second,
+        "ThrottlingBurstLimit": settings.throttle_burst,
+        "LoggingLevel": "ERROR",
+        "DataTraceEnabled": False,
+        "MetricsEnabled": True,
+    }
+    access_log = p["AccessLogSetting"]
+    assert access_log["DestinationArn"]["Fn::GetAtt"][1] == "Arn"
+    fields = json.loads(access_log["Format"])
+    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency"} <= set(fields)
+    assert not any("body" in v.lower() for v in fields.values())
+
+
+def test_protected_routes_admit_only_the_listed_invokers(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, api = one(template_of(assembly, settings), "AWS::ApiGateway::RestApi")
+    allow, deny = props(api)["Policy"]["Statement"]
+    assert (allow["Effect"], allow["Principal"], allow["Resource"]) == (
+        "Allow",
+        {"AWS": "*"},
+        "execute-api:/*",
+    )
+    assert deny["Effect"] == "Deny"
+    assert sorted(deny["Resource"]) == sorted(f"execute-api:/*/*{p}" for p in contract.PROTECTED_PATHS)
+    # Without extra invoker_principals in the settings, only the stage's delivery role (end-to-end tests).
+    (invoker,) = as_list(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
+    assert f":role/{delivery_role_name(settings)}" in json.dumps(invoker)

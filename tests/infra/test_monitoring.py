@@ -1,0 +1,131 @@
+"""Alarms, their encrypted topic, and the dashboard."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Template
+
+from infra_cdk.settings import StageSettings
+from lambda_fn import contract
+from tests.infra.cfn import one, props, ref_target, resources
+from tests.infra.conftest import STACK_NAMES, Assembly
+
+
+def alarms(assembly: Assembly, settings: StageSettings) -> dict[str, dict]:
+    found = resources(assembly.templates[STACK_NAMES[settings.name]], "AWS::CloudWatch::Alarm")
+    return {k: props(v) for k, v in found.items()}
+
+
+def named(alarm_map: dict[str, dict], fragment: str) -> dict:
+    (alarm,) = [a for k, a in alarm_map.items() if fragment in k]
+    return alarm
+
+
+def test_every_alarm_notifies_the_encrypted_ssl_only_topic(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    template = assembly.templates[STACK_NAMES[settings.name]]
+    topic_id, topic = one(template, "AWS::SNS::Topic")
+    key_id, _ = one(template, "AWS::KMS::Key")
+    assert ref_target(props(topic)["KmsMasterKeyId"]) == key_id
+    _, policy = one(template, "AWS::SNS::TopicPolicy")
+    (statement,) = props(policy)["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    found = alarms(assembly, settings)
+    assert len(found) == 5
+    for alarm in found.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["OKActions"] == [{"Ref": topic_id}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_cloudwatch_may_use_the_key_to_publish_alarms(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, key = one(assembly.templates[STACK_NAMES[settings.name]], "AWS::KMS::Key")
+    assert props(key)["EnableKeyRotation"] is True
+    statements = props(key)["KeyPolicy"]["Statement"]
+    principals = [s["Principal"].get("Service") for s in statements if "Service" in s.get("Principal", {})]
+    assert "cloudwatch.amazonaws.com" in principals
+
+
+def test_the_api_alarms_watch_this_stage_with_its_thresholds(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    found = alarms(assembly, settings)
+    dimensions = [
+        {"Name": "ApiName", "Value": f"{contract.SERVICE_NAME}-{settings.slug}"},
+        {"Name": "Stage", "Value": settings.slug},
+    ]
+    rate = named(found, "Api5xxRate")
+    (errors,) = [m for m in rate["Metrics"] if "MetricStat" in m]
+    assert errors["MetricStat"]["Metric"]["MetricName"] == "5XXError"
+    assert errors["MetricStat"]["Metric"]["Dimensions"] == dimensions
+    assert rate["Threshold"] == settings.alarm_5xx_rate_percent
+    latency = named(found, "ApiP99Latency")
+    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
+    assert latency["Dimensions"] == dimensions
+    assert latency["Threshold"] == settings.alarm_p99_latency_ms
+
+
+def test_function_errors_are_watched_on_the_live_alias_and_throttles_on_the_function(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    found = alarms(assembly, settings)
+    errors = named(found, "FunctionErrors")
+    assert errors["MetricName"] == "Errors"
+    assert {d["Name"]: d["Value"] for d in errors["Dimensions"]}["Resource"]["Fn::Join"][1][-1] == ":live"
+    assert errors["Threshold"] == settings.alarm_function_errors
+    assert named(found, "FunctionThrottles")["MetricName"] == "Throttles"
+
+
+def test_the_drift_alarm_is_the_share_of_extrapolated_inputs_from_the_contract_metrics(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    drift = named(alarms(assembly, settings), "ExtrapolatedInputs")
+    (expression,) = [m for m in drift["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "IF(predictions > 0, 100 * extrapolated / predictions, 0)"
+    stats = {m["Id"]: m["MetricStat"] for m in drift["Metrics"] if "MetricStat" in m}
+    assert stats["extrapolated"]["Metric"]["MetricName"] == contract.METRIC_EXTRAPOLATED
+    assert stats["predictions"]["Metric"]["MetricName"] == contract.METRIC_PREDICTIONS
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == contract.METRICS_NAMESPACE
+        assert stat["Metric"]["Dimensions"] == [
+            {"Name": "service", "Value": contract.SERVICE_NAME},
+            {"Name": contract.DIMENSION_STAGE, "Value": settings.slug},
+        ]
+        assert stat["Stat"] == "Sum"
+    assert drift["Threshold"] == settings.alarm_extrapolated_percent
+
+
+def test_the_dashboard_shows_traffic_latency_errors_predictions_drift_cold_starts_and_concurrency(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, dashboard = one(assembly.templates[STACK_NAMES[settings.name]], "AWS::CloudWatch::Dashboard")
+    body = json.dumps(props(dashboard)["DashboardBody"])
+    for title in (
+        "Requests",
+        "Latency (ms)",
+        "4XX / 5XX",
+        "Predictions",
+        "Extrapolated inputs",
+        "Cold starts and concurrency",
+    ):
+        assert f'\\"title\\":\\"{title}\\"' in body
+    for metric in (
+        "p50",
+        "p99",
+        contract.METRIC_PREDICTIONS,
+        contract.METRIC_EXTRAPOLATED,
+        contract.METRIC_COLD_START,
+        "ConcurrentExecutions",
+    ):
+        assert metric in body
