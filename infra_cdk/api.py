@@ -137,12 +137,6 @@ class PredictionApi(Construct):
             "CKV_AWS_120",
             "no response caching: predictions are POSTs and cheap; a cache would also hold health data",
         )
-        skip_checkov(
-            api.deployment_stage,
-            "CKV2_AWS_51",
-            "callers authenticate with SigV4 (AWS_IAM); client certificates authenticate API Gateway to a "
-            "backend, and the backend here is Lambda",
-        )
         return api
 
     def _resource_policy(self, invoker_principals: Sequence[str]) -> iam.PolicyDocument:

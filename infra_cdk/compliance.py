@@ -42,5 +42,3 @@ def acknowledge_tracing_policy(role: IConstruct) -> None:
     policy = role.node.find_child("DefaultPolicy")
     reason = "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
     acknowledge_nag(policy, "IAM5", reason, applies_to="Resource::*")
-    skip_checkov(policy, "CKV_AWS_111", reason)
-    skip_checkov(policy, "CKV_AWS_356", reason)

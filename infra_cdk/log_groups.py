@@ -8,14 +8,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra_cdk.compliance import skip_checkov
 from infra_cdk.settings import StageSettings
 
 
 def stage_log_group(
     scope: Construct, construct_id: str, *, settings: StageSettings, key: kms.IKey, name: str | None = None
 ) -> logs.LogGroup:
-    group = logs.LogGroup(
+    return logs.LogGroup(
         scope,
         construct_id,
         log_group_name=name,
@@ -23,13 +22,6 @@ def stage_log_group(
         encryption_key=key,
         removal_policy=removal_policy(settings),
     )
-    if settings.log_retention_days < 365:
-        skip_checkov(
-            group,
-            "CKV_AWS_338",
-            f"{settings.name} is pre-production: {settings.log_retention_days} days of logs are enough",
-        )
-    return group
 
 
 def removal_policy(settings: StageSettings) -> RemovalPolicy:

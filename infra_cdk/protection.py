@@ -123,6 +123,21 @@ class WebProtection(Construct):
             "Logging",
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[arn],
+            # Only requests a rule blocked or counted: the API's access log already records every request,
+            # and logging all of them twice would be the largest log cost at scale (docs/deploy.md).
+            logging_filter={
+                "DefaultBehavior": "DROP",
+                "Filters": [
+                    {
+                        "Behavior": "KEEP",
+                        "Requirement": "MEETS_ANY",
+                        "Conditions": [
+                            {"ActionCondition": {"Action": "BLOCK"}},
+                            {"ActionCondition": {"Action": "COUNT"}},
+                        ],
+                    }
+                ],
+            },
             # SigV4 signatures are credentials-derived; never write them to logs.
             redacted_fields=[
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"}),

@@ -104,11 +104,6 @@ class SafeDeployment(Construct):
         skip_checkov(
             hook, "CKV_AWS_173", "environment holds the version ARN and public test inputs, no secrets"
         )
-        skip_checkov(
-            hook,
-            "CKV_AWS_272",
-            "deployed by CloudFormation from the synthesized asset; no signing profile in this account",
-        )
         acknowledge_tracing_policy(role)
         return hook
 

@@ -51,3 +51,9 @@ def test_the_web_acl_is_associated_with_the_api_stage_and_logs_without_credentia
     assert ref_target(props(logging)["ResourceArn"]) == acl_id
     redacted = {f["SingleHeader"]["Name"] for f in props(logging)["RedactedFields"]}
     assert redacted == {"authorization", "x-amz-security-token"}
+    # Only what a rule blocked or counted is kept; the access log has every request already.
+    log_filter = props(logging)["LoggingFilter"]
+    assert log_filter["DefaultBehavior"] == "DROP"
+    (keep,) = log_filter["Filters"]
+    assert keep["Behavior"] == "KEEP"
+    assert {c["ActionCondition"]["Action"] for c in keep["Conditions"]} == {"BLOCK", "COUNT"}
