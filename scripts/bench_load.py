@@ -1,0 +1,217 @@
+"""Bounded load test on loopback: latency percentiles and errors of the handler path.
+
+    python -m scripts.bench_load [--url http://127.0.0.1:3000] [--seconds 10] [--connections 4]
+
+Without ``--url`` it starts the development server itself on a free port (and stops it). Each scenario
+runs for ``--seconds`` with ``--connections`` keep-alive connections, each sending its next request as
+soon as the previous answer arrives (closed loop). Any non-2xx answer or transport error counts as an
+error, and the run exits 1 if there was one.
+
+What this measures: the real handler (event parsing, validation, prediction, serialisation, EMF metrics,
+logging) behind the development server's API Gateway adapter, on this machine. It does not measure
+Lambda (no cold starts, no API Gateway latency, no network); the adapter runs one invocation at a time,
+like one Lambda execution environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+from urllib.parse import urlsplit
+
+from lambda_fn import contract
+
+MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design
+LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+BATCH_SIZE: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    path: str
+    body_for: Callable[[random.Random], dict[str, object]]
+
+
+def _one(rng: random.Random) -> dict[str, object]:
+    return {"bmi": round(rng.uniform(18.0, 42.0), 1)}
+
+
+def _batch(rng: random.Random) -> dict[str, object]:
+    return {"bmi": [round(rng.uniform(18.0, 42.0), 1) for _ in range(BATCH_SIZE)]}
+
+
+SCENARIOS: Final = (
+    Scenario("POST /v1/predict", "/v1/predict", _one),
+    Scenario(f"POST /v1/predict/batch ({BATCH_SIZE} values)", "/v1/predict/batch", _batch),
+)
+
+
+@dataclass(slots=True)
+class Result:
+    scenario: str
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms) + len(self.errors)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    def row(self) -> str:
+        if not self.latencies_ms:
+            return f"| {self.scenario} | 0 | - | - | - | - | - | {len(self.errors)} |"
+        return (
+            f"| {self.scenario} | {self.requests} | {self.requests / self.seconds:.0f} "
+            f"| {self.percentile(50):.2f} | {self.percentile(90):.2f} | {self.percentile(99):.2f} "
+            f"| {max(self.latencies_ms):.2f} | {len(self.errors)} |"
+        )
+
+
+TABLE_HEADER: Final = (
+    "| scenario | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |\n"
+    "|---|---|---|---|---|---|---|---|"
+)
+
+
+def run_scenario(base_url: str, scenario: Scenario, *, seconds: float, connections: int) -> Result:
+    split = urlsplit(base_url)
+    result = Result(scenario.name, seconds)
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)  # noqa: S311 (test inputs, not secrets)
+        conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port or 80, timeout=30)
+        latencies: list[float] = []
+        errors: list[str] = []
+        while time.perf_counter() < deadline:
+            body = json.dumps(scenario.body_for(rng))
+            started = time.perf_counter()
+            try:
+                conn.request("POST", scenario.path, body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if 200 <= response.status < 300:
+                latencies.append(elapsed_ms)
+            else:
+                errors.append(f"HTTP {response.status}")
+        conn.close()
+        with lock:
+            result.latencies_ms.extend(latencies)
+            result.errors.extend(errors)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result
+
+
+def _drain(stream: IO[str]) -> None:
+    for _line in stream:
+        pass
+
+
+@contextmanager
+def local_server() -> Iterator[str]:
+    """The development server on a free loopback port, for the duration of the benchmark."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.dev_server", "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # one access-log line per request would only cost time
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        # The function's init logs come first; the server's "Serving ... on URL" line follows.
+        for line in process.stdout:
+            if line.startswith("Serving "):
+                break
+        else:
+            raise SystemExit("bench_load: the development server exited before serving")
+        # Keep draining stdout (the function's logs and metrics) so that the server never blocks on it.
+        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+        yield line.rsplit(" ", 1)[1].strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} vCPU ({cpu}), {system}, Python {platform.python_version()}"
+
+
+def run(base_url: str, *, seconds: float, connections: int) -> list[Result]:
+    if urlsplit(base_url).hostname not in LOOPBACK:
+        raise SystemExit("bench_load: load tests run against 127.0.0.1 only")
+    return [run_scenario(base_url, s, seconds=seconds, connections=connections) for s in SCENARIOS]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="a running server on loopback (default: start one)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (default 4)")
+    args = parser.parse_args(argv)
+    if args.seconds * len(SCENARIOS) > MAX_SECONDS or args.seconds <= 0 or args.connections < 1:
+        parser.error(f"the run is bounded: 0 < seconds x {len(SCENARIOS)} scenarios <= {MAX_SECONDS:g}")
+
+    if args.url:
+        results = run(args.url, seconds=args.seconds, connections=args.connections)
+    else:
+        with local_server() as url:
+            results = run(url, seconds=args.seconds, connections=args.connections)
+
+    print(f"Machine: {machine()}")
+    print(f"{contract.SERVICE_NAME}: {args.connections} connections, {args.seconds:g} s per scenario\n")
+    print(TABLE_HEADER)
+    for result in results:
+        print(result.row())
+    errors = [e for r in results for e in r.errors]
+    if errors:
+        print(f"\n{len(errors)} errors, first: {errors[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
