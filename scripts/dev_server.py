@@ -215,9 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=3000, help="port to bind; 0 picks a free one")
+    parser.add_argument(
+        "--rie", action="store_true", help="run the function under the Lambda Runtime Interface Emulator"
+    )
     args = parser.parse_args(argv)
 
-    invoker: Invoker = InProcessInvoker()
+    if args.rie:
+        from scripts.rie_invoker import RieInvoker  # builds the image-equivalent directory: only when asked
+
+        invoker: Invoker = RieInvoker.start(
+            function_environment(),
+            function_name=FUNCTION_NAME,
+            memory_mb=MEMORY_MB,
+            timeout_seconds=TIMEOUT_SECONDS,
+        )
+    else:
+        invoker = InProcessInvoker()
     # Explicit, because a shell starting the server in the background would leave SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
