@@ -1,14 +1,16 @@
 """The prediction function: the image built from ``lambda_fn/``, its role, its logs and its ``live`` alias.
 
-Sizing, from the function's benchmark (docs/benchmarks.md, "## Function"): resident memory under 80 MB,
-a warm prediction in about 100 µs, a cold start under 250 ms on a full local core. Lambda allocates CPU in
-proportion to memory (1 769 MB = one vCPU), so memory is bought here for CPU during the cold start, not for
-space: 1 024 MB (~0.58 vCPU) keeps the import-bound cold start near half a second, while a warm call is
-billed at the 1 ms minimum whatever the size (about $0.014 per million calls at 1 024 MB on arm64), so the
-bigger size costs almost nothing. Staging uses the same size so its latency predicts Production's.
-The timeout (5 s) is ~100x the slowest legitimate request (a 10 000-value batch) and far below API Gateway's
+Sizing, from the function's benchmark (scripts/bench_function.py, docs/benchmarks.md "## Function"; one
+local x86 core): peak RSS 40 MB (target < 80 MB), a warm prediction 63 µs p50, a 10 000-value batch 1.7 ms,
+a cold start (import, model load, first call) ~200 ms. Lambda allocates CPU in proportion to memory
+(1 769 MB = one vCPU), so memory is bought for CPU during the cold start, not for space: 1 024 MB
+(~0.58 vCPU) keeps the import-bound cold start around a third of a second, where 256 MB would take over a
+second. A warm call is billed at the 1 ms granularity whatever the size, so the larger size costs about
+$0.007 more per million calls than 512 MB (docs/deploy.md). Staging uses the same size so its latency
+predicts Production's.
+The timeout (5 s) is ~1 000x the slowest legitimate request (a full batch) and far below API Gateway's
 29 s integration limit: a hung invocation fails fast instead of holding a reserved-concurrency slot.
-arm64 (Graviton): the function is pure Python (pydantic-core ships aarch64 wheels), ~20% cheaper per GB-s.
+arm64 (Graviton): the function is pure Python (pydantic-core ships aarch64 wheels), 20% cheaper per GB-s.
 """
 
 from __future__ import annotations
