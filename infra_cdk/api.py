@@ -157,7 +157,7 @@ class PredictionApi(Construct):
                     principals=[iam.AnyPrincipal()],
                     actions=["execute-api:Invoke"],
                     resources=protected,
-                    conditions={"ArnNotLike": {"aws:PrincipalArn": list(invoker_principals)}},
+                    conditions={"ArnNotLike": {"aws:PrincipalArn": principal_patterns(invoker_principals)}},
                 ),
             ]
         )
@@ -269,6 +269,13 @@ class PredictionApi(Construct):
             found.append(resource)
             pending.extend(c for c in resource.node.children if isinstance(c, apigw.Resource))
         return found
+
+
+def principal_patterns(invoker_principals: Sequence[str]) -> list[str]:
+    """``aws:PrincipalArn`` patterns for the invokers. A role session's PrincipalArn is its role's ARN, never
+    an account root, so an account entry (``arn:aws:iam::<id>:root``) becomes "any principal of that account"
+    (that account's own IAM policies must still allow the call)."""
+    return [arn.removesuffix(":root") + ":*" if arn.endswith(":root") else arn for arn in invoker_principals]
 
 
 def _access_log_format() -> apigw.AccessLogFormat:

@@ -9,7 +9,7 @@ import re
 import pytest
 from aws_cdk.assertions import Template
 
-from infra_cdk.api import NOT_FOUND_BODY
+from infra_cdk.api import NOT_FOUND_BODY, principal_patterns
 from infra_cdk.delivery_access import delivery_role_name
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
@@ -182,3 +182,9 @@ def test_protected_routes_admit_only_the_listed_invokers(
     # Without extra invoker_principals in the settings, only the stage's delivery role (end-to-end tests).
     (invoker,) = as_list(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
     assert f":role/{delivery_role_name(settings)}" in json.dumps(invoker)
+
+
+def test_an_account_invoker_admits_the_principals_of_that_account_and_roles_stay_exact() -> None:
+    assert principal_patterns(
+        ["arn:aws:iam::123456789012:root", "arn:aws:iam::210987654321:role/clinic/app"]
+    ) == ["arn:aws:iam::123456789012:*", "arn:aws:iam::210987654321:role/clinic/app"]

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from infra_cdk.function import container_image
-from tests.infra.cfn import props, resources
-from tests.infra.conftest import GITHUB_REPOSITORY, synthesize, without_aws_credentials
+from tests.infra.cfn import one, props, resources
+from tests.infra.conftest import GITHUB_REPOSITORY, Assembly, synthesize, without_aws_credentials
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "cdk-hnb659fds-container-assets-123456789012-eu-west-1"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
+CLINIC_APP = "arn:aws:iam::123456789012:role/clinic-app"
 
 
 @pytest.mark.slow
@@ -64,17 +65,22 @@ def test_cdk_synth_all_stacks_with_the_cli_needs_no_docker_and_no_credentials(
     assert {"DeliveryAccess", "assembly-Staging", "assembly-Production"} <= stacks
 
 
-def test_a_promoted_image_is_deployed_by_digest_and_nothing_is_built(
-    tmp_path: Path, model_artifact_path: Path
-) -> None:
-    # Given the digest that passed Staging
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory, model_artifact_path: Path) -> Assembly:
+    """The app as delivery synthesizes Production: an image by digest, plus per-stage overrides."""
     context = {
         "image_repository": REPOSITORY,
         "image_digest": DIGEST,
         "model_artifact": str(model_artifact_path),
+        "stage_overrides": json.dumps(
+            {"Production": {"memory_mb": 2048, "invoker_principals": [CLINIC_APP]}}
+        ),
     }
     with without_aws_credentials():
-        promoted = synthesize(tmp_path, context)
+        return synthesize(tmp_path_factory.mktemp("promoted"), context)
+
+
+def test_a_promoted_image_is_deployed_by_digest_and_nothing_is_built(promoted: Assembly) -> None:
     for stack in ("Staging-Service", "Production-Service"):
         (function,) = [
             props(f)
@@ -89,6 +95,22 @@ def test_a_promoted_image_is_deployed_by_digest_and_nothing_is_built(
             .read_text()
         )
         assert assets.get("dockerImages", {}) == {}
+
+
+def test_stage_overrides_from_the_context_reach_only_their_stage(promoted: Assembly) -> None:
+    memory = {
+        stack: props(f)["MemorySize"]
+        for stack in ("Staging-Service", "Production-Service")
+        for f in resources(promoted.templates[stack], "AWS::Lambda::Function").values()
+        if props(f).get("PackageType") == "Image"
+    }
+    assert memory == {"Staging-Service": 1024, "Production-Service": 2048}
+    policies = {
+        stack: json.dumps(props(one(promoted.templates[stack], "AWS::ApiGateway::RestApi")[1])["Policy"])
+        for stack in ("Staging-Service", "Production-Service")
+    }
+    assert CLINIC_APP in policies["Production-Service"]
+    assert CLINIC_APP not in policies["Staging-Service"]
 
 
 @pytest.mark.parametrize(
