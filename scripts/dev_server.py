@@ -16,6 +16,7 @@ Invocations are serialised, because one Lambda execution environment handles one
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import signal
@@ -28,15 +29,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any, Final, Protocol
 
+from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 from scripts import apigw_proxy
 from scripts.apigw_proxy import HttpRequest, HttpResponse
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
-# The values Lambda would report for the function; only informational here (the RIE enforces the timeout).
-MEMORY_MB: Final = 512
-TIMEOUT_SECONDS: Final = 10
+# The function's configuration as the infrastructure deploys it by default (infra_cdk/settings.py, standard
+# library only). In-process they only fill the context; under --rie the emulator enforces the timeout.
+_DEPLOYED = {field.name: field.default for field in dataclasses.fields(StageSettings)}
+MEMORY_MB: Final = int(str(_DEPLOYED["memory_mb"]))
+TIMEOUT_SECONDS: Final = int(str(_DEPLOYED["timeout_seconds"]))
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
 
@@ -56,7 +60,10 @@ def function_environment() -> dict[str, str]:
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
     }
-    return {name: os.environ.get(name, value) for name, value in defaults.items()}
+    environment = {name: os.environ.get(name, value) for name, value in defaults.items()}
+    if level := os.environ.get("POWERTOOLS_LOG_LEVEL"):  # optional, as in the infrastructure
+        environment["POWERTOOLS_LOG_LEVEL"] = level
+    return environment
 
 
 class InProcessInvoker:
