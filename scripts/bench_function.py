@@ -226,8 +226,10 @@ def _worker(kind: str, iterations: int) -> None:
 
 # --- Parent side -----------------------------------------------------------------------------------------
 def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
-    """Runs a worker in a fresh interpreter confined to the image root; returns its JSON line and the
-    wall time from spawning the process to reading that line."""
+    """Runs a worker in a fresh interpreter confined to the image root (with the image's ENV); returns its
+    JSON line and the wall time from spawning the process to reading that line."""
+    from scripts.image_root import dockerfile_env
+
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(IMAGE_ROOT),
@@ -236,6 +238,7 @@ def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
         "POWERTOOLS_METRICS_NAMESPACE": "DiabetesProgression",
         "STAGE": "bench",
         "TZ": "UTC",
+        **dockerfile_env(),
     }
     command = [
         sys.executable,

@@ -8,6 +8,9 @@ There is no Docker engine here, so the image's content is reproduced instead of 
    ``${LAMBDA_TASK_ROOT}`` is replayed (sources and globs relative to the repository root), so the
    Dockerfile stays the single source of truth for what the image contains.
 
+The image's ``ENV`` settings are available from :func:`dockerfile_env`, for the process that stands in
+for the container.
+
 The Lambda base image also carries the runtime interface client (``awslambdaric``) in its own
 site-packages. :func:`build_runtime_dir` reproduces that: it copies the installed distributions of
 ``awslambdaric`` and its dependencies out of the current environment into a separate directory, so that a
@@ -89,6 +92,19 @@ def dockerfile_instructions(dockerfile: Path = DOCKERFILE) -> list[list[str]]:
     kept = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     joined = re.sub(r"\\\n", " ", kept)
     return [shlex.split(line) for line in joined.splitlines() if line.strip()]
+
+
+def dockerfile_env(dockerfile: Path = DOCKERFILE) -> dict[str, str]:
+    """The image's ``ENV KEY=value`` settings: a process standing in for the container must set them."""
+    env = {}
+    for words in dockerfile_instructions(dockerfile):
+        if words[0].upper() == "ENV":
+            for assignment in words[1:]:
+                key, separator, value = assignment.partition("=")
+                if not separator:
+                    raise ValueError(f"use the ENV KEY=value form: {' '.join(words)!r}")
+                env[key] = value
+    return env
 
 
 def build_image_root(dest: Path, *, use_cache: bool = True) -> Path:

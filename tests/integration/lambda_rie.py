@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from lambda_fn import contract
-from scripts.image_root import REPO_ROOT
+from scripts.image_root import REPO_ROOT, dockerfile_env
 
 RIE = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
@@ -46,6 +46,7 @@ def isolated_python(task_root: Path, runtime_dir: Path, **extra_env: str) -> tup
         "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         contract.ENV_STAGE: "integration",
+        **dockerfile_env(),
         **extra_env,
     }
     return [sys.executable, "-S", "-s"], env

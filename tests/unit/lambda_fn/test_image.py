@@ -7,12 +7,21 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from lambda_fn import contract
-from scripts.image_root import DOCKERFILE, REPO_ROOT, copy_function_files, dockerfile_instructions
+from scripts.image_root import (
+    DOCKERFILE,
+    REPO_ROOT,
+    Copy,
+    copy_function_files,
+    dockerfile_copies,
+    dockerfile_env,
+    dockerfile_instructions,
+)
 
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
@@ -106,3 +115,39 @@ def test_dockerignore_lets_through_every_copy_source_and_nothing_else() -> None:
 def test_the_function_requirements_do_not_pull_training_dependencies(module: str) -> None:
     requirements = (REPO_ROOT / "lambda_fn" / "requirements.txt").read_text().lower()
     assert not re.search(rf"^{re.escape(module.split('.')[0])}==", requirements, flags=re.MULTILINE)
+
+
+# --- The image-root builder reads the Dockerfile ---------------------------------------------------------
+def test_the_builder_reads_copy_and_env_instructions(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "# a comment\n"
+        "FROM base@sha256:00\n"
+        "ENV A=1 B=two\n"
+        "COPY requirements.txt /tmp/requirements.txt\n"
+        "COPY a.py \\\n"
+        "     b.py ${LAMBDA_TASK_ROOT}/pkg/\n"
+        "COPY data/x.json $LAMBDA_TASK_ROOT/data/x.json\n"
+    )
+    assert dockerfile_env(dockerfile) == {"A": "1", "B": "two"}
+    assert dockerfile_copies(dockerfile) == [
+        Copy(sources=("a.py", "b.py"), destination="pkg/"),
+        Copy(sources=("data/x.json",), destination="data/x.json"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reader", "problem"),
+    [
+        ("FROM x\nCOPY --from=builder /a ${LAMBDA_TASK_ROOT}/a\n", dockerfile_copies, "COPY flags"),
+        ("FROM x\nCOPY a /opt/a\n", dockerfile_copies, "no COPY into"),
+        ("FROM x\nENV A 1\n", dockerfile_env, "KEY=value"),
+    ],
+)
+def test_the_builder_refuses_what_it_cannot_reproduce(
+    tmp_path: Path, text: str, reader: Callable[[Path], object], problem: str
+) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(text)
+    with pytest.raises(ValueError, match=problem):
+        reader(dockerfile)
