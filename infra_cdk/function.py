@@ -47,6 +47,12 @@ from lambda_fn import contract
 LIVE_ALIAS = "live"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+_APPLICATION_LOG_LEVELS = {
+    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
+    "INFO": lambda_.ApplicationLogLevel.INFO,
+    "WARNING": lambda_.ApplicationLogLevel.WARN,
+    "ERROR": lambda_.ApplicationLogLevel.ERROR,
+}
 DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root
 # The root .dockerignore allow-lists the image's inputs. CDK stages the asset directory through it, and
 # re-includes only a Dockerfile at the context root, so this one must be re-included by path or the staged
@@ -128,6 +134,9 @@ class PredictionFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            # Lambda filters JSON application logs by level too: keep it in step with Powertools' level.
+            application_log_level_v2=_APPLICATION_LOG_LEVELS[settings.log_level],
+            # START/END/REPORT platform lines only above WARN: REPORT's numbers are in Lambda's metrics.
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             environment={
                 "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,

@@ -54,6 +54,7 @@ def test_the_function_logs_json_into_its_own_encrypted_log_group(
     _, function = function_of(assembly, settings)
     log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
+    assert function["LoggingConfig"]["ApplicationLogLevel"] == settings.log_level.replace("WARNING", "WARN")
     group = assembly.templates[STACK_NAMES[settings.name]]["Resources"][log_group]
     assert group["Type"] == "AWS::Logs::LogGroup"
     assert "KmsKeyId" in props(group)
