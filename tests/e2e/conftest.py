@@ -16,9 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -26,38 +24,20 @@ import requests
 from lambda_fn import contract
 from tests.e2e.client import ApiClient
 from tests.e2e.sigv4 import SigV4Auth, region_of
+from tests.e2e.target import Target, configured_base_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 60
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "smoke: the post-deploy smoke subset (pytest tests/e2e -m smoke)")
 
 
-@dataclass(frozen=True)
-class Target:
-    base_url: str
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.base_url).hostname or ""
-
-    @property
-    def is_loopback(self) -> bool:
-        """A server on this machine: the development server, never API Gateway."""
-        return self.host in LOOPBACK_HOSTS
-
-
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    if base_url := os.environ.get("E2E_BASE_URL"):
+    if base_url := configured_base_url(os.environ):
         yield Target(base_url)
-    elif stack_name := os.environ.get("E2E_STACK_NAME"):
-        from scripts.stack_outputs import stack_output
-
-        yield Target(stack_output(stack_name, "ApiUrl", region=os.environ.get("AWS_REGION")))
     else:
         artifact: Path = request.getfixturevalue("model_artifact_path")
         log_path = tmp_path_factory.mktemp("dev-server") / "server.log"

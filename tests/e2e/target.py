@@ -1,0 +1,36 @@
+"""Which deployment the end-to-end suite talks to (see conftest.py for the order of precedence)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+API_URL_OUTPUT = "ApiUrl"  # the CloudFormation output of each stage's Service stack
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or ""
+
+    @property
+    def is_loopback(self) -> bool:
+        """A server on this machine: the development server, never API Gateway."""
+        return self.host in LOOPBACK_HOSTS
+
+
+def configured_base_url(environ: Mapping[str, str]) -> str | None:
+    """``E2E_BASE_URL``, else the ``ApiUrl`` output of the ``E2E_STACK_NAME`` stack, else ``None``
+    (the suite then serves the function locally)."""
+    if base_url := environ.get("E2E_BASE_URL"):
+        return base_url
+    if stack_name := environ.get("E2E_STACK_NAME"):
+        from scripts.stack_outputs import stack_output
+
+        return stack_output(stack_name, API_URL_OUTPUT, region=environ.get("AWS_REGION"))
+    return None
