@@ -33,6 +33,7 @@ from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 from scripts import apigw_proxy
 from scripts.apigw_proxy import HttpRequest, HttpResponse
+from scripts.image_root import dockerfile_env
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
@@ -70,6 +71,11 @@ class InProcessInvoker:
     """Imports the handler once (the init phase) and calls it directly, one event at a time."""
 
     def __init__(self) -> None:
+        for (
+            name,
+            value,
+        ) in dockerfile_env().items():  # the image's ENV; configured variables win, as on Lambda
+            os.environ.setdefault(name, value)
         os.environ.update(function_environment())
         module_name, _, attribute = contract.HANDLER.rpartition(".")
         self._handler: Callable[[dict[str, Any], Any], Any] = getattr(

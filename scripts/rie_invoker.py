@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from lambda_fn import contract
-from scripts.image_root import REPO_ROOT, build_image_root, build_runtime_dir
+from scripts.image_root import REPO_ROOT, build_image_root, build_runtime_dir, dockerfile_env
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOCATIONS: Final = "/2015-03-31/functions/function/invocations"
@@ -68,6 +68,7 @@ class RieInvoker:
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_seconds),
+            **dockerfile_env(),  # the image's own ENV settings
             **function_env,
         }
         command = [
