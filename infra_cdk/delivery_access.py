@@ -2,8 +2,9 @@
 
 A workflow job running in the GitHub environment ``staging`` (or ``production``) of this repository, and
 nothing else, can exchange its OIDC token for its environment's role. The role may only assume the CDK
-bootstrap roles (which do the actual publishing and deploying) and invoke its own stage's API, for the
-end-to-end tests. No long-lived AWS keys exist anywhere.
+bootstrap roles (which do the actual publishing and deploying), invoke its own stage's API for the
+end-to-end tests, and read its own stage's stack outputs (where those tests find the API). No long-lived
+AWS keys exist anywhere.
 """
 
 from __future__ import annotations
@@ -101,6 +102,24 @@ class DeliveryAccessStack(Stack):
         invoke = f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:*/{settings.slug}/*/*"
         role.add_to_policy(
             iam.PolicyStatement(sid="InvokeOwnStageApi", actions=["execute-api:Invoke"], resources=[invoke])
+        )
+        # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
+        # (scripts/stack_outputs.py). Outputs are not secret; everything that changes anything goes
+        # through the bootstrap roles.
+        stack = (
+            f"arn:{Aws.PARTITION}:cloudformation:{Aws.REGION}:{Aws.ACCOUNT_ID}:stack/{settings.stack_name}/*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnStackOutputs", actions=["cloudformation:DescribeStacks"], resources=[stack]
+            )
+        )
+        acknowledge_nag(
+            role.node.find_child("DefaultPolicy"),
+            "IAM5",
+            "a stack ARN ends in an id generated at creation; the name fixes the stack, '/*' only its id",
+            applies_to="Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:"
+            f"stack/{settings.stack_name}/*",
         )
         acknowledge_nag(
             role.node.find_child("DefaultPolicy"),

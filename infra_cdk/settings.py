@@ -31,6 +31,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
 
+SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
+
+
 class SettingsError(ValueError):
     """A stage setting (default or override) is invalid; the message names the stage and the field."""
 
@@ -72,6 +75,11 @@ class StageSettings:
     alarm_p99_latency_ms: int = 1_000
     alarm_function_errors: int = 1  # per minute, on the live alias
     alarm_extrapolated_percent: float = 20.0  # share of inputs outside the training range, per 15 minutes
+
+    @property
+    def stack_name(self) -> str:
+        """The CloudFormation name CDK gives the stage's stack: Staging-Service, Production-Service."""
+        return f"{self.name}-{SERVICE_STACK_ID}"
 
     def __post_init__(self) -> None:
         problems = list(self._problems())

@@ -8,10 +8,8 @@ from aws_cdk import Environment, Stage
 from constructs import Construct
 
 from infra_cdk.service_stack import ServiceStack
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import SERVICE_STACK_ID, StageSettings
 from model.artifact import ModelArtifact
-
-SERVICE_STACK_ID = "Service"  # CloudFormation stack names: Staging-Service, Production-Service
 
 
 class ServiceStage(Stage):

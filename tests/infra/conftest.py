@@ -24,7 +24,7 @@ from infra_cdk.app import build
 from infra_cdk.settings import STAGES, StageSettings
 
 GITHUB_REPOSITORY = "example-org/diabetes-progression"
-STACK_NAMES = {"Staging": "Staging-Service", "Production": "Production-Service"}
+STACK_NAMES = {s.name: s.stack_name for s in STAGES}
 
 
 @dataclass

@@ -66,7 +66,7 @@ def test_each_environment_role_trusts_only_its_github_environment(assembly: Asse
 
 
 @pytest.mark.parametrize("settings", STAGES, ids=[s.name for s in STAGES])
-def test_each_environment_role_may_only_assume_cdk_bootstrap_roles_and_invoke_its_stage(
+def test_each_environment_role_may_only_assume_bootstrap_roles_invoke_its_stage_and_read_its_outputs(
     assembly: Assembly, settings
 ) -> None:
     template = assembly.templates["DeliveryAccess"]
@@ -81,13 +81,16 @@ def test_each_environment_role_may_only_assume_cdk_bootstrap_roles_and_invoke_it
         if {"Ref": role_id} in props(template["Resources"][logical_id])["Roles"]
     ]
     by_sid = {s["Sid"]: s for s in statements}
-    assert set(by_sid) == {"AssumeCdkBootstrapRoles", "InvokeOwnStageApi"}
+    assert set(by_sid) == {"AssumeCdkBootstrapRoles", "InvokeOwnStageApi", "ReadOwnStackOutputs"}
     assume = by_sid["AssumeCdkBootstrapRoles"]
     assert sorted(assume["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     roles = sorted(json.dumps(r) for r in assume["Resource"])
     assert len(roles) == 4
     for name in ("deploy", "file-publishing", "image-publishing", "lookup"):
         assert any(f"cdk-hnb659fds-{name}-role-" in r for r in roles)
+    read = by_sid["ReadOwnStackOutputs"]
+    assert read["Action"] == "cloudformation:DescribeStacks"
+    assert json.dumps(read["Resource"]).endswith(f':stack/{settings.stack_name}/*"]]}}')
     invoke = by_sid["InvokeOwnStageApi"]
     assert invoke["Action"] == "execute-api:Invoke"
     assert json.dumps(invoke["Resource"]).endswith(f':*/{settings.slug}/*/*"]]}}')
