@@ -103,3 +103,14 @@ def test_the_hook_may_invoke_only_the_new_version_and_report_only_to_its_deploym
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
+
+
+def test_every_function_environment_fits_lambdas_4_kb_limit(assembly: Assembly) -> None:
+    # The hook's known answers travel in its environment; Lambda refuses more than 4 KB of variables.
+    for stack in STACK_NAMES.values():
+        for function in resources(assembly.templates[stack], "AWS::Lambda::Function").values():
+            variables = props(function).get("Environment", {}).get("Variables", {})
+            size = sum(
+                len(k) + len(json.dumps(v) if not isinstance(v, str) else v) for k, v in variables.items()
+            )
+            assert size < 3_000, f"{stack}: {size} bytes of environment (a version ARN adds ~100 more)"
