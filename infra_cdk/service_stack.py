@@ -10,8 +10,8 @@ from constructs import Construct
 from infra_cdk.api import PredictionApi
 from infra_cdk.compliance import acknowledge_nag
 from infra_cdk.delivery_access import delivery_role_arn
-from infra_cdk.deployment import SafeDeployment
 from infra_cdk.deployment.checks import known_answer_checks
+from infra_cdk.deployment.infrastructure import SafeDeployment
 from infra_cdk.encryption import StageKey
 from infra_cdk.function import PredictionFunction, container_image
 from infra_cdk.monitoring import Monitoring
