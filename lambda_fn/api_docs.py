@@ -74,6 +74,12 @@ def post_responses(ok: type[BaseModel], description: str) -> dict[int, OpenAPIRe
     return {200: _json(ok, description), **errors}
 
 
+def document_response(description: str, media_type: str) -> OpenAPIResponse:
+    """The documented response of a route that returns a document rather than a JSON model."""
+    schema = {"type": "object"} if media_type == content_types.APPLICATION_JSON else {"type": "string"}
+    return {"description": description, "content": {media_type: {"schema": schema}}}
+
+
 def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
     return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
 

@@ -109,24 +109,45 @@ def legacy_batch(body: LegacyBatchRequest) -> LegacyPredictResponse:
     return LegacyPredictResponse.model_construct(predictions=result.values)
 
 
-@app.get("/v1/model", summary="The served model", tags=["model"], security=PROTECTED)
+@app.get(
+    "/v1/model",
+    summary="The served model",
+    response_description="Version, coefficients, quality metrics, training range and input limits.",
+    tags=["model"],
+    security=PROTECTED,
+)
 def model_info() -> ModelInfoResponse:
     return ModelInfoResponse.from_artifact(MODEL)
 
 
-@app.get("/health", summary="Liveness, with the served model's version", tags=["operations"])
+@app.get(
+    "/health",
+    summary="Liveness, with the served model's version",
+    response_description="The function is up and serving this model.",
+    tags=["operations"],
+)
 def health() -> HealthResponse:
     return HealthResponse(status="ok", model_version=MODEL.model_version)
 
 
-@app.get("/openapi.json", summary="This OpenAPI document", tags=["operations"])
+@app.get(
+    "/openapi.json",
+    summary="This OpenAPI document",
+    responses={200: api_docs.document_response("The OpenAPI 3.1 document.", content_types.APPLICATION_JSON)},
+    tags=["operations"],
+)
 def openapi_document() -> Response[str]:
     return Response(
         200, content_types.APPLICATION_JSON, api_docs.openapi_json(app, api_docs.base_path(app.current_event))
     )
 
 
-@app.get("/docs", summary="Swagger UI for this API (no CDN needed)", tags=["operations"])
+@app.get(
+    "/docs",
+    summary="Swagger UI for this API (no CDN needed)",
+    responses={200: api_docs.document_response("A self-contained HTML page.", "text/html")},
+    tags=["operations"],
+)
 def docs() -> Response[str]:
     return Response(
         200, "text/html; charset=utf-8", api_docs.swagger_html(app, api_docs.base_path(app.current_event))

@@ -36,7 +36,7 @@ Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[object]
 def is_json_media_type(content_type: str | None) -> bool:
     """True for a missing header, ``application/json`` (any parameters, e.g. charset) and ``*/*+json``."""
     if not content_type or not content_type.strip():
-        return True  # clients such as curl -d omit it; a valid JSON body is still accepted
+        return True  # no declared type: the body is judged on its content (valid JSON is accepted)
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == JSON_MEDIA_TYPE or (
         media_type.startswith("application/") and media_type.endswith("+json")

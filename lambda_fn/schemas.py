@@ -176,7 +176,45 @@ class LimitsInfo(BaseModel):
 
 
 class ModelInfoResponse(BaseModel):
-    model_config = _RESPONSE
+    model_config = ConfigDict(
+        **_RESPONSE,
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "bmi-linear-0123abcd4567",
+                    "schema_version": 1,
+                    "artifact_sha256": "f669cfccda4934d2dbbd25fdb8c739e2dca3689d4e0768adac64c657a9801e2f",
+                    "feature": {
+                        "name": "bmi",
+                        "unit": "kg/m^2",
+                        "training_range": {"min": 18.0, "max": 42.2},
+                        "sklearn_mean": 26.375792,
+                        "sklearn_scale": 92.780553,
+                    },
+                    "coefficients": {"slope": 10.112441, "intercept": -113.804776},
+                    "metrics": {
+                        "holdout_r2": 0.472575,
+                        "holdout_mse": 2548.07,
+                        "train_r2": 0.335131,
+                        "train_mse": 3955.02,
+                        "cv_r2_mean": 0.321,
+                        "cv_r2_std": 0.100,
+                        "cv_folds": 5,
+                        "gates": [
+                            {
+                                "name": "quality (hold-out R2)",
+                                "comparison": ">=",
+                                "threshold": 0.4,
+                                "value": 0.472575,
+                                "passed": True,
+                            }
+                        ],
+                    },
+                    "limits": {"bmi_min": BMI_MIN, "bmi_max": BMI_MAX, "batch_max": BATCH_MAX},
+                }
+            ]
+        },
+    )
     model_version: ModelVersion
     schema_version: int
     artifact_sha256: str

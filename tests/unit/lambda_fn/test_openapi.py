@@ -62,9 +62,14 @@ def test_post_routes_document_request_success_and_every_error_with_examples(
         assert op["responses"][status]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
 
 
-def test_every_route_documents_its_success_response(document: dict[str, Any]) -> None:
+def test_every_route_documents_its_success_response_with_an_example(document: dict[str, Any]) -> None:
     for route in contract.ROUTES:
-        assert "200" in operation(document, route)["responses"]
+        (media_type, content), *_ = operation(document, route)["responses"]["200"]["content"].items()
+        if "$ref" in content["schema"]:  # a model (the documentation routes return a document or a page)
+            assert resolve(document, content["schema"])["examples"], route
+        else:
+            assert route.path in {"/openapi.json", "/docs"}
+            assert media_type == ("text/html" if route.path == "/docs" else "application/json")
 
 
 def test_protected_routes_require_sigv4_and_public_ones_do_not(document: dict[str, Any]) -> None:
