@@ -90,7 +90,7 @@ class PredictResponse(BaseModel):
         **_RESPONSE,
         json_schema_extra={
             "examples": [
-                {"prediction": 162.26786, "model_version": "bmi-linear-0123abcd4567", "extrapolated": False}
+                {"prediction": 162.26486, "model_version": "bmi-linear-0123abcd4567", "extrapolated": False}
             ]
         },
     )
@@ -105,7 +105,7 @@ class BatchPredictResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "predictions": [162.26786, 199.68389, 346.30429],
+                    "predictions": [162.26486, 199.68090, 346.31129],
                     "model_version": "bmi-linear-0123abcd4567",
                     "extrapolated": [False, False, True],
                     "extrapolated_count": 1,
@@ -122,7 +122,9 @@ class BatchPredictResponse(BaseModel):
 class LegacyPredictResponse(BaseModel):
     """The response shape of the system this service replaces, kept byte-compatible for its clients."""
 
-    model_config = ConfigDict(**_RESPONSE, json_schema_extra={"examples": [{"Response Predict": [210.71]}]})
+    model_config = ConfigDict(
+        **_RESPONSE, json_schema_extra={"examples": [{"Response Predict": [210.80458]}]}
+    )
     predictions: list[float] = Field(alias="Response Predict", description="Predictions, in input order.")
 
 
