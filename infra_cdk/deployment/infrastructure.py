@@ -60,6 +60,10 @@ class SafeDeployment(Construct):
         self._settings = settings
         self.hook = self._build_pre_traffic_hook(alias.version, checks, key)
         self.deployment_group = self._build_deployment_group(alias, rollback_alarms)
+        # The alias names both only inside its UpdatePolicy; make CloudFormation update them first, so the
+        # shift of a new version is checked by a hook that already knows that version.
+        _cfn(alias).add_dependency(_cfn(self.hook))
+        _cfn(alias).add_dependency(_cfn(self.deployment_group))
 
     def _build_pre_traffic_hook(
         self, version: lambda_.IVersion, checks: list[dict[str, Any]], key: kms.IKey
@@ -140,7 +144,7 @@ class SafeDeployment(Construct):
         return group
 
 
-def _cfn(construct: lambda_.Function) -> CfnResource:
+def _cfn(construct: Construct) -> CfnResource:
     child = construct.node.default_child
     assert isinstance(child, CfnResource)
     return child

@@ -55,7 +55,10 @@ def test_the_alias_is_shifted_by_codedeploy_after_the_pre_traffic_hook(
     group_id, _ = one(template, "AWS::CodeDeploy::DeploymentGroup")
     update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     assert ref_target(update["DeploymentGroupName"]) == group_id
-    hook = template["Resources"][ref_target(update["BeforeAllowTrafficHook"])]
+    hook_id = ref_target(update["BeforeAllowTrafficHook"])
+    # Updated before the alias shifts: the hook must already hold the new version's ARN.
+    assert {hook_id, group_id} <= set(alias["DependsOn"])
+    hook = template["Resources"][hook_id]
     assert props(hook)["Runtime"] == "python3.13"
     assert props(hook)["Handler"] == "hook.handler"
 
