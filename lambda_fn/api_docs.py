@@ -1,8 +1,9 @@
 """The OpenAPI document and the Swagger UI page, generated from the routes and built once per base path.
 
-Powertools derives the document from the route signatures and ``responses=`` declarations. Two things are
-added or removed here so the document tells the truth about this API:
+Powertools derives the document from the route signatures and the ``responses=`` declarations built here
+(every POST route documents its success model and each error status with the one error shape). On top:
 
+- the SigV4 security scheme that protected routes declare, and the API's description (limits, error codes);
 - Powertools always registers its own ``HTTPValidationError`` shapes; this API never returns them (every
   error uses :class:`lambda_fn.schemas.ErrorResponse`), so unreferenced component schemas are dropped.
 - The Swagger UI page inlines Powertools' bundled JavaScript and CSS (~1.7 MB), so it works without any

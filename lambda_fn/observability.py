@@ -7,9 +7,10 @@
 - Metrics are CloudWatch EMF lines flushed once per invocation, in contract.METRICS_NAMESPACE, with the
   low-cardinality dimensions service and stage. The model version travels as metadata (searchable in
   Logs Insights) rather than as a dimension, see lambda_fn/contract.py.
-- Tracing: no Powertools Tracer. It needs the X-Ray SDK, whose import costs ~240 ms of cold start
-  (docs/benchmarks.md); with active tracing on the function (the infrastructure enables it) Lambda
-  records the invocation's segment without any SDK, which is all a single-call function has to show.
+- Tracing: no Powertools Tracer. It needs the X-Ray SDK, whose import alone costs more than the whole
+  cold-start budget (270-580 ms measured, docs/benchmarks.md). With active tracing on the function (the
+  infrastructure enables it) Lambda records the invocation's segment without any SDK in the image, which
+  is all a function that calls nothing else has to show.
 """
 
 from __future__ import annotations
