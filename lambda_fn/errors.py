@@ -25,6 +25,7 @@ from lambda_fn.schemas import ErrorBody, ErrorDetail, ErrorResponse
 
 # A 10 000-value batch of strings would otherwise produce a 10 000-entry error; the first few say enough.
 MAX_DETAILS: Final = 20
+MAX_FIELD_NAME: Final = 64
 
 _ALLOW_BY_PATH: Final = {
     path: ", ".join(sorted(r.method for r in contract.ROUTES if r.path == path))
@@ -94,10 +95,15 @@ def error_response(
 
 
 def field_path(loc: Iterable[int | str]) -> str | None:
-    """("bmi", 3) -> "bmi[3]"; () -> None (the problem is the body as a whole)."""
+    """("bmi", 3) -> "bmi[3]"; () -> None (the problem is the body as a whole). An unknown key is the
+    client's own text: it is shortened so that a huge key cannot become a huge error response."""
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            name = part if len(part) <= MAX_FIELD_NAME else part[: MAX_FIELD_NAME - 1] + "…"
+            path += f".{name}" if path else name
     return path or None
 
 
@@ -112,8 +118,14 @@ def _capped(details: list[ErrorDetail]) -> list[ErrorDetail]:
     return [*details[:MAX_DETAILS], ErrorDetail(field=None, issue=f"... and {hidden} more problems")]
 
 
+def _loggable(detail: ErrorDetail) -> str | None:
+    # An unknown key is arbitrary client text (it could even be a value typed in the wrong place): the log
+    # says that there was one, not what it was.
+    return "(unknown field)" if detail.issue == _ISSUES["extra_forbidden"] else detail.field
+
+
 def _reject(error: ApiError) -> Response[ErrorResponse]:
-    record_rejection(code=error.code, fields=[d.field for d in error.details])
+    record_rejection(code=error.code, fields=[_loggable(d) for d in error.details])
     return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 

@@ -113,6 +113,12 @@ def test_an_empty_body_is_400(invoke: Invoker, path: str, body: str | None) -> N
     assert_error_shape(result)
 
 
+def test_a_huge_unknown_key_is_shortened_in_the_error(invoke: Invoker) -> None:
+    result = invoke("POST", "/v1/predict", {"bmi": 27.3, "k" * 10_000: 1})
+    (detail,) = result.body["error"]["details"]
+    assert detail["field"] == "k" * 63 + "…"
+
+
 def test_a_batch_full_of_errors_reports_a_bounded_number_of_details(invoke: Invoker) -> None:
     result = invoke("POST", "/v1/predict/batch", {"bmi": ["x"] * 500})
     details = result.body["error"]["details"]

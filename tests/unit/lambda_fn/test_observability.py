@@ -99,6 +99,13 @@ def test_a_rejection_is_logged_once_with_correlation_id_and_model_version(
     assert (line["method"], line["path"]) == ("POST", "/v1/predict/batch")
 
 
+def test_an_unknown_field_is_named_to_the_client_but_not_in_the_log(invoke: Invoker) -> None:
+    result = invoke("POST", "/v1/predict", {"bmi": 27.3, "27.3456": 1})
+    assert result.body["error"]["details"] == [{"field": "27.3456", "issue": "is not an accepted field"}]
+    (line,) = result.logs
+    assert line["rejected_fields"] == ["(unknown field)"]
+
+
 def test_a_success_writes_no_info_line(invoke: Invoker) -> None:
     # Successes are recorded by their EMF line; the per-request line is DEBUG (see observability.log_request)
     assert invoke("POST", "/v1/predict", {"bmi": DISTINCTIVE_BMI}).logs == []
