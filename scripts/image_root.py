@@ -171,9 +171,14 @@ def _installed_dependencies(*, use_cache: bool) -> Path:
         ],
         check=True,
     )
-    if cached.exists():
+    if cached.exists():  # --no-cache: replace the previous install
         shutil.rmtree(cached)
-    staging.rename(cached)  # atomic: a concurrent or interrupted build never leaves a half-filled cache
+    try:
+        staging.rename(cached)  # atomic: an interrupted build never leaves a half-filled cache
+    except OSError:
+        if not cached.is_dir():
+            raise
+        shutil.rmtree(staging)  # a concurrent build of the same lock finished first: use its install
     return cached
 
 
