@@ -44,7 +44,7 @@ class WebProtection(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=self._visibility("WebAcl"),
-            rules=[self._rate_rule(), *self._managed_rules()],
+            rules=[self._rate_rule(), self._public_rate_rule(), *self._managed_rules()],
         )
 
     def _rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
@@ -62,10 +62,43 @@ class WebProtection(Construct):
             visibility_config=self._visibility("RateLimitPerIp"),
         )
 
+    def _public_rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
+        # The routes anyone may call without a signature get a tighter per-IP budget of their own, so
+        # unauthenticated traffic cannot use up the stage's throttle at the expense of signed callers.
+        public_paths = [
+            wafv2.CfnWebACL.StatementProperty(
+                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                    positional_constraint="ENDS_WITH",  # the path WAF sees starts with the API stage
+                    search_string=path,
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            )
+            for path in contract.PUBLIC_PATHS
+        ]
+        return wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPublicRoutesPerIp",
+            priority=1,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    aggregate_key_type="IP",
+                    limit=self._settings.waf_public_rate_limit_per_5_minutes_per_ip,
+                    evaluation_window_sec=300,
+                    scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=public_paths)
+                    ),
+                )
+            ),
+            visibility_config=self._visibility("RateLimitPublicRoutesPerIp"),
+        )
+
     def _managed_rules(self) -> list[wafv2.CfnWebACL.RuleProperty]:
         common = self._managed(
             "AWSManagedRulesCommonRuleSet",
-            priority=1,
+            priority=2,
             # COUNT, not BLOCK: legitimate batches are far larger than this rule's 8 KB (see module doc).
             overrides=[
                 wafv2.CfnWebACL.RuleActionOverrideProperty(
@@ -74,7 +107,7 @@ class WebProtection(Construct):
             ],
         )
         # Known bad inputs (Log4Shell and friends): cheap, and what checkov's CKV_AWS_192 asks for.
-        known_bad = self._managed("AWSManagedRulesKnownBadInputsRuleSet", priority=2)
+        known_bad = self._managed("AWSManagedRulesKnownBadInputsRuleSet", priority=3)
         return [common, known_bad]
 
     def _managed(

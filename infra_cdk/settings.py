@@ -62,6 +62,7 @@ class StageSettings:
     # Protection
     waf_enabled: bool = True
     waf_rate_limit_per_5_minutes_per_ip: int = 1_000
+    waf_public_rate_limit_per_5_minutes_per_ip: int = 300  # unauthenticated routes: health and docs
 
     # Logs
     log_retention_days: int = 30
@@ -107,6 +108,12 @@ class StageSettings:
         # WAF rate-based rules count over 5 minutes and accept limits from 10 to 2e9.
         yield from _within(
             "waf_rate_limit_per_5_minutes_per_ip", self.waf_rate_limit_per_5_minutes_per_ip, 10, 2_000_000_000
+        )
+        yield from _within(
+            "waf_public_rate_limit_per_5_minutes_per_ip",
+            self.waf_public_rate_limit_per_5_minutes_per_ip,
+            10,
+            self.waf_rate_limit_per_5_minutes_per_ip,
         )
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             yield f"log_retention_days {self.log_retention_days} is not one CloudWatch Logs accepts"

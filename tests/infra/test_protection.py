@@ -6,6 +6,7 @@ from aws_cdk.assertions import Template
 
 from infra_cdk.protection import BODY_SIZE_RULE
 from infra_cdk.settings import StageSettings
+from lambda_fn import contract
 from tests.infra.cfn import one, props, ref_target
 from tests.infra.conftest import STACK_NAMES, Assembly
 
@@ -24,6 +25,24 @@ def test_a_regional_web_acl_rate_limits_per_ip_and_applies_the_managed_rules(
     assert rate["Statement"]["RateBasedStatement"]["Limit"] == settings.waf_rate_limit_per_5_minutes_per_ip
     assert rate["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
+    assert len({r["Priority"] for r in rules.values()}) == len(rules)
+
+
+def test_unauthenticated_routes_have_a_tighter_rate_limit_of_their_own(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, acl = one(assembly.templates[STACK_NAMES[settings.name]], "AWS::WAFv2::WebACL")
+    (rule,) = [r for r in props(acl)["Rules"] if r["Name"] == "RateLimitPublicRoutesPerIp"]
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rule["Action"] == {"Block": {}}
+    assert rate["Limit"] == settings.waf_public_rate_limit_per_5_minutes_per_ip
+    assert rate["Limit"] < settings.waf_rate_limit_per_5_minutes_per_ip
+    matched = {
+        s["ByteMatchStatement"]["SearchString"]
+        for s in rate["ScopeDownStatement"]["OrStatement"]["Statements"]
+    }
+    assert matched == set(contract.PUBLIC_PATHS)
 
 
 def test_the_8_kb_body_rule_only_counts_so_full_batches_pass(

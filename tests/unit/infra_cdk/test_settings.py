@@ -72,6 +72,10 @@ def test_list_overrides_become_tuples_and_optional_fields_accept_values() -> Non
         ('{"Production": {"account": "12345"}}', "account '12345' must be 12 digits"),
         ('{"Production": {"region": "mars-1"}}', "region 'mars-1' is not an AWS region name"),
         ('{"Production": {"waf_enabled": "yes"}}', "waf_enabled: expected bool"),
+        (
+            '{"Production": {"waf_public_rate_limit_per_5_minutes_per_ip": 5000}}',
+            "waf_public_rate_limit_per_5_minutes_per_ip 5000 must be between 10 and 1000",
+        ),
     ],
 )
 def test_a_bad_override_stops_synthesis_with_a_message_naming_it(overrides: str, message: str) -> None:
