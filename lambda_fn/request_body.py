@@ -1,12 +1,12 @@
 """Request-body validation: a per-route middleware that turns the raw body into a typed, strict model.
 
-Why not Powertools' ``enable_validation``: it decodes the body with ``json.loads`` and then validates the
-Python objects, and its middleware stack tripled the warm latency of a one-value prediction (measured in
-docs/benchmarks.md). Here pydantic parses and validates the JSON in a single pass in Rust
-(``model_validate_json``), which is what keeps a warm invocation well inside its budget. The route still
-declares ``body: Model`` in its signature (a pydantic model parameter is a request body to Powertools,
-as in FastAPI), so Powertools documents the same model in
-the OpenAPI document; this middleware is what supplies that argument.
+Why not Powertools' ``enable_validation``: it decodes the body with ``json.loads`` (which accepts NaN and
+Infinity) and then validates the Python objects, reports malformed JSON as a 422 in its own error shape,
+and costs more per request (37 µs against 29 µs for the same one-route resolver, docs/benchmarks.md).
+Here the checks that need no parsing come first, then pydantic parses and validates the JSON in one pass
+in its Rust core (``model_validate_json``). The route still declares ``body: Model`` in its signature (to
+Powertools, as to FastAPI, a pydantic model parameter is the request body), so Powertools documents the
+same model in the OpenAPI document; this middleware is what supplies that argument.
 
 Order of checks, each a clear 4xx: content type (415), size (413), emptiness (400), JSON syntax (400),
 schema (422).
