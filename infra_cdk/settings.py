@@ -139,8 +139,9 @@ STAGES: Final = (
         name="Staging",
         slug="staging",
         reserved_concurrency=5,
-        throttle_rate_per_second=20,
-        throttle_burst=40,
+        # 50/s (burst 100): room for the end-to-end suite, which runs from one GitHub runner back to back.
+        throttle_rate_per_second=50,
+        throttle_burst=100,
         log_retention_days=30,
         deployment_strategy="all_at_once",
         alarm_p99_latency_ms=1_500,
