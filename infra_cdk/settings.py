@@ -187,9 +187,15 @@ def _decode(overrides: object) -> Mapping[str, Any]:
 
 def _apply(stage: StageSettings, changes: Mapping[str, Any]) -> StageSettings:
     hints = typing.get_type_hints(StageSettings)
-    fields = {f.name for f in dataclasses.fields(StageSettings)} - {"name"}
+    # A stage's identity names its stack, API stage, metrics and GitHub environment: not a setting.
+    identity = {"name", "slug"}
+    fields = {f.name for f in dataclasses.fields(StageSettings)} - identity
     coerced: dict[str, Any] = {}
     for key, value in changes.items():
+        if key in identity:
+            raise SettingsError(
+                f"stage_overrides.{stage.name}: {key!r} is the stage's identity, not a setting"
+            )
         if key not in fields:
             raise SettingsError(
                 f"stage_overrides.{stage.name}: unknown setting {key!r}; known: {sorted(fields)}"
