@@ -28,8 +28,8 @@ def page_region(page, first, last) -> dict[str, float]:
     return {"x": 0, "y": top["y"] + scroll_y, "width": VIEWPORT["width"], "height": height}
 
 
-@pytest.fixture(scope="module")
-def chromium():
+@pytest.fixture
+def chromium(loopback_target):  # loopback first: no browser is started for a deployed target
     executable = find_chromium()
     if executable is None:
         pytest.fail("no Chromium found: scripts/setup installs one (or set CHROMIUM=/path/to/browser)")
@@ -41,7 +41,7 @@ def chromium():
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_swagger_ui_renders_and_try_it_out_returns_a_prediction(chromium, api, loopback_target, tmp_path):
+def test_swagger_ui_renders_and_try_it_out_returns_a_prediction(loopback_target, chromium, api, tmp_path):
     browser_type, executable = chromium
     # A persistent context is how Playwright takes a user-data-dir: a fresh, empty one per run.
     context = browser_type.launch_persistent_context(
