@@ -1,0 +1,80 @@
+"""The documentation cannot rot: its links resolve, the commands it names exist and start, and the README
+opens with exactly the two commands that CI runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+DOCS = sorted([REPO_ROOT / "README.md", *(REPO_ROOT / "docs").glob("*.md")])
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+PYTHON_MODULE = re.compile(r"python -m ((?:model|scripts|infra_cdk|lambda_fn)(?:\.[a-z_]\w*)+)")
+SCRIPT_PATH = re.compile(r"(?<![\w/.])(?:\./)?(scripts/[\w.-]++(?!\*)|\.ci/run)")
+
+
+def _slug(heading: str) -> str:
+    # GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens.
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+def _mentions(pattern: re.Pattern[str]) -> set[str]:
+    return {m.group(1) for doc in DOCS for m in pattern.finditer(doc.read_text(encoding="utf-8"))}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_relative_links_resolve(doc: Path):
+    for target in LINK.findall(doc.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # external: not checked offline
+        path_part, _, anchor = target.partition("#")
+        linked = (doc.parent / path_part).resolve() if path_part else doc
+        assert linked.exists(), f"{doc.name}: broken link {target}"
+        if anchor and linked.suffix == ".md":
+            assert anchor in _anchors(linked), f"{doc.name}: no heading for #{anchor} in {linked.name}"
+
+
+def test_every_script_the_docs_name_exists():
+    missing = sorted(p for p in _mentions(SCRIPT_PATH) if not (REPO_ROOT / p).exists())
+    assert not missing, f"docs name scripts that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("module", sorted(_mentions(PYTHON_MODULE)))
+def test_every_python_module_the_docs_run_exists_and_starts(module: str):
+    assert importlib.util.find_spec(module) is not None, (
+        f"docs run `python -m {module}`, which does not exist"
+    )
+    if module == "infra_cdk.app":
+        return  # synthesis itself is exercised by tests/infra (it takes seconds, not a --help)
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
+
+
+def test_readme_opens_with_exactly_the_two_commands_and_ci_runs_the_second():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = re.search(r"```sh\n(.*?)```", readme, flags=re.DOTALL)
+    assert first_block is not None
+    assert readme.index(first_block.group(0)) < readme.index("\n## ")
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines() if line.strip()]
+    assert commands == ["./scripts/serve", "./scripts/test"]
+    assert "exec ./scripts/test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
