@@ -153,6 +153,9 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600 files; the image copies the file with its mode, and Lambda runs container
+        # images as a non-root user, which must be able to read the model. Nothing in it is secret.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as tmp:
             tmp.write(artifact.to_json())
             tmp.flush()

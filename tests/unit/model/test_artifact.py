@@ -122,3 +122,11 @@ def test_atomic_write_replaces_the_file_in_one_step(model_artifact: ModelArtifac
     write_artifact_atomically(model_artifact, path)
     assert load_artifact(path) == model_artifact
     assert [p.name for p in path.parent.iterdir()] == ["model.json"]
+
+
+def test_written_artifact_is_readable_by_the_non_root_user_lambda_runs_images_as(
+    model_artifact: ModelArtifact, tmp_path: Path
+):
+    path = tmp_path / "model.json"
+    write_artifact_atomically(model_artifact, path)
+    assert path.stat().st_mode & 0o777 == 0o644
