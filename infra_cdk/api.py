@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aws_cdk import RemovalPolicy, Size
 from aws_cdk import aws_apigateway as apigw
@@ -37,35 +36,6 @@ NOT_FOUND_BODY = json.dumps(
     {"error": {"code": "not_found", "message": "There is no resource at this path.", "details": []}},
     separators=(",", ":"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _GatewayError:
-    code: str
-    status: str | None = None  # None: keep API Gateway's status for this response type
-
-
-# API Gateway's own responses, rewritten into the error shape. $context.error.messageString is already a
-# quoted JSON string, so it is inserted as is.
-_GATEWAY_ERRORS: dict[apigw.ResponseType, _GatewayError] = {
-    apigw.ResponseType.DEFAULT_4_XX: _GatewayError("bad_request"),
-    apigw.ResponseType.DEFAULT_5_XX: _GatewayError("internal_error"),
-    apigw.ResponseType.ACCESS_DENIED: _GatewayError("forbidden", "403"),
-    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: _GatewayError("missing_authentication", "403"),
-    apigw.ResponseType.INVALID_SIGNATURE: _GatewayError("invalid_signature", "403"),
-    apigw.ResponseType.EXPIRED_TOKEN: _GatewayError("expired_credentials", "403"),
-    apigw.ResponseType.UNAUTHORIZED: _GatewayError("unauthorized", "401"),
-    apigw.ResponseType.WAF_FILTERED: _GatewayError("request_blocked", "403"),
-    apigw.ResponseType.THROTTLED: _GatewayError("throttled", "429"),
-    apigw.ResponseType.QUOTA_EXCEEDED: _GatewayError("quota_exceeded", "429"),
-    apigw.ResponseType.REQUEST_TOO_LARGE: _GatewayError("payload_too_large", "413"),
-    apigw.ResponseType.BAD_REQUEST_BODY: _GatewayError("malformed_body", "400"),
-    apigw.ResponseType.BAD_REQUEST_PARAMETERS: _GatewayError("bad_request", "400"),
-    apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE: _GatewayError("unsupported_media_type", "415"),
-    apigw.ResponseType.RESOURCE_NOT_FOUND: _GatewayError("not_found", "404"),
-    apigw.ResponseType.INTEGRATION_FAILURE: _GatewayError("bad_gateway", "502"),
-    apigw.ResponseType.INTEGRATION_TIMEOUT: _GatewayError("gateway_timeout", "504"),
-}
 
 
 class PredictionApi(Construct):
@@ -163,14 +133,15 @@ class PredictionApi(Construct):
         )
 
     def _build_gateway_responses(self) -> None:
-        for response_type, error in _GATEWAY_ERRORS.items():
+        # $context.error.messageString is already a quoted JSON string, so it is inserted as is.
+        for response_type, error in contract.GATEWAY_ERRORS.items():
             template = (
                 '{"error":{"code":"' + error.code + '","message":$context.error.messageString,"details":[]}}'
             )
             self.rest_api.add_gateway_response(
-                f"Gateway{response_type.response_type}",
-                type=response_type,
-                status_code=error.status,
+                f"Gateway{response_type}",
+                type=apigw.ResponseType.of(response_type),
+                status_code=None if error.status is None else str(error.status),
                 response_headers={"Content-Type": "'application/json'"},
                 templates={"application/json": template},
             )

@@ -46,6 +46,36 @@ PUBLIC_PATHS: Final = tuple(r.path for r in ROUTES if r.public)
 PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)
 
 
+# --- API Gateway's own errors ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class GatewayError:
+    code: str
+    status: int | None = None  # None: keep API Gateway's own status for that response type
+
+
+# API Gateway's responses (keyed by CloudFormation's ResponseType), rewritten by the infrastructure into the
+# function's error shape; the development server answers the same codes where it stands in for the gateway.
+GATEWAY_ERRORS: Final = {
+    "DEFAULT_4XX": GatewayError("bad_request"),
+    "DEFAULT_5XX": GatewayError("internal_error"),
+    "ACCESS_DENIED": GatewayError("forbidden", 403),
+    "MISSING_AUTHENTICATION_TOKEN": GatewayError("missing_authentication", 403),
+    "INVALID_SIGNATURE": GatewayError("invalid_signature", 403),
+    "EXPIRED_TOKEN": GatewayError("expired_credentials", 403),
+    "UNAUTHORIZED": GatewayError("unauthorized", 401),
+    "WAF_FILTERED": GatewayError("request_blocked", 403),
+    "THROTTLED": GatewayError("throttled", 429),
+    "QUOTA_EXCEEDED": GatewayError("quota_exceeded", 429),
+    "REQUEST_TOO_LARGE": GatewayError("payload_too_large", 413),
+    "BAD_REQUEST_BODY": GatewayError("malformed_body", 400),
+    "BAD_REQUEST_PARAMETERS": GatewayError("bad_request", 400),
+    "UNSUPPORTED_MEDIA_TYPE": GatewayError("unsupported_media_type", 415),
+    "RESOURCE_NOT_FOUND": GatewayError("not_found", 404),
+    "INTEGRATION_FAILURE": GatewayError("bad_gateway", 502),
+    "INTEGRATION_TIMEOUT": GatewayError("gateway_timeout", 504),
+}
+
+
 # --- Environment (set by the infrastructure, read by the function) -------------------------------------
 ENV_STAGE: Final = "STAGE"
 ENV_MODEL_PATH: Final = "MODEL_ARTIFACT_PATH"  # optional override of the bundled artifact's location

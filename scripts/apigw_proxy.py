@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from lambda_fn import contract
+
 # API Gateway's hard limit on a REST API request payload; larger requests never reach the function.
 MAX_REQUEST_BODY_BYTES: Final = 10 * 1024 * 1024
 LOCAL_ACCOUNT_ID: Final = "000000000000"  # placeholders: there is no AWS account behind the local stage
 LOCAL_API_ID: Final = "local"
 PROXY_RESOURCE: Final = "/{proxy+}"
-# The codes the stage's gateway responses give these errors (infra_cdk/api.py, _GATEWAY_ERRORS).
-CODE_PAYLOAD_TOO_LARGE: Final = "payload_too_large"
-CODE_INTEGRATION_FAILURE: Final = "bad_gateway"
+# The codes the stage's gateway responses give these errors.
+CODE_PAYLOAD_TOO_LARGE: Final = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].code
+CODE_INTEGRATION_FAILURE: Final = contract.GATEWAY_ERRORS["INTEGRATION_FAILURE"].code
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from lambda_fn import contract
 from scripts.apigw_proxy import MAX_REQUEST_BODY_BYTES
 from tests.e2e.assertions import assert_error
 
-EDGE_MALFORMED_BODY = "malformed_body"  # infra_cdk/api.py: BAD_REQUEST_BODY, the edge's body validator
+EDGE_MALFORMED_BODY = contract.GATEWAY_ERRORS["BAD_REQUEST_BODY"].code  # the edge's body validator
 POST_ROUTES = [r.path for r in contract.ROUTES if r.method == "POST"]
 JSON = {"Content-Type": "application/json"}
 
