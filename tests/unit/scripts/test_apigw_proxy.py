@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from scripts import apigw_proxy
 from scripts.apigw_proxy import (
     MAX_REQUEST_BODY_BYTES,
     HttpRequest,
@@ -76,11 +77,24 @@ class TestEvent:
             "empty": [""],
         }
 
-    def test_path_is_percent_decoded_and_exposed_as_the_proxy_parameter(self):
+    def test_a_contract_route_arrives_through_its_own_resource(self):
+        # The stage has one explicit resource per route, so API Gateway names it and sets no path parameter.
         event = event_for(request(target="/v1/pre%64ict"))
         assert event["path"] == "/v1/predict"
-        assert event["pathParameters"] == {"proxy": "v1/predict"}
+        assert event["resource"] == event["requestContext"]["resourcePath"] == "/v1/predict"
+        assert event["pathParameters"] is None
+
+    def test_any_other_path_is_percent_decoded_and_exposed_as_the_proxy_parameter(self):
+        event = event_for(request(target="/v1/pre%64ictions"))
+        assert event["path"] == "/v1/predictions"
+        assert event["pathParameters"] == {"proxy": "v1/predictions"}
         assert event["resource"] == "/{proxy+}"
+
+    def test_proxy_event_is_the_json_request_shorthand(self):
+        event = apigw_proxy.proxy_event("POST", "/v1/predict", b'{"bmi": 27.3}', request_id="r-1")
+        assert event["body"] == '{"bmi": 27.3}'
+        assert event["headers"] == {"Content-Type": "application/json"}
+        assert event["requestContext"]["requestId"] == "r-1"
 
     def test_text_body_is_passed_as_is(self):
         body = json.dumps({"bmi": 30.5}).encode()
