@@ -4,6 +4,10 @@ Powertools derives the document from the route signatures and the ``responses=``
 (every POST route documents its success model and each error status with the one error shape). On top:
 
 - the SigV4 security scheme that protected routes declare, and the API's description (limits, error codes);
+- the bounds of the legacy routes' scaled inputs, which depend on the served model's mean and scale
+  (:func:`lambda_fn.prediction.legacy_input_range`), so no static schema can state them;
+- per error status, examples of the errors the function really returns at that status (built by the same
+  functions that raise them, :mod:`lambda_fn.errors`);
 - Powertools always registers its own ``HTTPValidationError`` shapes; this API never returns them (every
   error uses :class:`lambda_fn.schemas.ErrorResponse`), so unreferenced component schemas are dropped.
 - The Swagger UI page inlines Powertools' bundled JavaScript and CSS (~1.7 MB), so it works without any
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -28,8 +33,8 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel
 
-from lambda_fn import contract
-from lambda_fn.schemas import ErrorResponse
+from lambda_fn import contract, errors
+from lambda_fn.schemas import SCALED_BMI_MARK, ErrorResponse
 
 TITLE: Final = "Diabetes progression prediction API"
 API_VERSION: Final = "1.0.0"
@@ -59,6 +64,13 @@ _ERROR_DESCRIPTIONS: Final = {
     415: "The request body is not JSON.",
     422: "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
 }
+# Built only when the document is: instantiating the error models at import would cost every cold start.
+_ERROR_EXAMPLES: Final[tuple[Callable[[], errors.ApiError], ...]] = (
+    errors.malformed_json,
+    errors.empty_body,
+    errors.body_too_large,
+    errors.unsupported_media_type,
+)
 _SIGV4_SCHEME: Final = {
     "in": "header",
     "name": "Authorization",
@@ -96,8 +108,9 @@ def base_path(event: APIGatewayProxyEvent) -> str:
 
 
 @cache
-def openapi_json(app: APIGatewayRestResolver, base_path: str) -> str:
-    """The OpenAPI document as JSON, with ``servers`` pointing at the stage's base path."""
+def openapi_json(app: APIGatewayRestResolver, base_path: str, scaled_bmi_range: tuple[float, float]) -> str:
+    """The OpenAPI document as JSON, with ``servers`` pointing at the stage's base path and the scaled
+    inputs bounded by ``scaled_bmi_range`` (the served model's, see the module docstring)."""
     # Powertools' OpenAPI models take ~70 ms to import: paid by the first documentation request, not by
     # every cold start.
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server
@@ -112,15 +125,17 @@ def openapi_json(app: APIGatewayRestResolver, base_path: str) -> str:
         )
     )
     _drop_unreferenced_schemas(document)
+    _bound_scaled_inputs(document, *scaled_bmi_range)
+    _add_error_examples(document)
     return json.dumps(document, separators=(",", ":"), allow_nan=False)
 
 
 @cache
-def swagger_html(app: APIGatewayRestResolver, base_path: str) -> str:
+def swagger_html(app: APIGatewayRestResolver, base_path: str, scaled_bmi_range: tuple[float, float]) -> str:
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
     # "</" is escaped so that the document cannot close the page's <script> element.
-    spec = openapi_json(app, base_path).replace("</", "<\\/")
+    spec = openapi_json(app, base_path, scaled_bmi_range).replace("</", "<\\/")
     js = (_SWAGGER_ASSETS / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     css = (_SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8")
     return generate_swagger_html(spec, js, css, swagger_base_url="", oauth2_config=None)
@@ -135,3 +150,31 @@ def _drop_unreferenced_schemas(document: dict[str, Any]) -> None:
             return
         for name in unreferenced:
             del schemas[name]
+
+
+def _bound_scaled_inputs(node: Any, low: float, high: float) -> None:
+    """Replaces every scaled-BMI mark (:data:`lambda_fn.schemas.SCALED_BMI_MARK`) with the bounds."""
+    if isinstance(node, dict):
+        if node.pop(SCALED_BMI_MARK, False):
+            node["minimum"], node["maximum"] = low, high
+        children = list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        _bound_scaled_inputs(child, low, high)
+
+
+def _add_error_examples(document: dict[str, Any]) -> None:
+    by_status: dict[str, dict[str, Any]] = {}
+    for error in (build() for build in _ERROR_EXAMPLES):
+        by_status.setdefault(str(error.status.value), {})[error.code] = {
+            "summary": error.message,
+            "value": error.body().model_dump(mode="json"),
+        }
+    for item in document["paths"].values():
+        for operation in item.values():
+            for status, examples in by_status.items():
+                if response := operation["responses"].get(status):
+                    response["content"][content_types.APPLICATION_JSON]["examples"] = examples

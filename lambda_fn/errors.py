@@ -68,6 +68,43 @@ class ApiError(Exception):
         self.details = list(details)
         self.headers = headers or {}
 
+    def body(self) -> ErrorResponse:
+        return _error_body(self.code, self.message, self.details)
+
+
+# --- The request-body errors, each built in one place: raised by the body checks, and shown as the
+# examples of their status in the OpenAPI document (lambda_fn.api_docs), so that the documentation shows
+# exactly what the function answers.
+def unsupported_media_type() -> ApiError:
+    json_type = content_types.APPLICATION_JSON
+    return ApiError(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        f"Send the request body as {json_type}.",
+        headers={"Accept-Post": json_type},
+    )
+
+
+def body_too_large() -> ApiError:
+    return ApiError(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "body_too_large",
+        f"The request body exceeds {contract.BODY_MAX_BYTES} bytes; "
+        f"send at most {contract.BATCH_MAX} values per request.",
+    )
+
+
+def empty_body() -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, "empty_body", "The request body is empty; send a JSON object.")
+
+
+def malformed_body() -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, "malformed_body", "The request body is not valid base64.")
+
+
+def malformed_json() -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
+
 
 class InvalidBodyError(Exception):
     """The request body failed its schema. Raised by the body validator only, so that a ValidationError
@@ -85,13 +122,16 @@ def error_response(
     details: Sequence[ErrorDetail] = (),
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorResponse]:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=list(details)))
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
-        body=body,
+        body=_error_body(code, message, details),
         headers=headers,
     )
+
+
+def _error_body(code: str, message: str, details: Sequence[ErrorDetail]) -> ErrorResponse:
+    return ErrorResponse(error=ErrorBody(code=code, message=message, details=list(details)))
 
 
 def field_path(loc: Iterable[int | str]) -> str | None:
@@ -131,9 +171,7 @@ def _reject(error: ApiError) -> Response[ErrorResponse]:
 
 def _invalid_body(error: InvalidBodyError) -> Response[ErrorResponse]:
     if any(e["type"] == "json_invalid" for e in error.errors):
-        return _reject(
-            ApiError(HTTPStatus.BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
-        )
+        return _reject(malformed_json())
     details = _capped([_detail(e) for e in error.errors])
     return _reject(
         ApiError(

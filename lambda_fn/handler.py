@@ -137,9 +137,8 @@ def health() -> HealthResponse:
     tags=["operations"],
 )
 def openapi_document() -> Response[str]:
-    return Response(
-        200, content_types.APPLICATION_JSON, api_docs.openapi_json(app, api_docs.base_path(app.current_event))
-    )
+    document = api_docs.openapi_json(app, *_documentation_arguments())
+    return Response(200, content_types.APPLICATION_JSON, document)
 
 
 @app.get(
@@ -149,9 +148,13 @@ def openapi_document() -> Response[str]:
     tags=["operations"],
 )
 def docs() -> Response[str]:
-    return Response(
-        200, "text/html; charset=utf-8", api_docs.swagger_html(app, api_docs.base_path(app.current_event))
-    )
+    return Response(200, "text/html; charset=utf-8", api_docs.swagger_html(app, *_documentation_arguments()))
+
+
+def _documentation_arguments() -> tuple[str, tuple[float, float]]:
+    # The legacy routes' input bounds are the served model's: computed here, from the same conversion
+    # the routes apply (a few float operations; the document itself is built once, see api_docs).
+    return api_docs.base_path(app.current_event), prediction.legacy_input_range(MODEL)
 
 
 @logger.inject_lambda_context

@@ -6,12 +6,14 @@ per call, where numpy's import cost would outweigh anything it could save, see d
 
 Values reaching this module have already passed the request schema (finite numbers; for the v1 routes
 also inside [BMI_MIN, BMI_MAX]). The legacy routes speak scikit-learn's scaled units, so their inputs are
-range-checked here, after conversion, by the same rule.
+range-checked here, after conversion, by the same rule; :func:`legacy_input_range` states that rule in
+their units, for the API's documentation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lambda_fn.contract import BMI_MAX, BMI_MIN
@@ -82,3 +84,33 @@ def legacy_batch_to_raw(model: ModelArtifact, scaled: Sequence[float]) -> list[f
     if rejected:
         raise ImplausibleBmiError(rejected)
     return raw
+
+
+def legacy_input_range(model: ModelArtifact) -> tuple[float, float]:
+    """The closed interval of scaled inputs the legacy routes accept: exactly the values whose conversion
+    to kg/m^2 passes :func:`is_plausible_bmi`.
+
+    ``to_scaled(BMI_MIN)`` and ``to_scaled(BMI_MAX)`` are the bounds up to rounding; each is then moved to
+    the last float the conversion itself accepts, so that the documented bounds and the check cannot
+    disagree, not even by one rounding step at the edge.
+    """
+    feature = model.feature
+
+    def accepted(scaled: float) -> bool:
+        return is_plausible_bmi(feature.to_raw(scaled))
+
+    return (
+        _last_accepted(feature.to_scaled(BMI_MIN), accepted, outward=-math.inf),
+        _last_accepted(feature.to_scaled(BMI_MAX), accepted, outward=math.inf),
+    )
+
+
+def _last_accepted(estimate: float, accepted: Callable[[float], bool], *, outward: float) -> float:
+    # The conversion is monotonic (scale > 0), so the accepted values form one interval: step inward
+    # until inside it, then outward while still inside. The estimate is within a few ulps of the edge.
+    edge = estimate
+    while not accepted(edge):
+        edge = math.nextafter(edge, -outward)
+    while accepted(beyond := math.nextafter(edge, outward)):
+        edge = beyond
+    return edge

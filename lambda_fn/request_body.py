@@ -17,18 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import Final
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel, ValidationError
 
-from lambda_fn import contract
-from lambda_fn.errors import ApiError, InvalidBodyError
+from lambda_fn import contract, errors
 
 BODY_ARGUMENT: Final = "body"  # the name of the route parameter this middleware fills in
-JSON_MEDIA_TYPE: Final = "application/json"
+JSON_MEDIA_TYPE: Final = content_types.APPLICATION_JSON
 
 Middleware = Callable[[APIGatewayRestResolver, NextMiddleware], Response[object]]
 
@@ -49,28 +47,16 @@ def json_body(model: type[BaseModel]) -> Middleware:
     def validate_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[object]:
         event = app.current_event
         if not is_json_media_type(event.headers.get("content-type")):
-            raise ApiError(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                f"Send the request body as {JSON_MEDIA_TYPE}.",
-                headers={"Accept-Post": JSON_MEDIA_TYPE},
-            )
+            raise errors.unsupported_media_type()
         raw = _raw_body(event.body, base64_encoded=bool(event.is_base64_encoded))
         if _size_in_bytes(raw) > contract.BODY_MAX_BYTES:
-            raise ApiError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "body_too_large",
-                f"The request body exceeds {contract.BODY_MAX_BYTES} bytes; "
-                f"send at most {contract.BATCH_MAX} values per request.",
-            )
+            raise errors.body_too_large()
         if not raw or raw.isspace():
-            raise ApiError(
-                HTTPStatus.BAD_REQUEST, "empty_body", "The request body is empty; send a JSON object."
-            )
+            raise errors.empty_body()
         try:
             parsed = model.model_validate_json(raw)
         except ValidationError as error:
-            raise InvalidBodyError(
+            raise errors.InvalidBodyError(
                 error.errors(include_url=False, include_input=False, include_context=False)
             ) from None
         # Powertools calls the route with the arguments in this dict (its own validation middleware fills
@@ -96,6 +82,4 @@ def _raw_body(body: str | None, *, base64_encoded: bool) -> str | bytes:
         # pydantic reads bytes directly and reports invalid UTF-8 as malformed JSON (400).
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST, "malformed_body", "The request body is not valid base64."
-        ) from None
+        raise errors.malformed_body() from None

@@ -12,7 +12,7 @@ from what the function actually accepts and returns.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,9 @@ Bmi = Annotated[
         examples=[27.3],
     ),
 ]
+# The scaled bounds depend on the served model's mean and scale, so this schema cannot state them: it is
+# marked instead, and the OpenAPI document replaces the mark with the model's bounds (lambda_fn.api_docs).
+SCALED_BMI_MARK: Final = "x-scaled-bmi"
 ScaledBmi = Annotated[
     float,
     Field(
@@ -44,6 +47,7 @@ ScaledBmi = Annotated[
             f"to a BMI between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2."
         ),
         examples=[0.0616962065186885],
+        json_schema_extra={SCALED_BMI_MARK: True},
     ),
 ]
 ModelVersion = Annotated[

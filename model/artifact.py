@@ -48,6 +48,10 @@ class Feature:
         """Converts a value in scikit-learn's scaled units to raw units (kg/m^2)."""
         return self.sklearn_mean + scaled * self.sklearn_scale
 
+    def to_scaled(self, raw: float) -> float:
+        """The inverse of :meth:`to_raw`, exact up to rounding: converts kg/m^2 to scaled units."""
+        return (raw - self.sklearn_mean) / self.sklearn_scale
+
     def is_extrapolated(self, raw: float) -> bool:
         return not self.train_min <= raw <= self.train_max
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
-from lambda_fn import contract
+from lambda_fn import contract, prediction
+from lambda_fn.schemas import SCALED_BMI_MARK, ErrorResponse
+from model.artifact import ModelArtifact
 
 from .conftest import Invoker
 
@@ -95,6 +98,61 @@ def test_request_schemas_state_the_contract_limits(document: dict[str, Any]) -> 
     batch = schemas["BatchPredictRequest"]["properties"]["bmi"]
     assert (batch["minItems"], batch["maxItems"]) == (1, contract.BATCH_MAX)
     assert schemas["LegacyBatchRequest"]["properties"]["input"]["maxItems"] == contract.BATCH_MAX
+
+
+def test_legacy_scaled_inputs_state_the_served_models_bounds(
+    document: dict[str, Any], served_model: ModelArtifact
+) -> None:
+    # The bounds are those the legacy routes enforce after conversion (BMI_MIN..BMI_MAX in kg/m^2)
+    low, high = prediction.legacy_input_range(served_model)
+    schemas = document["components"]["schemas"]
+    single = schemas["LegacyStreamRequest"]["properties"]["input"]
+    each = schemas["LegacyBatchRequest"]["properties"]["input"]["items"]
+    for scaled in (single, each):
+        assert (scaled["minimum"], scaled["maximum"], scaled["type"]) == (low, high, "number")
+    assert SCALED_BMI_MARK not in str(document)  # every mark was replaced by the bounds
+
+
+def test_legacy_documented_bounds_are_answered_and_just_beyond_them_rejected(
+    invoke: Invoker, document: dict[str, Any]
+) -> None:
+    scaled = document["components"]["schemas"]["LegacyStreamRequest"]["properties"]["input"]
+    low, high = scaled["minimum"], scaled["maximum"]
+    assert invoke("POST", "/batch", {"input": [low, high]}).status == 200
+    for beyond in (math.nextafter(low, -math.inf), math.nextafter(high, math.inf)):
+        assert invoke("POST", "/stream", {"input": beyond}).status == 422
+
+
+# Requests that provoke each documented error example, as (headers, body).
+PROVOKE: dict[str, tuple[dict[str, str], str]] = {
+    "malformed_json": ({"Content-Type": "application/json"}, '{"bmi": '),
+    "empty_body": ({"Content-Type": "application/json"}, ""),
+    "body_too_large": ({"Content-Type": "application/json"}, " " * (contract.BODY_MAX_BYTES + 1)),
+    "unsupported_media_type": ({"Content-Type": "text/plain"}, "27.3"),
+}
+
+
+@pytest.mark.parametrize("route", [r for r in contract.ROUTES if r.method == "POST"], ids=lambda r: r.path)
+def test_error_statuses_show_examples_of_what_the_function_returns_there(
+    invoke: Invoker, document: dict[str, Any], route: contract.Route
+) -> None:
+    responses = operation(document, route)["responses"]
+    documented = {
+        status: responses[status]["content"]["application/json"]["examples"]
+        for status in ("400", "413", "415")
+    }
+    assert {status: set(examples) for status, examples in documented.items()} == {
+        "400": {"malformed_json", "empty_body"},
+        "413": {"body_too_large"},
+        "415": {"unsupported_media_type"},
+    }
+    for status, examples in documented.items():
+        for code, example in examples.items():
+            ErrorResponse.model_validate(example["value"])
+            headers, body = PROVOKE[code]
+            result = invoke("POST", route.path, body, headers=headers)
+            # The example is exactly the response, at the status it is documented under
+            assert (str(result.status), result.body) == (status, example["value"])
 
 
 def test_servers_point_at_the_stage_the_document_was_fetched_through(invoke: Invoker) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -84,3 +85,30 @@ def test_legacy_batch_rejection_names_every_offending_index(model_artifact: Mode
 )
 def test_plausibility_rule_is_the_contract_range_inclusive(bmi: float, plausible: bool) -> None:
     assert prediction.is_plausible_bmi(bmi) is plausible
+
+
+def test_legacy_input_range_is_the_contract_range_in_scaled_units(model_artifact: ModelArtifact) -> None:
+    feature = model_artifact.feature
+    low, high = prediction.legacy_input_range(model_artifact)
+    assert low == pytest.approx((contract.BMI_MIN - feature.sklearn_mean) / feature.sklearn_scale, rel=1e-12)
+    assert high == pytest.approx((contract.BMI_MAX - feature.sklearn_mean) / feature.sklearn_scale, rel=1e-12)
+
+
+@given(
+    mean=st.floats(min_value=15.0, max_value=40.0),
+    scale=st.floats(min_value=0.5, max_value=5_000.0),
+)
+def test_legacy_input_range_ends_exactly_where_the_conversion_stops_accepting(
+    model_artifact: ModelArtifact, mean: float, scale: float
+) -> None:
+    # Given any model's scaling (the bounds are documented per served model)
+    feature = dataclasses.replace(model_artifact.feature, sklearn_mean=mean, sklearn_scale=scale)
+    model = dataclasses.replace(model_artifact, feature=feature)
+    # When its legacy input range is computed
+    low, high = prediction.legacy_input_range(model)
+    # Then both bounds are accepted and the next float beyond either one is rejected: the documented
+    # range and the check agree to the last rounding step
+    assert prediction.legacy_batch_to_raw(model, [low, high])
+    for beyond in (math.nextafter(low, -math.inf), math.nextafter(high, math.inf)):
+        with pytest.raises(prediction.ImplausibleBmiError):
+            prediction.legacy_to_raw(model, beyond)

@@ -130,3 +130,10 @@ def test_written_artifact_is_readable_by_the_non_root_user_lambda_runs_images_as
     path = tmp_path / "model.json"
     write_artifact_atomically(model_artifact, path)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bmi", [10.0, 18.0, 26.4, 42.2, 100.0])
+def test_scaled_units_convert_back_to_the_same_bmi(model_artifact: ModelArtifact, bmi: float):
+    feature = model_artifact.feature
+    assert feature.to_raw(feature.to_scaled(bmi)) == pytest.approx(bmi, rel=1e-12)
+    assert feature.to_scaled(feature.sklearn_mean) == 0.0
