@@ -1,11 +1,13 @@
-"""The development server's ``--rie`` mode: the function runs under the real Lambda Runtime Interface
-Emulator, from the image-equivalent directory, exactly as in the image.
+"""The function under the real Lambda Runtime Interface Emulator, run exactly as in the image: one module
+for the development server's ``--rie`` mode (:class:`RieInvoker`) and the integration tests
+(:class:`EmulatedFunction`, :func:`isolated_python`).
 
 The task root (dependencies + every file the Dockerfile copies) and the runtime client directory come
-from :mod:`scripts.image_root`; the interpreter runs with ``-S -s`` and ``PYTHONPATH=<task root>:<runtime
-client>``, so nothing from this repository or its virtual environment can stand in for a file the image
-lacks. The emulator's output (the runtime's START/END/REPORT lines with init and invoke durations, the
-function's logs and metrics) goes straight to this terminal, as CloudWatch Logs would show it.
+from :mod:`scripts.image_root`. The interpreter runs with ``-S -s`` (no site-packages at all) and
+``PYTHONPATH=<task root>:<runtime client>``, the two places a Lambda container imports from, so nothing
+in this repository or its virtual environment can stand in for a file the image lacks. The emulator's
+output (the runtime's START/END/REPORT lines with init and invoke durations, the function's logs and
+metrics) goes to a log file or straight to the terminal, as CloudWatch Logs would show it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 from lambda_fn import contract
 from scripts.image_root import REPO_ROOT, build_image_root, build_runtime_dir, dockerfile_env
@@ -33,20 +37,145 @@ INVOCATIONS: Final = "/2015-03-31/functions/function/invocations"
 START_TIMEOUT_SECONDS: Final = 10
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
 
 
-class RieInvoker:
-    """One emulated function (one execution environment): invocations are serialised."""
+def isolated_python(
+    task_root: Path, runtime_dir: Path, function_env: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The interpreter command and environment of a Lambda container built from the image: the image's
+    own ``ENV`` settings, then the function's configured variables (which win, as on Lambda)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "PYTHONPATH": f"{task_root}:{runtime_dir}",
+        **dockerfile_env(),
+        **function_env,
+    }
+    return [sys.executable, "-S", "-s"], env
 
-    def __init__(self, workdir: Path, process: subprocess.Popen[bytes], port: int) -> None:
+
+class EmulatedFunction:
+    """One emulated function (one execution environment); use as a context manager. Its output goes to
+    ``log_file`` when given (readable with :meth:`output` and :meth:`json_lines`), else to this terminal."""
+
+    def __init__(
+        self,
+        task_root: Path,
+        runtime_dir: Path,
+        function_env: Mapping[str, str],
+        *,
+        log_file: Path | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.log_file = log_file
+        python, env = isolated_python(task_root, runtime_dir, function_env)
+        self.command = [
+            str(RIE),
+            "--runtime-interface-emulator-address",
+            f"127.0.0.1:{self.port}",
+            "--runtime-api-address",
+            f"127.0.0.1:{free_port()}",  # not the default 9001: other emulators may be running
+            *python,
+            "-m",
+            "awslambdaric",
+            contract.HANDLER,
+        ]
+        self.env = env
+        self.cwd = task_root
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        log = None if self.log_file is None else self.log_file.open("wb")
+        try:
+            # A session of its own: stopping it ends exactly the emulator and the runtime it started (and
+            # Ctrl-C in the development server's terminal reaches the server, which then stops it).
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=None if log is None else subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                log.close()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self._with_output(f"exited ({self.process.returncode})"))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__(None, None, None)
+        raise TimeoutError(self._with_output(f"did not listen on port {self.port}"))
+
+    def _with_output(self, problem: str) -> str:
+        output = self.output()
+        return f"the Runtime Interface Emulator {problem}" + (f":\n{output}" if output else "")
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def invoke(self, event: dict[str, Any], timeout: float = 30) -> tuple[int, Any]:
+        """Sends one event; returns the emulator's HTTP status and the decoded result (for a failed
+        invocation: 502 and Lambda's ``{"errorType": ..., "errorMessage": ...}``)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{INVOCATIONS}",
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            # S310: the URL is the local emulator's, built from a constant scheme and host.
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def output(self) -> str:
+        if self.log_file is None or not self.log_file.exists():
+            return ""
+        return self.log_file.read_text(errors="replace")
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    continue
+        return lines
+
+
+class RieInvoker:
+    """The development server's invoker: one emulated function built from a fresh image-equivalent
+    directory; invocations are serialised, as in one execution environment."""
+
+    def __init__(self, workdir: Path, function: EmulatedFunction) -> None:
         self._workdir = workdir
-        self._process = process
-        self._url = f"http://127.0.0.1:{port}{INVOCATIONS}"
+        self._function = function
         self._lock = threading.Lock()
 
     @classmethod
@@ -56,75 +185,40 @@ class RieInvoker:
         if not RIE.is_file():
             raise SystemExit(f"{RIE} is missing: run scripts/setup")
         workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
-        task_root = build_image_root(workdir / "task-root")
-        runtime_dir = build_runtime_dir(workdir / "runtime")
-        port = _free_port()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "TZ": "UTC",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "PYTHONPATH": f"{task_root}:{runtime_dir}",
-            "AWS_LAMBDA_FUNCTION_NAME": function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_seconds),
-            **dockerfile_env(),  # the image's own ENV settings
-            **function_env,
-        }
-        command = [
-            str(RIE),
-            "--runtime-interface-emulator-address",
-            f"127.0.0.1:{port}",
-            "--runtime-api-address",
-            f"127.0.0.1:{_free_port()}",  # not the default 9001: another emulator may be running
-            *(sys.executable, "-S", "-s", "-m", "awslambdaric", contract.HANDLER),
-        ]
-        # A session of its own: Ctrl-C reaches the server, which then stops the emulator and its runtime.
-        process = subprocess.Popen(command, cwd=task_root, env=env, start_new_session=True)
-        invoker = cls(workdir, process, port)
-        invoker._wait_until_listening(port)
+        function = EmulatedFunction(
+            build_image_root(workdir / "task-root"),
+            build_runtime_dir(workdir / "runtime"),
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_seconds),
+                **function_env,
+            },
+        )
+        invoker = cls(workdir, function)
+        try:
+            function.__enter__()
+        except (RuntimeError, TimeoutError) as error:
+            invoker.close()
+            raise SystemExit(str(error)) from None
         return invoker
-
-    def _wait_until_listening(self, port: int) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self.close()
-                raise SystemExit(f"the Runtime Interface Emulator exited ({self._process.returncode})")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.close()
-        raise SystemExit(f"the Runtime Interface Emulator did not listen on port {port}")
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
         """The function's result, or ``None`` when the invocation failed (init error, crash, timeout)."""
-        # S310: the URL is the local emulator's, built in __init__ from a constant scheme and host.
-        request = urllib.request.Request(  # noqa: S310
-            self._url, data=json.dumps(event).encode(), headers={"Content-Type": "application/json"}
-        )
         with self._lock:
             try:
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                    result = json.loads(response.read())
+                status, result = self._function.invoke(event, timeout=60)
             except (urllib.error.URLError, TimeoutError, ValueError) as exc:
                 print(f"[dev-server] invocation failed: {exc}", file=sys.stderr)
                 return None
+        if status != 200:
+            print(f"[dev-server] invocation failed: HTTP {status}", file=sys.stderr)
+            return None
         # A function error comes back as {"errorType", "errorMessage", ...}: API Gateway answers 502.
         if isinstance(result, dict) and "errorType" in result and "statusCode" not in result:
             return None
         return result
 
     def close(self) -> None:
-        if self._process.poll() is None:
-            try:
-                os.killpg(self._process.pid, signal.SIGTERM)
-                self._process.wait(timeout=5)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait(timeout=5)
+        self._function.__exit__(None, None, None)
         shutil.rmtree(self._workdir, ignore_errors=True)

@@ -16,12 +16,17 @@ import pytest
 from lambda_fn import contract
 from model.artifact import Gate, ModelArtifact, write_artifact_atomically
 from scripts.image_root import build_image_root, build_runtime_dir
-
-from .lambda_rie import RIE, LambdaUnderRie, isolated_python
+from scripts.rie_invoker import RIE, EmulatedFunction, isolated_python
 
 pytestmark = pytest.mark.skipif(not RIE.exists(), reason="scripts/setup installs the emulator")
 
 ARTIFACT = Path("model/artifacts/model.json")
+# What the infrastructure configures on the function, with this suite's stage name.
+FUNCTION_ENV = {
+    "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+    contract.ENV_STAGE: "integration",
+}
 
 
 def event(method: str, path: str, body: Any = None, request_id: str = "rie-request-1") -> dict[str, Any]:
@@ -61,14 +66,14 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def function(
     task_root: Path, runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LambdaUnderRie]:
+) -> Iterator[EmulatedFunction]:
     log = tmp_path_factory.mktemp("logs") / "function.log"
-    with LambdaUnderRie(task_root, runtime_dir, log) as running:
+    with EmulatedFunction(task_root, runtime_dir, FUNCTION_ENV, log_file=log) as running:
         yield running
 
 
 def test_the_isolated_interpreter_sees_only_the_image(task_root: Path, runtime_dir: Path) -> None:
-    python, env = isolated_python(task_root, runtime_dir)
+    python, env = isolated_python(task_root, runtime_dir, FUNCTION_ENV)
     probe = (
         "import importlib.util, json, lambda_fn.handler, awslambdaric;"
         "print(json.dumps({'handler': lambda_fn.handler.__file__, 'ric': awslambdaric.__file__,"
@@ -85,14 +90,14 @@ def test_the_isolated_interpreter_sees_only_the_image(task_root: Path, runtime_d
     assert found["trainer"] is False
 
 
-def test_health_over_the_emulator(function: LambdaUnderRie, model_artifact: ModelArtifact) -> None:
+def test_health_over_the_emulator(function: EmulatedFunction, model_artifact: ModelArtifact) -> None:
     status, result = function.invoke(event("GET", "/health"))
     assert status == 200, function.output()
     assert result["statusCode"] == 200
     assert json.loads(result["body"]) == {"status": "ok", "model_version": model_artifact.model_version}
 
 
-def test_predictions_over_the_emulator(function: LambdaUnderRie, model_artifact: ModelArtifact) -> None:
+def test_predictions_over_the_emulator(function: EmulatedFunction, model_artifact: ModelArtifact) -> None:
     slope, intercept = model_artifact.coefficients.slope, model_artifact.coefficients.intercept
     _, single = function.invoke(event("POST", "/v1/predict", {"bmi": 27.3}))
     assert single["statusCode"] == 200
@@ -105,7 +110,7 @@ def test_predictions_over_the_emulator(function: LambdaUnderRie, model_artifact:
     }
 
 
-def test_errors_over_the_emulator(function: LambdaUnderRie) -> None:
+def test_errors_over_the_emulator(function: EmulatedFunction) -> None:
     _, invalid = function.invoke(event("POST", "/v1/predict", {"bmi": "27.3"}))
     assert invalid["statusCode"] == 422
     assert json.loads(invalid["body"])["error"]["code"] == "validation_error"
@@ -115,7 +120,7 @@ def test_errors_over_the_emulator(function: LambdaUnderRie) -> None:
 
 
 def test_the_emulated_function_logs_and_emits_metrics(
-    function: LambdaUnderRie, model_artifact: ModelArtifact
+    function: EmulatedFunction, model_artifact: ModelArtifact
 ) -> None:
     function.invoke(event("POST", "/v1/predict", {"bmi": 31.0}, request_id="rie-metrics"))
     function.invoke(event("POST", "/v1/predict", {"bmi": "x"}, request_id="rie-rejected"))
@@ -166,7 +171,8 @@ def test_a_bad_bundled_artifact_fails_init(
 ) -> None:
     # Given an image whose bundled artifact is damaged
     damage(damaged_root, how, model_artifact)
-    with LambdaUnderRie(damaged_root, runtime_dir, tmp_path / "function.log") as function:
+    log = tmp_path / "function.log"
+    with EmulatedFunction(damaged_root, runtime_dir, FUNCTION_ENV, log_file=log) as function:
         # When the first request arrives (Lambda's init phase runs the handler module's import)
         status, result = function.invoke(event("GET", "/health"))
         output = function.output()
