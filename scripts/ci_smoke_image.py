@@ -9,8 +9,8 @@ carry its version. A failure prints the container's log (init errors show up the
     python -m scripts.ci_smoke_image --image diabetes-progression:abc123 --artifact model/artifacts/model.json
     python -m scripts.ci_smoke_image --endpoint http://127.0.0.1:9000 --artifact ...   # emulator already up
 
-Standard library only (plus the shared artifact schema): it runs on the build runner before any project
-environment exists.
+Standard library only (plus the project's own artifact schema and event builder): it runs on the build
+runner before any project environment exists.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from model.artifact import ModelArtifact, load_artifact
+from scripts.apigw_proxy import proxy_event
 
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
 EMULATOR_PORT: Final = 8080  # where the base image's entrypoint starts the emulator
@@ -50,36 +51,15 @@ class SmokeTestError(Exception):
 
 def api_gateway_event(method: str, path: str, body: Any = None) -> dict[str, Any]:
     """An API Gateway REST API proxy-integration event, as API Gateway sends it for `method path`."""
-    headers = {"Accept": "application/json", "Host": "smoke.local", "User-Agent": "ci-smoke-image"}
+    headers: tuple[tuple[str, str], ...] = (
+        ("Accept", "application/json"),
+        ("Host", "smoke.local"),
+        ("User-Agent", "ci-smoke-image"),
+    )
     if body is not None:
-        headers["Content-Type"] = "application/json"
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "smoke",
-            "domainName": "smoke.local",
-            "httpMethod": method,
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "ci-smoke-image"},
-            "path": f"/smoke{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "resourcePath": "/{proxy+}",
-            "stage": "smoke",
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+        headers += (("Content-Type", "application/json"),)
+    payload = b"" if body is None else json.dumps(body).encode()
+    return proxy_event(method, path, payload, headers=headers, request_id=str(uuid.uuid4()), stage="smoke")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import pytest
 
 from lambda_fn import contract
 from model.artifact import Gate, ModelArtifact, write_artifact_atomically
+from scripts.apigw_proxy import proxy_event
 from scripts.image_root import build_image_root, build_runtime_dir
 from scripts.rie_invoker import RIE, EmulatedFunction, isolated_python
 
@@ -30,25 +31,8 @@ FUNCTION_ENV = {
 
 
 def event(method: str, path: str, body: Any = None, request_id: str = "rie-request-1") -> dict[str, Any]:
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "requestId": request_id,
-            "stage": "prod",
-            "path": f"/prod{path}",
-            "httpMethod": method,
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    payload = b"" if body is None else json.dumps(body).encode()
+    return proxy_event(method, path, payload, request_id=request_id, stage="prod")
 
 
 @pytest.fixture(scope="module")
