@@ -238,15 +238,16 @@ def _worker(kind: str, iterations: int) -> None:
 def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
     """Runs a worker in a fresh interpreter confined to the image root (with the image's ENV); returns its
     JSON line and the wall time from spawning the process to reading that line."""
+    from lambda_fn import contract
     from scripts.image_root import dockerfile_env
 
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(IMAGE_ROOT),
         "LAMBDA_TASK_ROOT": str(IMAGE_ROOT),
-        "POWERTOOLS_SERVICE_NAME": "diabetes-progression",
-        "POWERTOOLS_METRICS_NAMESPACE": "DiabetesProgression",
-        "STAGE": "bench",
+        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+        contract.ENV_STAGE: "bench",
         "TZ": "UTC",
         **dockerfile_env(),
     }
