@@ -37,6 +37,7 @@ _RANGE = f"between {contract.BMI_MIN:g} and {contract.BMI_MAX:g} kg/m^2"
 _ISSUES: Final = {
     "missing": "is required",
     "extra_forbidden": "is not an accepted field",
+    "duplicate_key": "appears more than once (send each field once)",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
     "finite_number": "must be a finite number (no NaN, Infinity or overflowing value)",

@@ -9,19 +9,22 @@ Powertools, as to FastAPI, a pydantic model parameter is the request body), so P
 same model in the OpenAPI document; this middleware is what supplies that argument.
 
 Order of checks, each a clear 4xx: content type (415), size (413), emptiness (400), JSON syntax (400),
-schema (422).
+schema (422), a field given twice (422: JSON parsers keep the last value, so ``{"bmi": 30, "bmi": 31}``
+would otherwise be answered for a value the client may not have meant).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
 from typing import Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from lambda_fn import contract, errors
 
@@ -59,6 +62,7 @@ def json_body(model: type[BaseModel]) -> Middleware:
             raise errors.InvalidBodyError(
                 error.errors(include_url=False, include_input=False, include_context=False)
             ) from None
+        _reject_repeated_fields(raw, model)
         # Powertools calls the route with the arguments in this dict (its own validation middleware fills
         # it the same way); adding ours is what makes ``body`` arrive typed.
         app.context["_route_args"][BODY_ARGUMENT] = parsed
@@ -66,6 +70,38 @@ def json_body(model: type[BaseModel]) -> Middleware:
 
     validate_body.__name__ = f"json_body_{model.__name__}"
     return validate_body
+
+
+class _RepeatedFieldError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _reject_repeated_fields(raw: str | bytes, model: type[BaseModel]) -> None:
+    """422 when a field of ``model`` appears twice in the (already valid) JSON object.
+
+    Unknown fields are rejected by the schema, so only a repeated known field can slip through. Without
+    escape sequences, a repeat needs the quoted name twice in the text; counting runs in C, so the usual
+    body pays nothing and only suspicious ones are parsed again to be sure."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    if "\\" not in text and all(text.count(f'"{name}"') < 2 for name in names):
+        return
+    try:
+        json.loads(text, object_pairs_hook=_unique_object)
+    except _RepeatedFieldError as repeated:
+        detail: ErrorDetails = {"type": "duplicate_key", "loc": (repeated.name,), "msg": "", "input": None}
+        raise errors.InvalidBodyError([detail]) from None
+
+
+def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _RepeatedFieldError(key)
+        seen.add(key)
+    return dict(pairs)
 
 
 def _size_in_bytes(raw: str | bytes) -> int:
