@@ -163,10 +163,17 @@ def published_endpoint(port_line: str) -> str:
     return f"http://{host.strip('[]') or '127.0.0.1'}:{port}"
 
 
+# Lambda runs container images as a non-root user on a read-only file system with a writable /tmp: a file
+# the function cannot read (say, a 0600 model) or a write outside /tmp must fail here, not after deployment.
+LAMBDA_LIKE_RUN_OPTIONS: Final = ("--user", "993:990", "--read-only", "--tmpfs", "/tmp")  # noqa: S108 - a mount point inside the container
+
+
 @contextmanager
 def running_container(image: str) -> Iterator[str]:
     """Runs the image with the emulator port published on a free loopback port; yields its endpoint."""
-    container = _docker("run", "--detach", "--publish", f"127.0.0.1::{EMULATOR_PORT}", image)
+    container = _docker(
+        "run", "--detach", *LAMBDA_LIKE_RUN_OPTIONS, "--publish", f"127.0.0.1::{EMULATOR_PORT}", image
+    )
     try:
         yield published_endpoint(_docker("port", container, f"{EMULATOR_PORT}/tcp"))
     except BaseException:

@@ -210,7 +210,10 @@ def test_the_image_is_run_on_loopback_smoke_tested_and_removed(fake_docker, trai
     assert smoke.main(["--image", "diabetes-progression:abc", "--artifact", str(trained_artifact)]) == 0
 
     calls = docker_calls(fake_docker)
-    assert calls[0] == ["run", "--detach", "--publish", "127.0.0.1::8080", "diabetes-progression:abc"]
+    assert calls[0] == [
+        "run", "--detach", "--user", "993:990", "--read-only", "--tmpfs", "/tmp",
+        "--publish", "127.0.0.1::8080", "diabetes-progression:abc",
+    ]  # fmt: skip
     assert calls[1] == ["port", "c0ffee", "8080/tcp"]
     assert calls[-1] == ["rm", "--force", "c0ffee"]
 
