@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -47,6 +48,7 @@ class Monitoring(Construct):
             master_key=key,
             enforce_ssl=True,
         )
+        self._allow_cloudwatch_alarms_to_publish()
         self.api_5xx_rate = self._build_api_5xx_rate_alarm()
         self.api_p99_latency = self._build_api_latency_alarm()
         self.function_errors = self._build_function_errors_alarm()
@@ -56,6 +58,24 @@ class Monitoring(Construct):
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
         self.dashboard = self._build_dashboard()
+
+    def _allow_cloudwatch_alarms_to_publish(self) -> None:
+        # enforce_ssl gives the topic an AWS::SNS::TopicPolicy, which replaces SNS's default policy: without
+        # this statement no alarm action could publish. Scoped to this account's alarms (confused deputy).
+        # The other half, CloudWatch's use of the topic's KMS key, is in infra_cdk/encryption.py.
+        alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms},
+                },
+            )
+        )
 
     @property
     def rollback_alarms(self) -> list[cloudwatch.IAlarm]:
@@ -188,12 +208,14 @@ class Monitoring(Construct):
 
     # --- dashboard -------------------------------------------------------------------------------------
     def _build_dashboard(self) -> cloudwatch.Dashboard:
-        slug = self._settings.slug
         cold_starts = cloudwatch.MathExpression(
-            # Powertools adds a function_name dimension to ColdStart; SEARCH matches whatever set it uses.
+            # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
+            # service (single_metric, without the default dimensions, so no stage): the function's name is
+            # what tells this stage's cold starts apart.
             expression=(
-                f'SEARCH(\'{{{contract.METRICS_NAMESPACE}}} MetricName="{contract.METRIC_COLD_START}" '
-                f"{contract.DIMENSION_STAGE}=\"{slug}\"', 'Sum', 60)"
+                f"SEARCH('{{{contract.METRICS_NAMESPACE},function_name,service}} "
+                f'MetricName="{contract.METRIC_COLD_START}" function_name="{self._function.function_name}"'
+                "', 'Sum', 60)"
             ),
             label="Cold starts",
             period=_MINUTE,

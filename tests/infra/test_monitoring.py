@@ -8,8 +8,9 @@ from aws_cdk.assertions import Template
 
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
-from tests.infra.cfn import one, props, ref_target, resources
+from tests.infra.cfn import as_list, one, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
+from tests.infra.test_function import function_of
 
 
 def alarms(assembly: Assembly, settings: StageSettings) -> dict[str, dict]:
@@ -31,9 +32,8 @@ def test_every_alarm_notifies_the_encrypted_ssl_only_topic(
     key_id, _ = one(template, "AWS::KMS::Key")
     assert ref_target(props(topic)["KmsMasterKeyId"]) == key_id
     _, policy = one(template, "AWS::SNS::TopicPolicy")
-    (statement,) = props(policy)["PolicyDocument"]["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (deny,) = [s for s in props(policy)["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     found = alarms(assembly, settings)
     assert len(found) == 5
     for alarm in found.values():
@@ -42,15 +42,37 @@ def test_every_alarm_notifies_the_encrypted_ssl_only_topic(
         assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_cloudwatch_may_use_the_key_to_publish_alarms(
+def test_cloudwatch_alarms_may_publish_to_the_topic_and_use_its_key(
     stage: tuple[StageSettings, Template], assembly: Assembly
 ) -> None:
+    # Both halves: the topic policy (which replaces SNS's default one) must let this account's alarms
+    # publish, and the key policy must let CloudWatch encrypt for the topic; either missing drops every alarm.
     settings, _ = stage
-    _, key = one(assembly.templates[STACK_NAMES[settings.name]], "AWS::KMS::Key")
+    template = assembly.templates[STACK_NAMES[settings.name]]
+    topic_id, _ = one(template, "AWS::SNS::Topic")
+    _, policy = one(template, "AWS::SNS::TopicPolicy")
+    (publish,) = [
+        s
+        for s in props(policy)["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert as_list(publish["Action"]) == ["sns:Publish"]
+    assert publish["Resource"] == {"Ref": topic_id}
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    (source_arn,) = publish["Condition"]["ArnLike"].values()
+    assert source_arn["Fn::Join"][1][-1] == ":alarm:*"
+    assert {"Ref": "AWS::AccountId"} in source_arn["Fn::Join"][1]
+
+    _, key = one(template, "AWS::KMS::Key")
     assert props(key)["EnableKeyRotation"] is True
-    statements = props(key)["KeyPolicy"]["Statement"]
-    principals = [s["Principal"].get("Service") for s in statements if "Service" in s.get("Principal", {})]
-    assert "cloudwatch.amazonaws.com" in principals
+    (use_key,) = [
+        s
+        for s in props(key)["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert use_key["Effect"] == "Allow"
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(as_list(use_key["Action"]))
+    assert use_key["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
 def test_the_api_alarms_watch_this_stage_with_its_thresholds(
@@ -129,3 +151,28 @@ def test_the_dashboard_shows_traffic_latency_errors_predictions_drift_cold_start
         "ConcurrentExecutions",
     ):
         assert metric in body
+
+
+def test_the_cold_start_graph_searches_the_dimensions_powertools_gives_cold_start(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    # Powertools emits ColdStart with the dimensions function_name and service only (no stage): a search
+    # filtering on stage would draw an empty graph.
+    settings, _ = stage
+    template = assembly.templates[STACK_NAMES[settings.name]]
+    function_id, _ = function_of(assembly, settings)
+    _, dashboard = one(template, "AWS::CloudWatch::Dashboard")
+    pieces = props(dashboard)["DashboardBody"]["Fn::Join"][1]
+    rendered = "".join(p if isinstance(p, str) else f"<{ref_target(p)}>" for p in pieces)
+    widgets = json.loads(rendered)["widgets"]
+    expressions = [
+        m[0]["expression"]
+        for w in widgets
+        for m in w["properties"].get("metrics", [])
+        if isinstance(m[0], dict) and "SEARCH(" in m[0].get("expression", "")
+    ]
+    (search,) = expressions
+    schema = f"{{{contract.METRICS_NAMESPACE},function_name,service}}"
+    assert search.startswith(f'SEARCH(\'{schema} MetricName="{contract.METRIC_COLD_START}" ')
+    assert f'function_name="<{function_id}>"' in search
+    assert f"{contract.DIMENSION_STAGE}=" not in search
