@@ -1,13 +1,22 @@
-"""The web application firewall in front of the API stage: per-IP rate limiting and AWS managed rules.
+"""The web application firewall in front of the API stage: per-IP rate limiting, oversized bodies, AWS managed
+rules.
 
 AWSManagedRulesCommonRuleSet's ``SizeRestrictions_BODY`` blocks any body over 8 KB. A legitimate batch of
 10 000 BMI values (contract.BATCH_MAX) is ~100-200 KB of JSON, so that one rule is overridden to COUNT: it
 still shows in metrics and logs, and the function enforces the real limit (contract.BODY_MAX_BYTES -> 413).
+
+The function can only enforce that limit on bodies it receives, though. A REST API accepts up to 10 MB, but a
+synchronous Lambda invocation carries at most 6 MB, so API Gateway itself would answer a body of ~6-10 MB
+with a 5XX (which also counts toward the 5XX rollback alarm). WAF blocks those first with a 413 in the
+service's error shape, by the ``Content-Length`` header (WAF inspects only the first kilobytes of a body).
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+import json
+from typing import Final
+
+from aws_cdk import ArnFormat, Aws, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
@@ -18,6 +27,36 @@ from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
+OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"
+
+# A synchronous Lambda invocation carries at most 6 MB of event; API Gateway base64-encodes a binary body
+# (x 4/3) and wraps it in a JSON event with the headers, so only bodies well under 6 MB / (4/3) = 4.5 MB are
+# certain to reach the function.
+LAMBDA_SYNC_PAYLOAD_MAX_BYTES: Final = 6 * 1024 * 1024
+_BASE64_GROWTH: Final = 4 / 3
+
+
+def oversized_body_threshold(body_max_bytes: int = contract.BODY_MAX_BYTES) -> int:
+    """The smallest ``d x 10^k`` above the function's own limit: the function still answers everything up to
+    and a little past its limit (its own 413), and the threshold has a short, exact decimal regex."""
+    unit = int("1" + "0" * (len(str(body_max_bytes)) - 1))  # the place value of its leading digit
+    threshold = (body_max_bytes // unit + 1) * unit
+    if threshold * _BASE64_GROWTH >= LAMBDA_SYNC_PAYLOAD_MAX_BYTES:
+        raise ValueError(f"a {threshold}-byte body may not fit a synchronous Lambda invocation")
+    return threshold
+
+
+def decimal_at_least_pattern(threshold: int) -> str:
+    """A regex matching the decimal integers >= ``threshold``, which must be of the form ``d x 10^k``."""
+    digits = str(threshold)
+    lead, rest = digits[0], digits[1:]
+    if lead == "0" or rest.strip("0"):
+        raise ValueError(f"{threshold} is not a single digit followed by zeros")
+    k = len(rest)
+    return f"^0*([{lead}-9][0-9]{{{k}}}|[1-9][0-9]{{{k + 1},}})$"
+
+
+PAYLOAD_TOO_LARGE_BODY_KEY: Final = "payload_too_large"
 
 
 class WebProtection(Construct):
@@ -44,7 +83,17 @@ class WebProtection(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=self._visibility("WebAcl"),
-            rules=[self._rate_rule(), self._public_rate_rule(), *self._managed_rules()],
+            rules=[
+                self._rate_rule(),
+                self._public_rate_rule(),
+                self._oversized_body_rule(),
+                *self._managed_rules(),
+            ],
+            custom_response_bodies={
+                PAYLOAD_TOO_LARGE_BODY_KEY: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=_payload_too_large_body()
+                )
+            },
         )
 
     def _rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
@@ -95,10 +144,39 @@ class WebProtection(Construct):
             visibility_config=self._visibility("RateLimitPublicRoutesPerIp"),
         )
 
+    def _oversized_body_rule(self) -> wafv2.CfnWebACL.RuleProperty:
+        # By the declared length: with a Content-Length, the body is never longer than it says (any further
+        # bytes would be the next request). A request without one (chunked, or HTTP/2 without the header)
+        # is not matched and meets API Gateway's own limits, as before this rule.
+        return wafv2.CfnWebACL.RuleProperty(
+            name=OVERSIZED_BODY_RULE,
+            priority=2,
+            action=wafv2.CfnWebACL.RuleActionProperty(
+                block=wafv2.CfnWebACL.BlockActionProperty(
+                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                        response_code=_too_large_status(),
+                        custom_response_body_key=PAYLOAD_TOO_LARGE_BODY_KEY,
+                    )
+                )
+            ),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                        single_header={"Name": "content-length"}
+                    ),
+                    regex_string=decimal_at_least_pattern(oversized_body_threshold()),
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            ),
+            visibility_config=self._visibility(OVERSIZED_BODY_RULE),
+        )
+
     def _managed_rules(self) -> list[wafv2.CfnWebACL.RuleProperty]:
         common = self._managed(
             "AWSManagedRulesCommonRuleSet",
-            priority=2,
+            priority=3,
             # COUNT, not BLOCK: legitimate batches are far larger than this rule's 8 KB (see module doc).
             overrides=[
                 wafv2.CfnWebACL.RuleActionOverrideProperty(
@@ -107,7 +185,7 @@ class WebProtection(Construct):
             ],
         )
         # Known bad inputs (Log4Shell and friends): cheap, and what checkov's CKV_AWS_192 asks for.
-        known_bad = self._managed("AWSManagedRulesKnownBadInputsRuleSet", priority=3)
+        known_bad = self._managed("AWSManagedRulesKnownBadInputsRuleSet", priority=4)
         return [common, known_bad]
 
     def _managed(
@@ -142,8 +220,11 @@ class WebProtection(Construct):
         )
 
     def _build_logging(self, key: kms.IKey) -> None:
-        # WAF logs only to log groups named aws-waf-logs-*, addressed by an ARN without the ":*" suffix.
-        name = f"aws-waf-logs-{contract.SERVICE_NAME}-{self._settings.slug}"
+        # WAF logs only to log groups named aws-waf-logs-*, addressed by an ARN without the ":*" suffix. The
+        # stack's id ends the name: a group retained from a failed or deleted stack (Production retains its
+        # log groups) would otherwise make every later create of the stack fail with "already exists".
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+        name = f"aws-waf-logs-{contract.SERVICE_NAME}-{self._settings.slug}-{stack_uuid}"
         group = stage_log_group(self, "Logs", settings=self._settings, key=key, name=name)
         arn = Stack.of(self).format_arn(
             service="logs",
@@ -180,3 +261,28 @@ class WebProtection(Construct):
             ],
         )
         logging.node.add_dependency(group)
+
+
+def _too_large_status() -> int:
+    status = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].status
+    if status is None:
+        raise ValueError("contract.GATEWAY_ERRORS['REQUEST_TOO_LARGE'] must name its status")
+    return status
+
+
+def _payload_too_large_body() -> str:
+    """The service's error shape, with API Gateway's own code for a body that is too large."""
+    limit = oversized_body_threshold()
+    return json.dumps(
+        {
+            "error": {
+                "code": contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].code,
+                "message": (
+                    f"The request body is too large: this service accepts at most {contract.BODY_MAX_BYTES} "
+                    f"bytes, and refuses any request declaring {limit} bytes or more before it is read."
+                ),
+                "details": [],
+            }
+        },
+        separators=(",", ":"),
+    )

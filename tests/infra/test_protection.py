@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Template
+import json
+import re
 
-from infra_cdk.protection import BODY_SIZE_RULE
+import pytest
+from aws_cdk.assertions import Template
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra_cdk.protection import (
+    BODY_SIZE_RULE,
+    LAMBDA_SYNC_PAYLOAD_MAX_BYTES,
+    OVERSIZED_BODY_RULE,
+    decimal_at_least_pattern,
+    oversized_body_threshold,
+)
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
-from tests.infra.cfn import one, props, ref_target
+from tests.infra.cfn import one, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
 
 
@@ -76,3 +88,78 @@ def test_the_web_acl_is_associated_with_the_api_stage_and_logs_without_credentia
     (keep,) = log_filter["Filters"]
     assert keep["Behavior"] == "KEEP"
     assert {c["ActionCondition"]["Action"] for c in keep["Conditions"]} == {"BLOCK", "COUNT"}
+
+
+def test_bodies_a_lambda_invocation_cannot_carry_get_a_413_in_the_error_shape_from_the_waf(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    settings, _ = stage
+    _, acl = one(assembly.templates[STACK_NAMES[settings.name]], "AWS::WAFv2::WebACL")
+    (rule,) = [r for r in props(acl)["Rules"] if r["Name"] == OVERSIZED_BODY_RULE]
+    # Before the managed rules, so the answer is this rule's 413 whatever else the request trips.
+    managed = [r["Priority"] for r in props(acl)["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]]
+    assert rule["Priority"] < min(managed)
+    response = rule["Action"]["Block"]["CustomResponse"]
+    too_large = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"]
+    assert response["ResponseCode"] == too_large.status == 413
+    body = props(acl)["CustomResponseBodies"][response["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON"
+    error = json.loads(body["Content"])["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert (error["code"], error["details"]) == (too_large.code, [])
+
+    match = rule["Statement"]["RegexMatchStatement"]
+    assert match["FieldToMatch"] == {"SingleHeader": {"Name": "content-length"}}
+    pattern = re.compile(match["RegexString"])
+    # The function answers its own limit (413 from the function); a full 10 000-value batch passes.
+    for length in (contract.BODY_MAX_BYTES, contract.BODY_MAX_BYTES + 1, 200_000, 0):
+        assert not pattern.search(str(length)), length
+    # Anything a synchronous invocation may not carry (a base64-encoded body grows by 4/3) is blocked,
+    # up to REST API's own 10 MB maximum.
+    for length in (LAMBDA_SYNC_PAYLOAD_MAX_BYTES * 3 // 4, LAMBDA_SYNC_PAYLOAD_MAX_BYTES, 10 * 1024 * 1024):
+        assert pattern.search(str(length)), length
+
+
+def test_the_oversized_body_threshold_lies_between_the_function_limit_and_what_lambda_can_carry() -> None:
+    threshold = oversized_body_threshold()
+    assert contract.BODY_MAX_BYTES < threshold < LAMBDA_SYNC_PAYLOAD_MAX_BYTES * 3 // 4
+    assert threshold == 2_000_000
+    with pytest.raises(ValueError, match="may not fit"):
+        oversized_body_threshold(4_000_000)
+
+
+@given(threshold=st.sampled_from([10, 2_000, 9_000, 2_000_000, 70_000_000]), n=st.integers(0, 10**10))
+def test_the_content_length_pattern_matches_exactly_the_numbers_at_or_above_the_threshold(
+    threshold: int, n: int
+) -> None:
+    pattern = re.compile(decimal_at_least_pattern(threshold))
+    for text in (str(n), f"00{n}"):
+        assert bool(pattern.search(text)) == (n >= threshold), text
+
+
+@pytest.mark.parametrize("n", [2_000_000 - 1, 2_000_000, 9_999_999, 10_000_000])
+def test_the_content_length_pattern_at_its_boundaries(n: int) -> None:
+    assert bool(re.search(decimal_at_least_pattern(2_000_000), str(n))) == (n >= 2_000_000)
+
+
+def test_only_round_thresholds_have_a_pattern() -> None:
+    with pytest.raises(ValueError, match="single digit"):
+        decimal_at_least_pattern(2_500_000)
+
+
+def test_the_waf_log_group_name_is_unique_to_the_stack(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    # A retained group from a failed first create must not make every retry fail with "already exists".
+    settings, _ = stage
+    template = assembly.templates[STACK_NAMES[settings.name]]
+    _, logging = one(template, "AWS::WAFv2::LoggingConfiguration")
+    (destination,) = props(logging)["LogDestinationConfigs"]
+    group_id = ref_target(destination["Fn::Join"][1][-1])
+    prefix, stack_uuid = props(resources(template, "AWS::Logs::LogGroup")[str(group_id)])["LogGroupName"][
+        "Fn::Join"
+    ][1]
+    assert prefix == f"aws-waf-logs-{contract.SERVICE_NAME}-{settings.slug}-"
+    assert stack_uuid == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    # WAF wants the group's ARN without the ":*" suffix.
+    assert destination["Fn::Join"][1][-2] == ":log-group:"
