@@ -22,6 +22,10 @@ from lambda_fn import contract
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 OIDC_AUDIENCE = "sts.amazonaws.com"
+GITHUB_OIDC_THUMBPRINTS = (
+    "6938fd4d98bab03faadb97b34396831e3780aea1",
+    "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
+)
 CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change together with `cdk bootstrap --qualifier`
 _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -62,9 +66,15 @@ class DeliveryAccessStack(Stack):
 
     def _build_oidc_provider(self) -> iam.CfnOIDCProvider:
         # The native CloudFormation resource: no custom-resource Lambda to run, patch and trust.
-        # AWS validates GitHub's certificate against its trusted CAs; no thumbprint needs pinning.
         return iam.CfnOIDCProvider(
-            self, "GitHubOidcProvider", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=[OIDC_AUDIENCE]
+            self,
+            "GitHubOidcProvider",
+            url=f"https://{GITHUB_OIDC_HOST}",
+            client_id_list=[OIDC_AUDIENCE],
+            # IAM ignores these for GitHub: it validates GitHub's certificate against its trusted CAs. The
+            # list is only there because the resource handler has been reported to fail without one
+            # (aws-cloudformation/cloudformation-coverage-roadmap#2092); these are GitHub's published ones.
+            thumbprint_list=list(GITHUB_OIDC_THUMBPRINTS),
         )
 
     def _build_delivery_role(self, settings: StageSettings, provider: iam.CfnOIDCProvider) -> iam.Role:
