@@ -112,7 +112,10 @@ class PredictionApi(Construct):
     def _resource_policy(self, invoker_principals: Sequence[str]) -> iam.PolicyDocument:
         # Anyone may reach the API (public routes, 404s); on protected routes only the listed principals pass,
         # whatever their own IAM policies say. Unsigned requests never get that far: AWS_IAM rejects them.
-        protected = [f"execute-api:/*/*{path}" for path in contract.PROTECTED_PATHS]
+        # Each path and everything below it: a trailing slash or extra segments must not slip past the Deny.
+        protected = [
+            f"execute-api:/*/*{path}{below}" for path in contract.PROTECTED_PATHS for below in ("", "/*")
+        ]
         return iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(

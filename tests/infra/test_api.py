@@ -3,6 +3,7 @@ throttling, logging and the resource policy, on both stages."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 
@@ -178,7 +179,15 @@ def test_protected_routes_admit_only_the_listed_invokers(
         "execute-api:/*",
     )
     assert deny["Effect"] == "Deny"
-    assert sorted(deny["Resource"]) == sorted(f"execute-api:/*/*{p}" for p in contract.PROTECTED_PATHS)
+    # Each protected path and everything below it (a trailing slash, extra segments), and nothing public.
+    assert sorted(deny["Resource"]) == sorted(
+        f"execute-api:/*/*{p}{below}" for p in contract.PROTECTED_PATHS for below in ("", "/*")
+    )
+    for path in [*contract.PROTECTED_PATHS, *(f"{p}/" for p in contract.PROTECTED_PATHS)]:
+        assert denied(deny["Resource"], f"/{settings.slug}/POST{path}"), path
+    assert denied(deny["Resource"], f"/{settings.slug}/POST/v1/predict/batch/extra")
+    for path in contract.PUBLIC_PATHS:
+        assert not denied(deny["Resource"], f"/{settings.slug}/GET{path}"), path
     # Without extra invoker_principals in the settings, only the stage's delivery role (end-to-end tests).
     (invoker,) = as_list(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
     assert f":role/{delivery_role_name(settings)}" in json.dumps(invoker)
@@ -188,3 +197,9 @@ def test_an_account_invoker_admits_the_principals_of_that_account_and_roles_stay
     assert principal_patterns(
         ["arn:aws:iam::123456789012:root", "arn:aws:iam::210987654321:role/clinic/app"]
     ) == ["arn:aws:iam::123456789012:*", "arn:aws:iam::210987654321:role/clinic/app"]
+
+
+def denied(resources: list[str], request: str) -> bool:
+    """Whether a request ("/<stage>/<METHOD><path>") falls under one of the policy's resources; in
+    execute-api resource policies "*" matches any characters, "/" included."""
+    return any(fnmatch.fnmatchcase(request, r.removeprefix("execute-api:")) for r in resources)
