@@ -10,6 +10,8 @@ Context keys (``-c key=value``):
   building lambda_fn/Dockerfile.
 * ``github_repository``: ``owner/name`` trusted by the DeliveryAccess roles (defaults to the
   ``GITHUB_REPOSITORY`` environment variable that GitHub Actions sets); without it that stack is left out.
+* ``github_oidc_provider_arn``: the account's existing IAM OIDC provider for GitHub, trusted by the
+  DeliveryAccess roles instead of creating one (an account holds only one provider per URL).
 * ``model_artifact``: path of the model artifact to deploy (default: model/artifacts/model.json).
 """
 
@@ -53,6 +55,7 @@ def build(app: App) -> App:
             DELIVERY_ACCESS_STACK_ID,
             github_repository=repository,
             stages=stages,
+            github_oidc_provider_arn=context("github_oidc_provider_arn") or None,
             env=Environment(
                 account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
             ),

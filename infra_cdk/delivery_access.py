@@ -29,6 +29,7 @@ GITHUB_OIDC_THUMBPRINTS = (
 CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change together with `cdk bootstrap --qualifier`
 _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_PROVIDER_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
 
 
 def delivery_role_name(settings: StageSettings) -> str:
@@ -48,13 +49,20 @@ class DeliveryAccessStack(Stack):
         *,
         github_repository: str,
         stages: Sequence[StageSettings],
+        github_oidc_provider_arn: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         if not _REPOSITORY.match(github_repository):
             raise ValueError(f"context github_repository {github_repository!r} must look like owner/name")
+        if github_oidc_provider_arn is not None and not _PROVIDER_ARN.match(github_oidc_provider_arn):
+            raise ValueError(
+                f"context github_oidc_provider_arn {github_oidc_provider_arn!r} must be the ARN of an IAM "
+                f"OIDC provider for {GITHUB_OIDC_HOST}"
+            )
         self._repository = github_repository
-        provider = self._build_oidc_provider()
+        # An account holds one OIDC provider per URL: where GitHub's exists already, trust that one.
+        provider = github_oidc_provider_arn or self._build_oidc_provider().attr_arn
         for settings in stages:
             role = self._build_delivery_role(settings, provider)
             CfnOutput(
@@ -77,7 +85,7 @@ class DeliveryAccessStack(Stack):
             thumbprint_list=list(GITHUB_OIDC_THUMBPRINTS),
         )
 
-    def _build_delivery_role(self, settings: StageSettings, provider: iam.CfnOIDCProvider) -> iam.Role:
+    def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
         role = iam.Role(
             self,
             f"{settings.name}DeliveryRole",
@@ -85,7 +93,7 @@ class DeliveryAccessStack(Stack):
             description=f"GitHub Actions, environment {settings.slug} of {self._repository}",
             max_session_duration=Duration.hours(1),
             assumed_by=iam.WebIdentityPrincipal(
-                provider.attr_arn,
+                provider_arn,
                 conditions={
                     "StringEquals": {
                         f"{GITHUB_OIDC_HOST}:aud": OIDC_AUDIENCE,

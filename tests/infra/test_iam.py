@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk import App
 
-from infra_cdk.delivery_access import delivery_role_name
+from infra_cdk.delivery_access import DeliveryAccessStack, delivery_role_name
 from infra_cdk.settings import STAGES
 from tests.infra.cfn import as_list, one, policy_statements, props, resources
 from tests.infra.conftest import GITHUB_REPOSITORY, Assembly
@@ -104,3 +105,45 @@ def test_each_environment_role_may_only_assume_bootstrap_roles_invoke_its_stage_
 def test_delivery_access_outputs_the_role_arns(assembly: Assembly) -> None:
     outputs = assembly.templates["DeliveryAccess"]["Outputs"]
     assert set(outputs) == {"StagingDeployRoleArn", "ProductionDeployRoleArn"}
+
+
+EXISTING_PROVIDER = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+
+
+def test_an_existing_github_oidc_provider_is_trusted_instead_of_creating_a_second_one() -> None:
+    # Given the context key github_oidc_provider_arn (the account already has GitHub's provider)
+    app = App(context={"github_oidc_provider_arn": EXISTING_PROVIDER})
+    stack = DeliveryAccessStack(
+        app,
+        "DeliveryAccess",
+        github_repository=GITHUB_REPOSITORY,
+        stages=STAGES,
+        github_oidc_provider_arn=app.node.try_get_context("github_oidc_provider_arn"),
+    )
+    # When synthesized, Then no provider is created and both roles trust the existing one
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    assert not resources(template, "AWS::IAM::OIDCProvider")
+    roles = resources(template, "AWS::IAM::Role").values()
+    assert len(roles) == len(STAGES)
+    for role in roles:
+        (trust,) = props(role)["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Federated": EXISTING_PROVIDER}
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::123456789012:oidc-provider/accounts.google.com",
+        "arn:aws:iam::123456789012:role/token.actions.githubusercontent.com",
+        "token.actions.githubusercontent.com",
+    ],
+)
+def test_a_provider_arn_that_is_not_githubs_stops_synthesis(arn: str) -> None:
+    with pytest.raises(ValueError, match="github_oidc_provider_arn"):
+        DeliveryAccessStack(
+            App(),
+            "DeliveryAccess",
+            github_repository=GITHUB_REPOSITORY,
+            stages=STAGES,
+            github_oidc_provider_arn=arn,
+        )
