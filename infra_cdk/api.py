@@ -112,9 +112,11 @@ class PredictionApi(Construct):
     def _resource_policy(self, invoker_principals: Sequence[str]) -> iam.PolicyDocument:
         # Anyone may reach the API (public routes, 404s); on protected routes only the listed principals pass,
         # whatever their own IAM policies say. Unsigned requests never get that far: AWS_IAM rejects them.
-        # Each path and everything below it: a trailing slash or extra segments must not slip past the Deny.
+        # Each path with and without a trailing slash, so the slash cannot slip past the Deny. Not "<path>/*":
+        # longer paths are {proxy+} MOCK 404s that reach nothing, and an unsigned caller should get that 404,
+        # not a 403 (the end-to-end suite checks it).
         protected = [
-            f"execute-api:/*/*{path}{below}" for path in contract.PROTECTED_PATHS for below in ("", "/*")
+            f"execute-api:/*/*{path}{slash}" for path in contract.PROTECTED_PATHS for slash in ("", "/")
         ]
         return iam.PolicyDocument(
             statements=[

@@ -179,14 +179,14 @@ def test_protected_routes_admit_only_the_listed_invokers(
         "execute-api:/*",
     )
     assert deny["Effect"] == "Deny"
-    # Each protected path and everything below it (a trailing slash, extra segments), and nothing public.
+    # Each protected path, with or without a trailing slash; nothing public, and not the unknown paths below
+    # a protected one (MOCK 404s that reach nothing: an unsigned caller gets the 404, not a 403).
     assert sorted(deny["Resource"]) == sorted(
-        f"execute-api:/*/*{p}{below}" for p in contract.PROTECTED_PATHS for below in ("", "/*")
+        f"execute-api:/*/*{p}{slash}" for p in contract.PROTECTED_PATHS for slash in ("", "/")
     )
     for path in [*contract.PROTECTED_PATHS, *(f"{p}/" for p in contract.PROTECTED_PATHS)]:
         assert denied(deny["Resource"], f"/{settings.slug}/POST{path}"), path
-    assert denied(deny["Resource"], f"/{settings.slug}/POST/v1/predict/batch/extra")
-    for path in contract.PUBLIC_PATHS:
+    for path in [*contract.PUBLIC_PATHS, "/v1/predict/batch/1", "/v1/predictions"]:
         assert not denied(deny["Resource"], f"/{settings.slug}/GET{path}"), path
     # Without extra invoker_principals in the settings, only the stage's delivery role (end-to-end tests).
     (invoker,) = as_list(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
