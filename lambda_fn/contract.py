@@ -20,6 +20,10 @@ BMI_MAX: Final = 100.0
 BATCH_MAX: Final = 10_000
 # A full batch of BATCH_MAX numbers is ~200 kB of JSON; anything past 1 MiB is not a request we serve -> 413.
 BODY_MAX_BYTES: Final = 1_048_576
+# The deployed stage's web ACL refuses a declared Content-Length of at least this many bytes (413,
+# GATEWAY_ERRORS["REQUEST_TOO_LARGE"]): API Gateway accepts up to 10 MB but cannot hand Lambda more than its
+# 6 MB synchronous payload, and would answer that with a 5xx. infra_cdk/protection.py derives and enforces it.
+EDGE_BODY_LIMIT_BYTES: Final = 2_000_000
 
 
 # --- Routes -------------------------------------------------------------------------------------------

@@ -149,12 +149,12 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         return apigw_proxy.map_result(result, request_id=request_id)
 
     def _read_body(self) -> bytes | None:
-        """The request body, or ``None`` when it exceeds API Gateway's payload limit."""
-        limit = apigw_proxy.MAX_REQUEST_BODY_BYTES
+        """The request body, or ``None`` when the deployed stage would refuse it: a declared length its
+        web ACL blocks or, chunked (no length for the web ACL to see), more than API Gateway's limit."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
+            return self._read_chunked(apigw_proxy.MAX_REQUEST_BODY_BYTES)
         length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
+        if length >= contract.EDGE_BODY_LIMIT_BYTES:
             return None
         return self.rfile.read(length)
 

@@ -116,6 +116,13 @@ def test_body_over_the_functions_limit_is_a_413(api):
     assert_error(api.post("/v1/predict/batch", data=body, headers=JSON), 413, "body_too_large")
 
 
+def test_body_the_edge_refuses_is_a_413(api):
+    # Too large for a synchronous Lambda payload once API Gateway has it: the web ACL refuses it first.
+    body = b'{"bmi": [' + b"27.0," * (contract.EDGE_BODY_LIMIT_BYTES // 5) + b"27.0]}"
+    assert contract.EDGE_BODY_LIMIT_BYTES <= len(body) < MAX_REQUEST_BODY_BYTES
+    assert_error(api.post("/v1/predict/batch", data=body, headers=JSON), 413, "payload_too_large")
+
+
 def test_body_over_api_gateways_limit_is_a_413(api):
     body = b'{"bmi": [' + b"27.0," * (MAX_REQUEST_BODY_BYTES // 5) + b"27.0]}"
     assert len(body) > MAX_REQUEST_BODY_BYTES

@@ -123,6 +123,8 @@ def test_bodies_a_lambda_invocation_cannot_carry_get_a_413_in_the_error_shape_fr
 def test_the_oversized_body_threshold_lies_between_the_function_limit_and_what_lambda_can_carry() -> None:
     threshold = oversized_body_threshold()
     assert contract.BODY_MAX_BYTES < threshold < LAMBDA_SYNC_PAYLOAD_MAX_BYTES * 3 // 4
+    # The contract's edge limit (what the development server and the e2e suite expect) is this one.
+    assert threshold == contract.EDGE_BODY_LIMIT_BYTES
     assert threshold == 2_000_000
     with pytest.raises(ValueError, match="may not fit"):
         oversized_body_threshold(4_000_000)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scripts.apigw_proxy import MAX_REQUEST_BODY_BYTES
+from lambda_fn import contract
 from scripts.dev_server import DevServer
 
 
@@ -85,18 +85,28 @@ def test_chunked_request_body_is_reassembled(serve):
     assert invoker.events[0]["body"] == '{"bmi": 30}'
 
 
-def test_body_at_the_limit_is_accepted(serve):
+def test_body_just_under_the_edge_limit_is_accepted(serve):
     conn, invoker = serve()
-    conn.request("POST", "/v1/predict/batch", body=b"x" * MAX_REQUEST_BODY_BYTES)
+    size = contract.EDGE_BODY_LIMIT_BYTES - 1
+    conn.request("POST", "/v1/predict/batch", body=b"x" * size)
     assert conn.getresponse().status == 200
-    assert invoker.events[0]["body"] == "x" * MAX_REQUEST_BODY_BYTES
+    assert invoker.events[0]["body"] == "x" * size
+
+
+def test_chunked_body_is_limited_by_api_gateways_payload_limit(serve):
+    # No Content-Length for the web ACL to read: only API Gateway's own 10 MB limit applies.
+    conn, invoker = serve()
+    size = contract.EDGE_BODY_LIMIT_BYTES + 1
+    conn.request("POST", "/v1/predict/batch", body=iter([b"x" * size]), encode_chunked=True)
+    assert conn.getresponse().status == 200
+    assert len(invoker.events[0]["body"]) == size
 
 
 def test_body_over_the_limit_is_refused_before_it_is_read(serve):
     conn, invoker = serve()
-    # Only the headers are sent: the answer must not wait for 10 MB that never comes.
+    # Only the headers are sent: the answer must not wait for a body that never comes.
     conn.putrequest("POST", "/v1/predict/batch")
-    conn.putheader("Content-Length", str(MAX_REQUEST_BODY_BYTES + 1))
+    conn.putheader("Content-Length", str(contract.EDGE_BODY_LIMIT_BYTES))
     conn.endheaders()
     response = conn.getresponse()
     assert response.status == 413
