@@ -97,18 +97,8 @@ class WebProtection(Construct):
         )
 
     def _rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
-        return wafv2.CfnWebACL.RuleProperty(
-            name="RateLimitPerIp",
-            priority=0,
-            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    aggregate_key_type="IP",
-                    limit=self._settings.waf_rate_limit_per_5_minutes_per_ip,
-                    evaluation_window_sec=300,
-                )
-            ),
-            visibility_config=self._visibility("RateLimitPerIp"),
+        return self._per_ip_rate_rule(
+            "RateLimitPerIp", priority=0, limit=self._settings.waf_rate_limit_per_5_minutes_per_ip
         )
 
     def _public_rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
@@ -127,21 +117,36 @@ class WebProtection(Construct):
             )
             for path in contract.PUBLIC_PATHS
         ]
-        return wafv2.CfnWebACL.RuleProperty(
-            name="RateLimitPublicRoutesPerIp",
+        return self._per_ip_rate_rule(
+            "RateLimitPublicRoutesPerIp",
             priority=1,
+            limit=self._settings.waf_public_rate_limit_per_5_minutes_per_ip,
+            scope_down=wafv2.CfnWebACL.StatementProperty(
+                or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=public_paths)
+            ),
+        )
+
+    def _per_ip_rate_rule(
+        self,
+        name: str,
+        *,
+        priority: int,
+        limit: int,
+        scope_down: wafv2.CfnWebACL.StatementProperty | None = None,
+    ) -> wafv2.CfnWebACL.RuleProperty:
+        return wafv2.CfnWebACL.RuleProperty(
+            name=name,
+            priority=priority,
             action=wafv2.CfnWebACL.RuleActionProperty(block={}),
             statement=wafv2.CfnWebACL.StatementProperty(
                 rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
                     aggregate_key_type="IP",
-                    limit=self._settings.waf_public_rate_limit_per_5_minutes_per_ip,
+                    limit=limit,
                     evaluation_window_sec=300,
-                    scope_down_statement=wafv2.CfnWebACL.StatementProperty(
-                        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=public_paths)
-                    ),
+                    scope_down_statement=scope_down,
                 )
             ),
-            visibility_config=self._visibility("RateLimitPublicRoutesPerIp"),
+            visibility_config=self._visibility(name),
         )
 
     def _oversized_body_rule(self) -> wafv2.CfnWebACL.RuleProperty:
