@@ -222,7 +222,8 @@ def test_checks_run_every_gate_and_upload_the_model_card_and_the_assembly(checks
         for s in rules.steps(job)
         if str(s.get("uses", "")).startswith("actions/upload-artifact@")
     }
-    assert uploaded == {"build/model-report", "cdk.out"}
+    # The model card, the synthesised assembly, and the browser test's screenshot of /docs.
+    assert uploaded == {"build/model-report", "cdk.out", "test-results"}
 
 
 def test_the_release_carries_the_trained_artifact_into_the_image_and_the_synthesis(release):
