@@ -2,7 +2,9 @@
 
 Standard library only, on purpose: the Lambda image copies this module next to the function and must not
 pull numpy or the trainer in. An artifact is a canonical JSON document; its ``sha256`` field is the digest
-of the canonical encoding of every other field, so any edit to the file is detected at load time.
+of the canonical encoding of every other field, so corruption, truncation and hand edits that did not
+recompute it are refused at load time. (An unkeyed digest cannot stop a deliberate forger who recomputes it:
+what guards the served file is the image, promoted by digest, and the pre-traffic check of its answers.)
 
 Loading is fail-closed: :func:`load_artifact` returns a fully validated :class:`ModelArtifact` or raises
 :class:`ArtifactError` with a message that says what is wrong. It never returns a partially valid model.
@@ -25,6 +27,8 @@ FEATURE_UNIT: Final = "kg/m^2"
 DEFAULT_MIN_R2: Final = 0.4
 DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
 DEFAULT_ARTIFACT_PATH: Final = Path(__file__).resolve().parent / "artifacts" / "model.json"
+QUALITY_GATE: Final = "quality (hold-out R2)"
+CONVERGENCE_GATE: Final = "convergence (relative training-MSE gap to least squares)"
 
 
 class ArtifactError(ValueError):
@@ -190,7 +194,28 @@ def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
     failed = artifact.failed_gates()
     if failed:
         raise ArtifactError(f"{source}: refusing a model that failed its gates: {failed[0].describe()}")
+    _enforce_serving_policy(artifact.metrics, source)
     return artifact
+
+
+def _enforce_serving_policy(metrics: Metrics, source: str) -> None:
+    """A passed gate only counts if it is the real gate: both present, thresholds no looser than the serving
+    policy (DEFAULT_MIN_R2, DEFAULT_MAX_CONVERGENCE_GAP), values those of the recorded metrics."""
+    by_name = {gate.name: gate for gate in metrics.gates}
+    quality, convergence = by_name.get(QUALITY_GATE), by_name.get(CONVERGENCE_GATE)
+    if quality is None or convergence is None or len(by_name) != len(metrics.gates):
+        raise ArtifactError(f"{source}: metrics.gates must hold the quality and convergence gates once each")
+    looser = (quality.comparison, convergence.comparison) != (">=", "<=") or (
+        quality.threshold < DEFAULT_MIN_R2 or convergence.threshold > DEFAULT_MAX_CONVERGENCE_GAP
+    )
+    if looser:
+        raise ArtifactError(
+            f"{source}: gates looser than the serving policy (hold-out R2 >= {DEFAULT_MIN_R2}, "
+            f"convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g})"
+        )
+    gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
+    if quality.value != metrics.holdout_r2 or not math.isclose(convergence.value, gap, rel_tol=1e-9):
+        raise ArtifactError(f"{source}: gate values do not match the recorded metrics")
 
 
 def _from_document(document: Any, source: str) -> ModelArtifact:

@@ -46,3 +46,18 @@ def cross_validate(x: FloatArray, y: FloatArray, fit: Fitter, *, folds: int, see
         slope, intercept = fit(x[train_idx], y[train_idx])
         scores.append(r2(y[test_idx], slope * x[test_idx] + intercept))
     return CrossValidation(folds=folds, r2_mean=statistics.fmean(scores), r2_std=statistics.pstdev(scores))
+
+
+def random_holdout_pass_rate(
+    x: FloatArray, y: FloatArray, *, holdout_size: int, threshold: float, splits: int, seed: int
+) -> float:
+    """The share of random ``holdout_size``-row hold-outs on which least squares fitted on the other rows
+    reaches ``threshold`` R²: how much a fixed-split gate owes to the split."""
+    rng = np.random.default_rng(seed)
+    passed = 0
+    for _ in range(splits):
+        order = rng.permutation(x.size)
+        test, train = order[:holdout_size], order[holdout_size:]
+        slope, intercept = closed_form(x[train], y[train])
+        passed += r2(y[test], slope * x[test] + intercept) >= threshold
+    return passed / splits

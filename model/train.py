@@ -3,7 +3,11 @@
     python -m model.train [--seed N] [--out PATH] [--report DIR] [--min-r2 X] [--max-convergence-gap G]
 
 Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed (the
-reason is one line on stderr and no file is written or overwritten).
+reason is one line on stderr and no artifact is written or overwritten; a ``--report`` directory still
+receives the model card, marked FAIL, so the failure can be inspected).
+
+The gates' thresholds can be made stricter than the serving policy in ``model.artifact`` (R² ≥ 0.4,
+convergence gap ≤ 1e-6), never looser: the function refuses an artifact gated more loosely.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from pathlib import Path
 from typing import Final
 
 from model.artifact import (
+    CONVERGENCE_GATE,
     DEFAULT_ARTIFACT_PATH,
     DEFAULT_MAX_CONVERGENCE_GAP,
     DEFAULT_MIN_R2,
     FEATURE_NAME,
     FEATURE_UNIT,
+    QUALITY_GATE,
     SCHEMA_VERSION,
     Coefficients,
     Feature,
@@ -59,10 +65,6 @@ class TrainingOutcome:
     optimal: Coefficients  # closed-form least squares on the training rows
     dataset: Dataset
 
-    @property
-    def passed(self) -> bool:
-        return not self.artifact.failed_gates()
-
 
 def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
     """Fits, evaluates and gates; the returned artifact says whether it may be served."""
@@ -83,16 +85,11 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         return fold.slope, fold.intercept
 
     cv = cross_validate(train_split.x, train_split.y, sgd_fit, folds=config.cv_folds, seed=config.seed)
-    gap = (train_mse - optimal_mse) / optimal_mse if result.converged else math.inf
+    # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
+    gap = (train_mse - optimal_mse) / optimal_mse if result.converged else sys.float_info.max
     gates = (
-        Gate.evaluate("quality (hold-out R2)", ">=", config.min_r2, holdout_r2),
-        # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
-        Gate.evaluate(
-            "convergence (relative training-MSE gap to least squares)",
-            "<=",
-            config.max_convergence_gap,
-            gap if math.isfinite(gap) else sys.float_info.max,
-        ),
+        Gate.evaluate(QUALITY_GATE, ">=", config.min_r2, holdout_r2),
+        Gate.evaluate(CONVERGENCE_GATE, "<=", config.max_convergence_gap, gap),
     )
     bmi_mean = float(dataset.bmi.mean())
     run_config = _run_config(config)
@@ -153,17 +150,21 @@ def _code_sha256() -> str:
     return digest.hexdigest()
 
 
-def _probability(text: str) -> float:
+def _min_r2(text: str) -> float:
     value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    if not DEFAULT_MIN_R2 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be in [{DEFAULT_MIN_R2}, 1] (stricter than the serving policy, never looser), got {text}"
+        )
     return value
 
 
-def _positive(text: str) -> float:
+def _max_gap(text: str) -> float:
     value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0.0 < value <= DEFAULT_MAX_CONVERGENCE_GAP:
+        raise argparse.ArgumentTypeError(
+            f"must be in (0, {DEFAULT_MAX_CONVERGENCE_GAP:g}] (stricter than the serving policy), got {text}"
+        )
     return value
 
 
@@ -181,13 +182,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, metavar="DIR", help="write model_card.md and plots here")
     parser.add_argument(
         "--min-r2",
-        type=_probability,
+        type=_min_r2,
         default=DEFAULT_MIN_R2,
         help=f"quality gate: minimum hold-out R² (default {DEFAULT_MIN_R2})",
     )
     parser.add_argument(
         "--max-convergence-gap",
-        type=_positive,
+        type=_max_gap,
         default=DEFAULT_MAX_CONVERGENCE_GAP,
         help="convergence gate: max relative training-MSE gap to least squares "
         f"(default {DEFAULT_MAX_CONVERGENCE_GAP:g})",

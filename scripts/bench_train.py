@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from model.artifact import DEFAULT_MIN_R2
-from model.dataset import load_dataset
-from model.evaluation import closed_form, r2
+from model.dataset import HOLDOUT_SIZE, load_dataset
+from model.evaluation import closed_form, r2, random_holdout_pass_rate
 from model.sgd import fit_sgd
+from model.train import TrainingConfig
+from model.train import train as train_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,21 +68,26 @@ def main() -> None:
     slope_opt, intercept_opt = closed_form(train.x, train.y)
     r2_opt = r2(holdout.y, slope_opt * holdout.x + intercept_opt)
 
-    slope_err, intercept_err, r2_err, epochs, fit_seconds = [], [], [], [], []
+    slope_err, intercept_err, holdout_r2s, epochs, fit_seconds = [], [], [], [], []
     for seed in range(args.seeds):
         start = time.perf_counter()
         fit = fit_sgd(train.x, train.y, seed=seed)
         fit_seconds.append(time.perf_counter() - start)
         slope_err.append(abs(fit.slope / slope_opt - 1))
         intercept_err.append(abs(fit.intercept / intercept_opt - 1))
-        r2_err.append(abs(r2(holdout.y, fit.slope * holdout.x + fit.intercept) - r2_opt))
+        holdout_r2s.append(r2(holdout.y, fit.slope * holdout.x + fit.intercept))
         epochs.append(fit.epochs_run)
+    passing = sum(score >= DEFAULT_MIN_R2 for score in holdout_r2s)
 
-    centered = data.bmi - data.bmi.mean()
-    scaled = centered / np.sqrt((centered**2).sum())
-    z, hz = scaled[:-20], scaled[-20:]
-    legacy = [legacy_sgd_r2(seed, z.tolist(), train.y.tolist(), hz, holdout.y) for seed in range(args.seeds)]
+    # The legacy API's units: scikit-learn's scaling, exactly as the served artifact maps it.
+    feature = train_model(TrainingConfig(), data).artifact.feature
+    z = [feature.to_scaled(bmi) for bmi in train.x.tolist()]
+    hz = np.array([feature.to_scaled(bmi) for bmi in holdout.x.tolist()])
+    legacy = [legacy_sgd_r2(seed, z, train.y.tolist(), hz, holdout.y) for seed in range(args.seeds)]
     legacy_pass = sum(score >= DEFAULT_MIN_R2 for score in legacy) / len(legacy)
+    random_split_pass = random_holdout_pass_rate(
+        data.bmi, data.target, holdout_size=HOLDOUT_SIZE, threshold=DEFAULT_MIN_R2, splits=2000, seed=0
+    )
 
     wall = time_training_process(args.runs)
     print(
@@ -105,14 +112,19 @@ def main() -> None:
     )
     print(f"| max relative slope error vs least squares, {args.seeds} seeds | {max(slope_err):.2e} | — |")
     print(f"| max relative intercept error vs least squares | {max(intercept_err):.2e} | ±21 absolute |")
-    print(f"| max \\|hold-out R² − optimum\\| | {max(r2_err):.2e} | — |")
+    r2_err = max(abs(score - r2_opt) for score in holdout_r2s)
+    print(f"| max \\|hold-out R² − optimum\\| | {r2_err:.2e} | — |")
     print(
-        f"| runs passing the R² ≥ {DEFAULT_MIN_R2} gate | {args.seeds}/{args.seeds} | "
+        f"| runs passing the R² ≥ {DEFAULT_MIN_R2} gate | {passing}/{args.seeds} | "
         f"{legacy_pass:.0%} replayed here (64% measured) |"
     )
     print(
-        f"| hold-out R² range over seeds | {r2_opt - max(r2_err):.6f}–{r2_opt + max(r2_err):.6f} | "
+        f"| hold-out R² range over seeds | {min(holdout_r2s):.6f}–{max(holdout_r2s):.6f} | "
         f"{min(legacy):.3f}–{max(legacy):.3f} replayed |"
+    )
+    print(
+        f"| least squares on 2 000 random {HOLDOUT_SIZE}-row hold-outs: share passing the gate | "
+        f"{random_split_pass:.0%} | (same data: a property of the split, not the optimiser) |"
     )
 
 

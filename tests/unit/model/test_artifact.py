@@ -137,3 +137,23 @@ def test_scaled_units_convert_back_to_the_same_bmi(model_artifact: ModelArtifact
     feature = model_artifact.feature
     assert feature.to_raw(feature.to_scaled(bmi)) == pytest.approx(bmi, rel=1e-12)
     assert feature.to_scaled(feature.sklearn_mean) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # A lowered threshold that the value then "passes": consistent, checksummed, and still refused.
+        (lambda d: d["metrics"]["gates"][0].update(threshold=-1.0), "looser than the serving policy"),
+        (lambda d: d["metrics"]["gates"][1].update(threshold=1.0), "looser than the serving policy"),
+        (lambda d: d["metrics"]["gates"].pop(1), "quality and convergence gates once each"),
+        (lambda d: d["metrics"]["gates"].append(dict(d["metrics"]["gates"][0])), "once each"),
+        (lambda d: d["metrics"]["gates"][0].update(name="quality"), "once each"),
+        (lambda d: d["metrics"].update(holdout_r2=0.9), "do not match the recorded metrics"),
+        (lambda d: d["metrics"].update(train_mse=d["metrics"]["train_mse"] * 1.0000001), "do not match"),
+    ],
+)
+def test_refuses_gates_that_are_not_the_serving_policy(model_artifact: ModelArtifact, edit, message):
+    doc = document(model_artifact)
+    edit(doc)
+    with pytest.raises(ArtifactError, match=message):
+        parse_artifact(resealed(doc))
