@@ -35,16 +35,25 @@ class Route:
     deprecated: bool = False
 
 
+PATH_PREDICT: Final = "/v1/predict"
+PATH_PREDICT_BATCH: Final = "/v1/predict/batch"
+PATH_MODEL: Final = "/v1/model"
+PATH_HEALTH: Final = "/health"
+PATH_DOCS: Final = "/docs"
+PATH_OPENAPI: Final = "/openapi.json"
+# The contract of the system this service replaces, kept for its existing clients.
+PATH_LEGACY_STREAM: Final = "/stream"
+PATH_LEGACY_BATCH: Final = "/batch"
+
 ROUTES: Final = (
-    Route("POST", "/v1/predict", public=False),
-    Route("POST", "/v1/predict/batch", public=False),
-    Route("GET", "/v1/model", public=False),
-    Route("GET", "/health", public=True),
-    Route("GET", "/docs", public=True),
-    Route("GET", "/openapi.json", public=True),
-    # The contract of the system this service replaces, kept for its existing clients.
-    Route("POST", "/stream", public=False, deprecated=True),
-    Route("POST", "/batch", public=False, deprecated=True),
+    Route("POST", PATH_PREDICT, public=False),
+    Route("POST", PATH_PREDICT_BATCH, public=False),
+    Route("GET", PATH_MODEL, public=False),
+    Route("GET", PATH_HEALTH, public=True),
+    Route("GET", PATH_DOCS, public=True),
+    Route("GET", PATH_OPENAPI, public=True),
+    Route("POST", PATH_LEGACY_STREAM, public=False, deprecated=True),
+    Route("POST", PATH_LEGACY_BATCH, public=False, deprecated=True),
 )
 PUBLIC_PATHS: Final = tuple(r.path for r in ROUTES if r.public)
 PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)

@@ -13,7 +13,7 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambda_fn import api_docs, errors, observability, prediction, schemas
+from lambda_fn import api_docs, contract, errors, observability, prediction, schemas
 from lambda_fn.api_docs import PROTECTED, post_responses
 from lambda_fn.contract import BATCH_MAX
 from lambda_fn.model_store import load_model
@@ -39,7 +39,7 @@ errors.register(app)
 
 
 @app.post(
-    "/v1/predict",
+    contract.PATH_PREDICT,
     summary="Predict from one BMI",
     tags=["predictions"],
     responses=post_responses(PredictResponse, "The prediction."),
@@ -55,7 +55,7 @@ def predict(body: PredictRequest) -> PredictResponse:
 
 
 @app.post(
-    "/v1/predict/batch",
+    contract.PATH_PREDICT_BATCH,
     summary=f"Predict from 1 to {BATCH_MAX} BMIs",
     tags=["predictions"],
     responses=post_responses(BatchPredictResponse, "One prediction per input, in input order."),
@@ -76,7 +76,7 @@ def predict_batch(body: BatchPredictRequest) -> BatchPredictResponse:
 
 
 @app.post(
-    "/stream",
+    contract.PATH_LEGACY_STREAM,
     summary="Legacy: predict from one scaled BMI",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict.",
     tags=["legacy"],
@@ -92,7 +92,7 @@ def legacy_stream(body: LegacyStreamRequest) -> LegacyPredictResponse:
 
 
 @app.post(
-    "/batch",
+    contract.PATH_LEGACY_BATCH,
     summary="Legacy: predict from scaled BMIs",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict/batch.",
     tags=["legacy"],
@@ -110,7 +110,7 @@ def legacy_batch(body: LegacyBatchRequest) -> LegacyPredictResponse:
 
 
 @app.get(
-    "/v1/model",
+    contract.PATH_MODEL,
     summary="The served model",
     response_description="Version, coefficients, quality metrics, training range and input limits.",
     tags=["model"],
@@ -121,7 +121,7 @@ def model_info() -> ModelInfoResponse:
 
 
 @app.get(
-    "/health",
+    contract.PATH_HEALTH,
     summary="Liveness, with the served model's version",
     response_description="The function is up and serving this model.",
     tags=["operations"],
@@ -131,7 +131,7 @@ def health() -> HealthResponse:
 
 
 @app.get(
-    "/openapi.json",
+    contract.PATH_OPENAPI,
     summary="This OpenAPI document",
     responses={200: api_docs.document_response("The OpenAPI 3.1 document.", content_types.APPLICATION_JSON)},
     tags=["operations"],
@@ -142,7 +142,7 @@ def openapi_document() -> Response[str]:
 
 
 @app.get(
-    "/docs",
+    contract.PATH_DOCS,
     summary="Swagger UI for this API (no CDN needed)",
     responses={200: api_docs.document_response("A self-contained HTML page.", "text/html")},
     tags=["operations"],

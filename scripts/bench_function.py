@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
+from lambda_fn import contract
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 IMAGE_ROOT: Final = REPO_ROOT / "build" / "bench-image-root"
 
@@ -107,7 +109,7 @@ def _worker_cold(out: Any) -> None:
 
     imported = time.perf_counter()
     context: Any = _Context()  # duck-typed like the runtime's own context object
-    response = handler(_event("POST", "/v1/predict", '{"bmi": 27.3}'), context)
+    response = handler(_event("POST", contract.PATH_PREDICT, '{"bmi": 27.3}'), context)
     answered = time.perf_counter()
     out.write(
         json.dumps(
@@ -126,17 +128,19 @@ def _worker_warm(out: Any, iterations: int) -> None:
     from lambda_fn.handler import handler
 
     context = _Context()
-    one = _event("POST", "/v1/predict", '{"bmi": 27.3}')
+    one = _event("POST", contract.PATH_PREDICT, '{"bmi": 27.3}')
     _timed_ns(handler, one, context, 2000)  # warm-up: caches, branch predictors, allocator pools
     single = _timed_ns(handler, one, context, iterations)
     result: dict[str, Any] = {
         "warm_p50_us": _percentile(single, 0.50),
         "warm_p99_us": _percentile(single, 0.99),
         "health_p50_us": _percentile(
-            _timed_ns(handler, _event("GET", "/health"), context, iterations // 4), 0.5
+            _timed_ns(handler, _event("GET", contract.PATH_HEALTH), context, iterations // 4), 0.5
         ),
         "rejection_p50_us": _percentile(
-            _timed_ns(handler, _event("POST", "/v1/predict", '{"bmi": "27.3"}'), context, iterations // 4),
+            _timed_ns(
+                handler, _event("POST", contract.PATH_PREDICT, '{"bmi": "27.3"}'), context, iterations // 4
+            ),
             0.5,
         ),
         "batch_ms": {},
@@ -145,14 +149,19 @@ def _worker_warm(out: Any, iterations: int) -> None:
     # Powertools' JSON formatter and written to stdout.
     from lambda_fn.observability import logger
 
-    fields = {"method": "POST", "path": "/v1/predict", "status": 422, "error_code": "validation_error"}
+    fields = {
+        "method": "POST",
+        "path": contract.PATH_PREDICT,
+        "status": 422,
+        "error_code": "validation_error",
+    }
 
     def log_line(*_: Any) -> None:
         logger.info("request rejected", extra=fields)
 
     result["info_log_line_p50_us"] = _percentile(_timed_ns(log_line, {}, None, iterations // 4), 0.5)
     for size in (1, 10, 100, 1000, 10000):
-        event = _event("POST", "/v1/predict/batch", _batch_body(size))
+        event = _event("POST", contract.PATH_PREDICT_BATCH, _batch_body(size))
         repeats = max(20, min(2000, 200_000 // size))
         _timed_ns(handler, event, context, max(3, repeats // 10))
         result["batch_ms"][str(size)] = _percentile(_timed_ns(handler, event, context, repeats), 0.5) / 1000.0
@@ -174,11 +183,11 @@ def _worker_memory(out: Any, total: int) -> None:
     context: Any = _Context()
     # A realistic mix: single predictions, batches, rejections, health checks.
     events = [
-        _event("POST", "/v1/predict", '{"bmi": 27.3}'),
-        _event("POST", "/v1/predict/batch", _batch_body(100)),
-        _event("POST", "/v1/predict", '{"bmi": "oops"}'),
-        _event("GET", "/health"),
-        _event("POST", "/stream", '{"input": 0.0616962065186885}'),
+        _event("POST", contract.PATH_PREDICT, '{"bmi": 27.3}'),
+        _event("POST", contract.PATH_PREDICT_BATCH, _batch_body(100)),
+        _event("POST", contract.PATH_PREDICT, '{"bmi": "oops"}'),
+        _event("GET", contract.PATH_HEALTH),
+        _event("POST", contract.PATH_LEGACY_STREAM, '{"input": 0.0616962065186885}'),
     ]
     rss: dict[str, float] = {}
     peak: dict[str, float] = {}
@@ -207,9 +216,9 @@ def _worker_validation_alternative(out: Any, iterations: int) -> None:
     def predict(body: PredictRequest) -> PredictResponse:
         return PredictResponse(prediction=body.bmi, model_version="x", extrapolated=False)
 
-    powertools.post("/v1/predict")(predict)
-    own.post("/v1/predict", middlewares=[json_body(PredictRequest)])(predict)
-    event = _event("POST", "/v1/predict", '{"bmi": 27.3}')
+    powertools.post(contract.PATH_PREDICT)(predict)
+    own.post(contract.PATH_PREDICT, middlewares=[json_body(PredictRequest)])(predict)
+    event = _event("POST", contract.PATH_PREDICT, '{"bmi": 27.3}')
     results = {}
     for name, resolver in (("powertools_validation", powertools), ("own_validation", own)):
         _timed_ns(resolver.resolve, event, _Context(), 2000)
@@ -238,7 +247,6 @@ def _worker(kind: str, iterations: int) -> None:
 def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
     """Runs a worker in a fresh interpreter confined to the image root (with the image's ENV); returns its
     JSON line and the wall time from spawning the process to reading that line."""
-    from lambda_fn import contract
     from scripts.image_root import dockerfile_env
 
     env = {

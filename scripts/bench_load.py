@@ -56,8 +56,10 @@ def _batch(rng: random.Random) -> dict[str, object]:
 
 
 SCENARIOS: Final = (
-    Scenario("POST /v1/predict", "/v1/predict", _one),
-    Scenario(f"POST /v1/predict/batch ({BATCH_SIZE} values)", "/v1/predict/batch", _batch),
+    Scenario(f"POST {contract.PATH_PREDICT}", contract.PATH_PREDICT, _one),
+    Scenario(
+        f"POST {contract.PATH_PREDICT_BATCH} ({BATCH_SIZE} values)", contract.PATH_PREDICT_BATCH, _batch
+    ),
 )
 
 

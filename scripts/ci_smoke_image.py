@@ -32,14 +32,13 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from lambda_fn import contract
 from model.artifact import ModelArtifact, load_artifact
 from scripts.apigw_proxy import proxy_event
 
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
 EMULATOR_PORT: Final = 8080  # where the base image's entrypoint starts the emulator
 SMOKE_BMI: Final = 27.3  # inside the training range: a plain, non-extrapolated prediction
-HEALTH_PATH: Final = "/health"  # both routes are in lambda_fn/contract.py (a test keeps them there)
-PREDICT_PATH: Final = "/v1/predict"
 # The first invocation includes the function's init (imports, artifact verification).
 INVOKE_TIMEOUT_S: Final = 60.0
 STARTUP_TIMEOUT_S: Final = 30.0
@@ -101,26 +100,28 @@ def invoke(endpoint: str, event: dict[str, Any], *, timeout: float = INVOKE_TIME
 
 
 def check_health(endpoint: str, artifact: ModelArtifact) -> None:
-    response = invoke(endpoint, api_gateway_event("GET", HEALTH_PATH))
+    response = invoke(endpoint, api_gateway_event("GET", contract.PATH_HEALTH))
     if response.status != 200:
-        raise SmokeTestError(f"GET {HEALTH_PATH}: status {response.status}: {response.body!r}")
+        raise SmokeTestError(f"GET {contract.PATH_HEALTH}: status {response.status}: {response.body!r}")
     if artifact.model_version not in json.dumps(response.body):
         raise SmokeTestError(
-            f"GET {HEALTH_PATH}: does not report model {artifact.model_version}: {response.body!r}"
+            f"GET {contract.PATH_HEALTH}: does not report model {artifact.model_version}: {response.body!r}"
         )
 
 
 def check_predict(endpoint: str, artifact: ModelArtifact) -> float:
-    response = invoke(endpoint, api_gateway_event("POST", PREDICT_PATH, {"bmi": SMOKE_BMI}))
+    response = invoke(endpoint, api_gateway_event("POST", contract.PATH_PREDICT, {"bmi": SMOKE_BMI}))
     if response.status != 200 or not isinstance(response.body, dict):
-        raise SmokeTestError(f"POST {PREDICT_PATH}: status {response.status}: {response.body!r}")
+        raise SmokeTestError(f"POST {contract.PATH_PREDICT}: status {response.status}: {response.body!r}")
     prediction = response.body.get("prediction")
     expected = artifact.coefficients.predict(SMOKE_BMI)
     if not isinstance(prediction, float) or not math.isclose(prediction, expected, rel_tol=1e-9):
-        raise SmokeTestError(f"POST {PREDICT_PATH}: prediction {prediction!r}, artifact says {expected!r}")
+        raise SmokeTestError(
+            f"POST {contract.PATH_PREDICT}: prediction {prediction!r}, artifact says {expected!r}"
+        )
     if response.body.get("model_version") != artifact.model_version:
         raise SmokeTestError(
-            f"POST {PREDICT_PATH}: served model {response.body.get('model_version')!r}, "
+            f"POST {contract.PATH_PREDICT}: served model {response.body.get('model_version')!r}, "
             f"built with {artifact.model_version!r}"
         )
     return prediction
@@ -130,7 +131,10 @@ def smoke_test(endpoint: str, artifact: ModelArtifact) -> None:
     wait_for_port(endpoint, timeout=STARTUP_TIMEOUT_S)
     check_health(endpoint, artifact)
     prediction = check_predict(endpoint, artifact)
-    print(f"smoke: GET {HEALTH_PATH} 200; POST {PREDICT_PATH} bmi={SMOKE_BMI} -> {prediction:.4f} (200)")
+    print(
+        f"smoke: GET {contract.PATH_HEALTH} 200; "
+        f"POST {contract.PATH_PREDICT} bmi={SMOKE_BMI} -> {prediction:.4f} (200)"
+    )
 
 
 def wait_for_port(endpoint: str, *, timeout: float) -> None:

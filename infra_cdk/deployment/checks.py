@@ -40,12 +40,18 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
 
     return [
         _check(
-            "health", "GET", "/health", None, _OK, HealthResponse, {"status": "ok", "model_version": version}
+            "health",
+            "GET",
+            contract.PATH_HEALTH,
+            None,
+            _OK,
+            HealthResponse,
+            {"status": "ok", "model_version": version},
         ),
         _check(
             "model identity",
             "GET",
-            "/v1/model",
+            contract.PATH_MODEL,
             None,
             _OK,
             ModelInfoResponse,
@@ -54,7 +60,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
         _check(
             "single prediction",
             "POST",
-            "/v1/predict",
+            contract.PATH_PREDICT,
             PredictRequest(bmi=middle),
             _OK,
             PredictResponse,
@@ -63,7 +69,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
         _check(
             "batch prediction",
             "POST",
-            "/v1/predict/batch",
+            contract.PATH_PREDICT_BATCH,
             BatchPredictRequest(bmi=batch),
             _OK,
             BatchPredictResponse,
@@ -76,7 +82,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
         _check(
             "legacy stream (scaled units)",
             "POST",
-            "/stream",
+            contract.PATH_LEGACY_STREAM,
             LegacyStreamRequest(input=scaled),
             _OK,
             LegacyPredictResponse,
@@ -85,7 +91,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
         {
             "name": "bad body is rejected",
             "method": "POST",
-            "path": "/v1/predict",
+            "path": contract.PATH_PREDICT,
             "body": {"bmi": "27.3"},  # a string: the strict request model must refuse it
             "status": _UNPROCESSABLE,
             "expect": {},

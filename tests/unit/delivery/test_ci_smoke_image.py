@@ -72,11 +72,6 @@ def emulator(trained_artifact: Path, tmp_path: Path) -> Iterator[str]:
 
 
 # --- The events -----------------------------------------------------------------------------------------
-def test_the_smoke_routes_are_the_contracts_public_health_and_protected_prediction():
-    assert smoke.HEALTH_PATH in contract.PUBLIC_PATHS
-    assert smoke.PREDICT_PATH in contract.PROTECTED_PATHS
-
-
 def test_events_have_the_shape_of_an_api_gateway_rest_proxy_event():
     event = smoke.api_gateway_event("POST", "/v1/predict", {"bmi": 27.3})
     other = smoke.api_gateway_event("GET", "/health")
