@@ -16,7 +16,6 @@ Invocations are serialised, because one Lambda execution environment handles one
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import os
 import signal
@@ -29,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any, Final, Protocol
 
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import STAGES
 from lambda_fn import contract
 from scripts import apigw_proxy
 from scripts.apigw_proxy import HttpRequest, HttpResponse
@@ -37,11 +36,11 @@ from scripts.image_root import dockerfile_env
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
-# The function's configuration as the infrastructure deploys it by default (infra_cdk/settings.py, standard
-# library only). In-process they only fill the context; under --rie the emulator enforces the timeout.
-_DEPLOYED = {field.name: field.default for field in dataclasses.fields(StageSettings)}
-MEMORY_MB: Final = int(str(_DEPLOYED["memory_mb"]))
-TIMEOUT_SECONDS: Final = int(str(_DEPLOYED["timeout_seconds"]))
+# The function's configuration as the infrastructure deploys it to Staging (infra_cdk/settings.py, standard
+# library only). In-process it only fills the context; under --rie the emulator enforces the timeout.
+DEPLOYED: Final = next(stage for stage in STAGES if stage.name == "Staging")
+MEMORY_MB: Final = DEPLOYED.memory_mb
+TIMEOUT_SECONDS: Final = DEPLOYED.timeout_seconds
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
 
@@ -71,10 +70,8 @@ class InProcessInvoker:
     """Imports the handler once (the init phase) and calls it directly, one event at a time."""
 
     def __init__(self) -> None:
-        for (
-            name,
-            value,
-        ) in dockerfile_env().items():  # the image's ENV; configured variables win, as on Lambda
+        # The image's ENV; configured variables win, as on Lambda.
+        for name, value in dockerfile_env().items():
             os.environ.setdefault(name, value)
         os.environ.update(function_environment())
         module_name, _, attribute = contract.HANDLER.rpartition(".")
