@@ -138,12 +138,7 @@ class PredictionFunction(Construct):
             application_log_level_v2=_APPLICATION_LOG_LEVELS[settings.log_level],
             # START/END/REPORT platform lines only above WARN: REPORT's numbers are in Lambda's metrics.
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": settings.log_level,
-                contract.ENV_STAGE: settings.slug,
-            },
+            environment=contract.function_environment(stage=settings.slug, log_level=settings.log_level),
         )
         acknowledge_tracing_policy(self.role)
         skip_checkov(

@@ -92,6 +92,20 @@ GATEWAY_ERRORS: Final = {
 # --- Environment (set by the infrastructure, read by the function) -------------------------------------
 ENV_STAGE: Final = "STAGE"
 ENV_MODEL_PATH: Final = "MODEL_ARTIFACT_PATH"  # optional override of the bundled artifact's location
+ENV_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"  # read by Powertools' Logger, Metrics and Tracer
+ENV_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+
+
+def function_environment(*, stage: str, log_level: str) -> dict[str, str]:
+    """The variables every run of the function is configured with, deployed or local: the infrastructure,
+    the development server, the benchmarks and the tests all start from this."""
+    return {
+        ENV_SERVICE_NAME: SERVICE_NAME,
+        ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ENV_STAGE: stage,
+        ENV_LOG_LEVEL: log_level,
+    }
 
 
 # --- Metrics (EMF, namespace METRICS_NAMESPACE, dimensions: service and stage) --------------------------

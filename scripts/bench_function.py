@@ -253,9 +253,7 @@ def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(IMAGE_ROOT),
         "LAMBDA_TASK_ROOT": str(IMAGE_ROOT),
-        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-        contract.ENV_STAGE: "bench",
+        **contract.function_environment(stage="bench", log_level="INFO"),
         "TZ": "UTC",
         **dockerfile_env(),
     }

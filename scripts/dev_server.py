@@ -54,16 +54,10 @@ class Invoker(Protocol):
 
 
 def function_environment() -> dict[str, str]:
-    """The variables the infrastructure gives the function, with local values (overridable)."""
-    defaults = {
-        contract.ENV_STAGE: STAGE,
-        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-    }
-    environment = {name: os.environ.get(name, value) for name, value in defaults.items()}
-    if level := os.environ.get("POWERTOOLS_LOG_LEVEL"):  # optional, as in the infrastructure
-        environment["POWERTOOLS_LOG_LEVEL"] = level
-    return environment
+    """The variables the infrastructure gives the function, with local values (each overridable from this
+    process's environment, e.g. ``POWERTOOLS_LOG_LEVEL=DEBUG``)."""
+    defaults = contract.function_environment(stage=STAGE, log_level=DEPLOYED.log_level)
+    return {name: os.environ.get(name) or value for name, value in defaults.items()}
 
 
 class InProcessInvoker:

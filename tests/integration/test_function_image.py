@@ -23,11 +23,7 @@ pytestmark = pytest.mark.skipif(not RIE.exists(), reason="scripts/setup installs
 
 ARTIFACT = Path("model/artifacts/model.json")
 # What the infrastructure configures on the function, with this suite's stage name.
-FUNCTION_ENV = {
-    "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
-    "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-    contract.ENV_STAGE: "integration",
-}
+FUNCTION_ENV = contract.function_environment(stage="integration", log_level="INFO")
 
 
 def event(method: str, path: str, body: Any = None, request_id: str = "rie-request-1") -> dict[str, Any]:

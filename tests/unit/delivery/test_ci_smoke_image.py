@@ -45,10 +45,8 @@ def emulator_command(port: int) -> list[str]:
 def function_environment(artifact: Path) -> dict[str, str]:
     return {
         **os.environ,
-        contract.ENV_STAGE: "local",
+        **contract.function_environment(stage="local", log_level="INFO"),
         contract.ENV_MODEL_PATH: str(artifact),
-        "POWERTOOLS_SERVICE_NAME": contract.SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lambda_fn import contract
-from scripts.dev_server import DevServer
+from scripts.dev_server import DEPLOYED, STAGE, DevServer, function_environment
 
 
 class RecordingInvoker:
@@ -154,3 +154,18 @@ def test_every_method_reaches_the_function_like_an_any_method(serve, method):
     conn.request(method, "/health")
     assert conn.getresponse().status == 200
     assert invoker.events[0]["httpMethod"] == method
+
+
+def test_the_function_gets_the_contracts_environment_for_the_local_stage(monkeypatch):
+    # Given none of the function's variables set in the server's own environment
+    for name in contract.function_environment(stage=STAGE, log_level=DEPLOYED.log_level):
+        monkeypatch.delenv(name, raising=False)
+    # Then the function is configured as the infrastructure configures it, with the local stage
+    assert function_environment() == contract.function_environment(
+        stage="local", log_level=DEPLOYED.log_level
+    )
+
+
+def test_a_variable_set_for_the_server_overrides_the_functions_default(monkeypatch):
+    monkeypatch.setenv(contract.ENV_LOG_LEVEL, "DEBUG")
+    assert function_environment()[contract.ENV_LOG_LEVEL] == "DEBUG"
