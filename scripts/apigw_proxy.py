@@ -35,6 +35,7 @@ _ROUTE_PATHS: Final = frozenset(route.path for route in contract.ROUTES)
 # The codes the stage's gateway responses give these errors.
 CODE_PAYLOAD_TOO_LARGE: Final = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].code
 CODE_INTEGRATION_FAILURE: Final = contract.GATEWAY_ERRORS["INTEGRATION_FAILURE"].code
+CODE_BAD_REQUEST: Final = contract.GATEWAY_ERRORS["DEFAULT_4XX"].code
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,12 @@ def gateway_response(status: int, code: str, message: str, *, request_id: str) -
 
 def request_too_large(request_id: str) -> HttpResponse:
     return gateway_response(413, CODE_PAYLOAD_TOO_LARGE, "Request Too Long", request_id=request_id)
+
+
+def bad_request(message: str, *, request_id: str) -> HttpResponse:
+    """A request whose HTTP framing cannot be read (say, an invalid ``Content-Length``): the edge answers
+    400 before anything reaches the function."""
+    return gateway_response(400, CODE_BAD_REQUEST, message, request_id=request_id)
 
 
 def integration_failure(request_id: str) -> HttpResponse:

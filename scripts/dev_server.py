@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -43,6 +44,9 @@ MEMORY_MB: Final = DEPLOYED.memory_mb
 TIMEOUT_SECONDS: Final = DEPLOYED.timeout_seconds
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
+_DIGITS: Final = re.compile(r"[0-9]+")
+_HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]+")
+_MAX_LINE_BYTES: Final = 65_536  # a chunk-size or trailer line longer than this is not a client we serve
 
 
 class Invoker(Protocol):
@@ -123,10 +127,10 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         self.log_message('"%s %s" %d %.1f ms', self.command, self.path, response.status, elapsed_ms)
 
     def _respond_to(self, request_id: str) -> HttpResponse:
-        body = self._read_body()
-        if body is None:
+        body = self._read_body(request_id)
+        if isinstance(body, HttpResponse):
             self.close_connection = True  # the unread body cannot be skipped safely
-            return apigw_proxy.request_too_large(request_id)
+            return body
         request = HttpRequest(
             method=self.command,
             target=self.path,
@@ -139,15 +143,24 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         result = self.server.invoker.invoke(event, request_id)
         return apigw_proxy.map_result(result, request_id=request_id)
 
-    def _read_body(self) -> bytes | None:
-        """The request body, or ``None`` when the deployed stage would refuse it: a declared length its
-        web ACL blocks or, chunked (no length for the web ACL to see), more than API Gateway's limit."""
+    def _read_body(self, request_id: str) -> bytes | HttpResponse:
+        """The request body, or the refusal the deployed stage would answer instead: 413 for a declared
+        length its web ACL blocks or, chunked (no length for the web ACL to see), more than API Gateway's
+        limit; 400 for framing that cannot be read."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(apigw_proxy.MAX_REQUEST_BODY_BYTES)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length >= contract.EDGE_BODY_LIMIT_BYTES:
-            return None
-        return self.rfile.read(length)
+            return self._read_chunked(apigw_proxy.MAX_REQUEST_BODY_BYTES, request_id)
+        declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
+        if not declared:
+            return b""
+        # RFC 9112: digits only, and repeated headers must agree; anything else cannot frame a body.
+        if len(declared) > 1 or not _DIGITS.fullmatch(length := declared.pop()):
+            return apigw_proxy.bad_request("Invalid Content-Length header", request_id=request_id)
+        # Compared by digit count first: int() refuses decimal strings of more than 4 300 digits.
+        significant = length.lstrip("0") or "0"
+        limit = contract.EDGE_BODY_LIMIT_BYTES
+        if len(significant) > len(str(limit)) or int(significant) >= limit:
+            return apigw_proxy.request_too_large(request_id)
+        return self.rfile.read(int(significant))
 
     def _drain_input(self) -> None:
         """Reads and drops what the client is still sending after a refusal, then lets it close.
@@ -164,16 +177,25 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass  # timed out or reset: the connection is being closed anyway
 
-    def _read_chunked(self, limit: int) -> bytes | None:
+    def _read_chunked(self, limit: int, request_id: str) -> bytes | HttpResponse:
+        """Reassembles a chunked body (RFC 9112 7.1): hexadecimal sizes, each chunk followed by CRLF, a
+        zero-size last chunk, then optional trailers up to a blank line."""
         chunks: list[bytes] = []
         total = 0
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+        while True:
+            size_line = self.rfile.readline(_MAX_LINE_BYTES).split(b";")[0].strip()  # ";" starts extensions
+            if not _HEX_DIGITS.fullmatch(size_line):
+                return apigw_proxy.bad_request("Invalid chunk size", request_id=request_id)
+            if (size := int(size_line, 16)) == 0:
+                break
             total += size
             if total > limit:
-                return None
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()  # the CRLF after each chunk
-        while self.rfile.readline().strip():  # trailers, up to the blank line
+                return apigw_proxy.request_too_large(request_id)
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(_MAX_LINE_BYTES) != b"\r\n":
+                return apigw_proxy.bad_request("Truncated or malformed chunk", request_id=request_id)
+            chunks.append(chunk)
+        while self.rfile.readline(_MAX_LINE_BYTES).strip():  # trailers, up to the blank line
             pass
         return b"".join(chunks)
 

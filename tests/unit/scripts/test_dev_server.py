@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -127,6 +128,90 @@ def test_chunked_body_over_the_limit_is_refused(serve):
     response.read()
     conn.close()
     assert invoker.events == []
+
+
+def _send_raw(server_port: int, request: bytes) -> tuple[int, dict[str, Any], bytes]:
+    """Sends bytes no well-behaved client library would send; returns status, headers and body."""
+    with socket.create_connection(("127.0.0.1", server_port), timeout=10) as raw:
+        raw.sendall(request)
+        response = http.client.HTTPResponse(raw)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def _bad_request_message(body: bytes) -> str:
+    """The message of a 400 in the error shape the stage's gateway responses give it."""
+    error = json.loads(body)["error"]
+    assert (error["code"], error["details"]) == ("bad_request", [])
+    message: str = error["message"]
+    return message
+
+
+@pytest.mark.parametrize(
+    "content_length",
+    ["abc", "-1", "+5", "0x10", "1.5", "\u00b2", "5, 6"],
+    ids=["letters", "negative", "signed", "hex", "fraction", "superscript-digit", "list"],
+)
+def test_invalid_content_length_is_a_400_and_the_connection_closes(serve, content_length):
+    conn, invoker = serve()
+    request = f"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {content_length}\r\n\r\n".encode(
+        "latin-1"
+    )
+    status, headers, body = _send_raw(conn.port, request)
+    assert status == 400
+    assert _bad_request_message(body) == "Invalid Content-Length header"
+    assert headers["Connection"] == "close"
+    assert invoker.events == []
+
+
+def test_content_length_headers_that_disagree_are_a_400(serve):
+    conn, invoker = serve()
+    request = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
+    status, _, _ = _send_raw(conn.port, request)
+    assert status == 400
+    assert invoker.events == []
+
+
+def test_a_content_length_too_long_to_parse_is_still_refused_as_too_large(serve):
+    conn, invoker = serve()
+    request = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    status, _, _ = _send_raw(conn.port, request)
+    assert status == 413
+    assert invoker.events == []
+
+
+def test_leading_zeros_in_content_length_frame_the_body_they_declare(serve):
+    conn, invoker = serve()
+    request = b'POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 0011\r\n\r\n{"bmi": 30}'
+    status, _, _ = _send_raw(conn.port, request)
+    assert status == 200
+    assert invoker.events[0]["body"] == '{"bmi": 30}'
+
+
+@pytest.mark.parametrize(
+    "chunked_body",
+    [b"zz\r\nab\r\n0\r\n\r\n", b"-1\r\n\r\n", b"0x2\r\nab\r\n0\r\n\r\n", b"\r\n", b"2\r\nabc\r\n0\r\n\r\n"],
+    ids=["not-hex", "negative", "hex-prefix", "empty-size-line", "chunk-longer-than-its-size"],
+)
+def test_malformed_chunked_body_is_a_400_and_the_connection_closes(serve, chunked_body):
+    conn, invoker = serve()
+    request = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body
+    status, headers, body = _send_raw(conn.port, request)
+    assert status == 400
+    assert _bad_request_message(body) in {"Invalid chunk size", "Truncated or malformed chunk"}
+    assert headers["Connection"] == "close"
+    assert invoker.events == []
+
+
+def test_chunk_extensions_and_trailers_are_accepted(serve):
+    conn, invoker = serve()
+    request = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'6;name=value\r\n{"bmi"\r\n5\r\n: 30}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    )
+    status, _, _ = _send_raw(conn.port, request)
+    assert status == 200
+    assert invoker.events[0]["body"] == '{"bmi": 30}'
 
 
 def test_head_response_has_headers_but_no_body(serve):
