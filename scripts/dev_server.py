@@ -6,7 +6,9 @@ A development tool, not a production server. Each request becomes an API Gateway
 - in-process (default): the handler is imported once, like a Lambda init, and invoked with the real
   runtime's ``LambdaContext`` class;
 - ``--rie``: the function runs under the real Lambda Runtime Interface Emulator from the image-equivalent
-  directory, so init errors, logs and timings are reported exactly as Lambda reports them.
+  directory, so init errors, logs and timings are reported exactly as Lambda reports them. The artifact
+  named by ``MODEL_ARTIFACT_PATH``, when set, is baked into that directory where the image holds its
+  artifact, as building the image with that model would.
 
 Invocations are serialised, because one Lambda execution environment handles one event at a time.
 
@@ -26,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Protocol
 
@@ -249,11 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.rie:
         from scripts.rie_invoker import RieInvoker  # builds the image-equivalent directory: only when asked
 
+        chosen = os.environ.get(contract.ENV_MODEL_PATH)
         invoker: Invoker = RieInvoker.start(
             function_environment(),
             function_name=FUNCTION_NAME,
             memory_mb=MEMORY_MB,
             timeout_seconds=TIMEOUT_SECONDS,
+            artifact=Path(chosen) if chosen else None,
         )
     else:
         invoker = InProcessInvoker()

@@ -24,11 +24,12 @@ API (used by the integration test, the function benchmark and the local developm
     from scripts.image_root import build_image_root, build_runtime_dir
 
     root = build_image_root(Path("build/image-root"))  # -> the directory, ready to import from
+    other = build_image_root(Path("build/other"), artifact=Path("seed-1.json"))  # another artifact baked in
     runtime = build_runtime_dir(Path("build/lambda-runtime"))
 
 CLI::
 
-    python -m scripts.image_root build/image-root [--runtime-dir build/lambda-runtime]
+    python -m scripts.image_root build/image-root [--runtime-dir build/lambda-runtime] [--artifact X.json]
 
 The dependency install is cached under ``.cache/image-deps/<sha256 of the lock>`` (a rebuild of the
 directory then takes well under a second); ``--no-cache`` forces a fresh install.
@@ -49,11 +50,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from model.artifact import DEFAULT_ARTIFACT_PATH
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 DOCKERFILE: Final = REPO_ROOT / "lambda_fn" / "Dockerfile"
 REQUIREMENTS: Final = REPO_ROOT / "lambda_fn" / "requirements.txt"
 DEPS_CACHE: Final = REPO_ROOT / ".cache" / "image-deps"
 TASK_ROOT_VARIABLE: Final = "${LAMBDA_TASK_ROOT}"
+# Where the image holds the trained artifact, relative to the task root: the function's default location.
+ARTIFACT_IN_IMAGE: Final = DEFAULT_ARTIFACT_PATH.relative_to(REPO_ROOT).as_posix()
 # What the official base image provides next to the task root (its runtime interface client).
 RUNTIME_DISTRIBUTIONS: Final = ("awslambdaric", "simplejson", "snapshot-restore-py")
 
@@ -107,21 +112,38 @@ def dockerfile_env(dockerfile: Path = DOCKERFILE) -> dict[str, str]:
     return env
 
 
-def build_image_root(dest: Path, *, use_cache: bool = True) -> Path:
-    """Creates ``dest`` (replacing it) with the dependencies, code and artifact the image holds."""
+def build_image_root(dest: Path, *, use_cache: bool = True, artifact: Path | None = None) -> Path:
+    """Creates ``dest`` (replacing it) with the dependencies, code and artifact the image holds; with
+    ``artifact``, the image as built with that artifact instead of the default one (see
+    :func:`copy_function_files`)."""
     if dest.exists():
         shutil.rmtree(dest)
     deps = _installed_dependencies(use_cache=use_cache)
     shutil.copytree(deps, dest, symlinks=True)
-    copy_function_files(dest)
+    copy_function_files(dest, artifact=artifact)
     return dest
 
 
-def copy_function_files(dest: Path) -> list[Path]:
-    """Replays the Dockerfile's COPY instructions into ``dest``; returns the files written (relative)."""
+def copy_function_files(dest: Path, *, artifact: Path | None = None) -> list[Path]:
+    """Replays the Dockerfile's COPY instructions into ``dest``; returns the files written (relative).
+
+    ``artifact`` replaces the source of the COPY to :data:`ARTIFACT_IN_IMAGE`, which is what building the
+    image with another model means; the default artifact then need not exist.
+    """
+    if artifact is not None and not artifact.is_file():
+        raise FileNotFoundError(f"model artifact {artifact} does not exist")
     before = {p for p in dest.rglob("*") if p.is_file()} if dest.exists() else set()
+    baked = False
     for copy in dockerfile_copies():
-        _replay(copy, dest)
+        if artifact is not None and copy.destination == ARTIFACT_IN_IMAGE:
+            target = dest / ARTIFACT_IN_IMAGE
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(artifact, target)
+            baked = True
+        else:
+            _replay(copy, dest)
+    if artifact is not None and not baked:
+        raise ValueError(f"{DOCKERFILE} has no COPY to {TASK_ROOT_VARIABLE}/{ARTIFACT_IN_IMAGE}")
     return sorted(p.relative_to(dest) for p in dest.rglob("*") if p.is_file() and p not in before)
 
 
@@ -212,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest", type=Path, help="directory to create (replaced if it exists)")
     parser.add_argument("--runtime-dir", type=Path, help="also create the runtime-client directory here")
     parser.add_argument("--no-cache", action="store_true", help="reinstall the dependencies")
+    parser.add_argument("--artifact", type=Path, help="bake this model artifact in instead of the default")
     args = parser.parse_args(argv)
-    root = build_image_root(args.dest, use_cache=not args.no_cache)
+    root = build_image_root(args.dest, use_cache=not args.no_cache, artifact=args.artifact)
     print(f"image root: {root} ({installed_size_bytes(root) / 1e6:.1f} MB)")
     if args.runtime_dir:
         print(f"runtime client: {build_runtime_dir(args.runtime_dir)}")

@@ -180,13 +180,26 @@ class RieInvoker:
 
     @classmethod
     def start(
-        cls, function_env: dict[str, str], *, function_name: str, memory_mb: int, timeout_seconds: int
+        cls,
+        function_env: dict[str, str],
+        *,
+        function_name: str,
+        memory_mb: int,
+        timeout_seconds: int,
+        artifact: Path | None = None,
     ) -> RieInvoker:
+        """Builds the task root (with ``artifact`` baked in instead of the default one, when given) and
+        starts the emulator on it; exits with the reason if either fails."""
         if not RIE.is_file():
             raise SystemExit(f"{RIE} is missing: run scripts/setup")
         workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
+        try:
+            task_root = build_image_root(workdir / "task-root", artifact=artifact)
+        except (FileNotFoundError, ValueError) as error:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise SystemExit(f"cannot build the image-equivalent directory: {error}") from None
         function = EmulatedFunction(
-            build_image_root(workdir / "task-root"),
+            task_root,
             build_runtime_dir(workdir / "runtime"),
             {
                 "AWS_LAMBDA_FUNCTION_NAME": function_name,

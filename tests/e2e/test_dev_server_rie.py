@@ -1,25 +1,39 @@
 """``scripts/dev_server --rie``: the same API, served by the function under the real Lambda Runtime
-Interface Emulator from the image-equivalent directory."""
+Interface Emulator from the image-equivalent directory, built with the artifact MODEL_ARTIFACT_PATH names."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 import requests
 
+from lambda_fn import contract
+from model.artifact import load_artifact
+from tests.conftest import train_cli
 from tests.e2e.assertions import assert_error, json_of
-from tests.e2e.conftest import LocalServer
+from tests.e2e.conftest import REPO_ROOT, LocalServer
 
 
 @pytest.mark.slow
 def test_rie_mode_serves_the_image_equivalent_function(loopback_target, model_artifact, tmp_path):
+    # Given an artifact other than the default one, chosen with MODEL_ARTIFACT_PATH
+    chosen_path = tmp_path / "seed-1.json"
+    trained = train_cli("--seed", "1", "--out", str(chosen_path))
+    assert trained.returncode == 0, trained.stderr
+    chosen = load_artifact(chosen_path)
+    assert chosen.model_version != model_artifact.model_version
+
     log_path = tmp_path / "server.log"
-    with LocalServer(tmp_path / "unused-artifact-override", log_path, "--rie") as server:
-        # The image carries its own copy of the artifact: the override above must not reach it.
+    with LocalServer(chosen_path, log_path, "--rie") as server:
+        # Then the image-equivalent directory holds the chosen artifact where the image holds its own
         health = json_of(requests.get(f"{server.url}/health", timeout=60), 200)
-        assert health["model_version"] == model_artifact.model_version
+        assert health["model_version"] == chosen.model_version
 
         response = requests.post(f"{server.url}/v1/predict", json={"bmi": 31.5}, timeout=60)
-        expected = model_artifact.coefficients.slope * 31.5 + model_artifact.coefficients.intercept
+        expected = chosen.coefficients.slope * 31.5 + chosen.coefficients.intercept
         assert json_of(response, 200)["prediction"] == pytest.approx(expected, rel=1e-12)
 
         assert_error(requests.get(f"{server.url}/nowhere", timeout=60), 404, "not_found")
@@ -28,3 +42,20 @@ def test_rie_mode_serves_the_image_equivalent_function(loopback_target, model_ar
     log = log_path.read_text()
     assert "INIT REPORT(durationMs:" in log
     assert log.count("REPORT RequestId:") == 4  # the readiness probe and the three requests above
+
+
+@pytest.mark.slow
+def test_rie_mode_refuses_to_start_without_the_chosen_artifact(loopback_target, tmp_path):
+    missing = tmp_path / "missing.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.dev_server", "--port", "0", "--rie"],
+        cwd=REPO_ROOT,
+        env={**os.environ, contract.ENV_MODEL_PATH: str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"model artifact {missing} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -87,6 +87,34 @@ def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
     assert (tmp_path / "model/artifacts/model.json").read_bytes() == model_artifact_path.read_bytes()
 
 
+def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a checkout with the function's sources but no default artifact
+    checkout = tmp_path / "checkout"
+    for source in [*(REPO_ROOT / "lambda_fn").glob("*.py"), REPO_ROOT / "model/__init__.py"]:
+        target = checkout / source.relative_to(REPO_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    shutil.copy2(REPO_ROOT / "model/artifact.py", checkout / "model/artifact.py")
+    monkeypatch.setattr("scripts.image_root.REPO_ROOT", checkout)
+    chosen = tmp_path / "chosen.json"
+    chosen.write_text('{"model_version": "chosen"}')
+
+    # When the image-equivalent directory is built with the chosen artifact
+    root = tmp_path / "root"
+    copied = copy_function_files(root, artifact=chosen)
+
+    # Then the chosen file sits where the image holds its artifact (${LAMBDA_TASK_ROOT}/model/artifacts/)
+    assert Path("model/artifacts/model.json") in copied
+    assert (root / "model/artifacts/model.json").read_bytes() == chosen.read_bytes()
+
+
+def test_a_chosen_artifact_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        copy_function_files(tmp_path / "root", artifact=tmp_path / "missing.json")
+
+
 def test_dockerignore_lets_through_every_copy_source_and_nothing_else() -> None:
     sources = [
         str(match.relative_to(REPO_ROOT))
