@@ -16,7 +16,6 @@ would otherwise be answered for a value the client may not have meant).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable
 from typing import Final
@@ -117,5 +116,5 @@ def _raw_body(body: str | None, *, base64_encoded: bool) -> str | bytes:
     try:
         # pydantic reads bytes directly and reports invalid UTF-8 as malformed JSON (400).
         return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error, invalid base64, is a ValueError
         raise errors.malformed_body() from None

@@ -290,13 +290,13 @@ def _import_cost_ms(module: str, runs: int = 5) -> float:
 
 
 def measure(*, quick: bool) -> dict[str, Any]:
-    from scripts.image_root import _installed_dependencies, build_image_root, installed_size_bytes
+    from scripts.image_root import build_image_root, installed_dependencies, installed_size_bytes
 
     build_image_root(IMAGE_ROOT)
     report: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.platform(terse=True)}",
-        "deps_mb": installed_size_bytes(_installed_dependencies(use_cache=True)) / 1e6,
+        "deps_mb": installed_size_bytes(installed_dependencies(use_cache=True)) / 1e6,
     }
     _run_worker("cold")  # the first run writes the image root's bytecode caches (the image ships them)
     cold = [_run_worker("cold") for _ in range(10)]

@@ -118,7 +118,7 @@ def build_image_root(dest: Path, *, use_cache: bool = True, artifact: Path | Non
     :func:`copy_function_files`)."""
     if dest.exists():
         shutil.rmtree(dest)
-    deps = _installed_dependencies(use_cache=use_cache)
+    deps = installed_dependencies(use_cache=use_cache)
     shutil.copytree(deps, dest, symlinks=True)
     copy_function_files(dest, artifact=artifact)
     return dest
@@ -169,7 +169,7 @@ def installed_size_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def _installed_dependencies(*, use_cache: bool) -> Path:
+def installed_dependencies(*, use_cache: bool) -> Path:
     lock = REQUIREMENTS.read_bytes()
     cached = DEPS_CACHE / hashlib.sha256(lock).hexdigest()[:16]
     if use_cache and cached.is_dir():
