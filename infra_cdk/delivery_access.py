@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import CDK_BOOTSTRAP_QUALIFIER, GITHUB_REPOSITORY, StageSettings
 from lambda_fn import contract
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -26,9 +26,7 @@ GITHUB_OIDC_THUMBPRINTS = (
     "6938fd4d98bab03faadb97b34396831e3780aea1",
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 )
-CDK_BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default; change together with `cdk bootstrap --qualifier`
 _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _PROVIDER_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
 
 
@@ -53,7 +51,7 @@ class DeliveryAccessStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        if not _REPOSITORY.match(github_repository):
+        if not GITHUB_REPOSITORY.match(github_repository):
             raise ValueError(f"context github_repository {github_repository!r} must look like owner/name")
         if github_oidc_provider_arn is not None and not _PROVIDER_ARN.match(github_oidc_provider_arn):
             raise ValueError(

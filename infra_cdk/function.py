@@ -41,11 +41,10 @@ from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_tracing_policy, skip_checkov
 from infra_cdk.log_groups import stage_log_group
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import IMAGE_DIGEST, StageSettings
 from lambda_fn import contract
 
 LIVE_ALIAS = "live"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 _APPLICATION_LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
@@ -72,7 +71,7 @@ def container_image(
     if image_repository is not None and image_digest is not None:
         if not _REPOSITORY.match(image_repository):
             raise ValueError(f"context image_repository {image_repository!r} is not an ECR repository name")
-        if not _DIGEST.match(image_digest):
+        if not IMAGE_DIGEST.match(image_digest):
             raise ValueError(f"context image_digest {image_digest!r} must look like sha256:<64 hex digits>")
         repository = ecr.Repository.from_repository_name(scope, "ImageRepository", image_repository)
         return lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=image_digest)

@@ -27,8 +27,17 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+))$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+# Identifiers checked wherever they enter, at synthesis and in the release scripts: defined once here.
+ACCOUNT: Final = re.compile(r"^\d{12}$")
+# Every partition's form: us-east-1, us-gov-west-1, ap-southeast-2, cn-north-1, us-isob-east-1.
+REGION: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+IMAGE_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")  # what ECR and Lambda pin an image by
+# GitHub's "owner/name": owners are letters, digits and hyphens; repository names may add "_" and ".".
+GITHUB_REPOSITORY: Final = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
+CDK_BOOTSTRAP_QUALIFIER: Final = (
+    "hnb659fds"  # CDK's default; change together with `cdk bootstrap --qualifier`
+)
 
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
@@ -92,9 +101,9 @@ class StageSettings:
             yield f"name {self.name!r} must be a CamelCase identifier"
         if not re.fullmatch(r"[a-z][a-z0-9]*", self.slug):
             yield f"slug {self.slug!r} must be lower-case alphanumeric"
-        if self.account is not None and not _ACCOUNT.match(self.account):
+        if self.account is not None and not ACCOUNT.match(self.account):
             yield f"account {self.account!r} must be 12 digits"
-        if self.region is not None and not _REGION.match(self.region):
+        if self.region is not None and not REGION.match(self.region):
             yield f"region {self.region!r} is not an AWS region name"
         # Lambda limits: 128..10240 MB of memory, 1..900 s; API Gateway's integration timeout caps
         # synchronous calls at 29 s, so a longer function timeout would only hide a hung request.

@@ -9,8 +9,8 @@ carry its version. A failure prints the container's log (init errors show up the
     python -m scripts.ci_smoke_image --image diabetes-progression:abc123 --artifact model/artifacts/model.json
     python -m scripts.ci_smoke_image --endpoint http://127.0.0.1:9000 --artifact ...   # emulator already up
 
-Standard library only (plus the project's own artifact schema and event builder): it runs on the build
-runner before any project environment exists.
+Standard library only (plus the project's own artifact schema, event builder and emulator invoke path): it
+runs on the build runner before any project environment exists.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 from lambda_fn import contract
 from model.artifact import ModelArtifact, load_artifact
 from scripts.apigw_proxy import proxy_event
+from scripts.rie_invoker import INVOKE_PATH
 
-INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
 EMULATOR_PORT: Final = 8080  # where the base image's entrypoint starts the emulator
 SMOKE_BMI: Final = 27.3  # inside the training range: a plain, non-extrapolated prediction
 # The first invocation includes the function's init (imports, artifact verification).

@@ -81,7 +81,7 @@ def dockerfile_copies(dockerfile: Path = DOCKERFILE) -> list[Copy]:
         if any(w.startswith("--") for w in words[1:]):
             raise ValueError(f"COPY flags are not supported by the image-root builder: {' '.join(words)!r}")
         *sources, destination = words[1:]
-        for variable in ("${LAMBDA_TASK_ROOT}", "$LAMBDA_TASK_ROOT"):
+        for variable in (TASK_ROOT_VARIABLE, "$LAMBDA_TASK_ROOT"):
             if destination.startswith(variable):
                 relative = destination.removeprefix(variable).lstrip("/")
                 copies.append(Copy(sources=tuple(sources), destination=relative))

@@ -20,17 +20,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from scripts.release_push_image import BOOTSTRAP_QUALIFIER, PushError, container_assets_repository, registry
+from infra_cdk.settings import CDK_BOOTSTRAP_QUALIFIER, IMAGE_DIGEST, STAGES
+from scripts.release_push_image import PushError, container_assets_repository, registry
 
-DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
-STAGE_STACKS: Final = ("Staging-Service", "Production-Service")
+STAGE_STACKS: Final = tuple(stage.stack_name for stage in STAGES)
 _STACK: Final = "aws:cloudformation:stack"
 _NESTED_ASSEMBLY: Final = "cdk:cloud-assembly"
 _ASSET_MANIFEST: Final = "cdk:asset-manifest"
@@ -121,9 +120,11 @@ def image_uris(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def expected_image(*, account: str, region: str, digest: str, qualifier: str = BOOTSTRAP_QUALIFIER) -> str:
+def expected_image(
+    *, account: str, region: str, digest: str, qualifier: str = CDK_BOOTSTRAP_QUALIFIER
+) -> str:
     """The one image URI this release may deploy."""
-    if not DIGEST.match(digest):
+    if not IMAGE_DIGEST.match(digest):
         raise AssemblyError(f"digest {digest!r} must look like sha256:<64 hex digits>")
     try:
         repository = container_assets_repository(account, region, qualifier)
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--digest", required=True, help="the image digest pushed by this release")
     check.add_argument("--account", required=True, help="AWS account id (12 digits)")
     check.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
-    check.add_argument("--qualifier", default=BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
+    check.add_argument("--qualifier", default=CDK_BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
     check.add_argument("--fingerprint", help="the fingerprint recorded when the assembly was synthesised")
     args = parser.parse_args(argv)
     try:

@@ -20,15 +20,12 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-# CDK's default bootstrap qualifier: `cdk bootstrap` names its resources with it unless told otherwise.
-BOOTSTRAP_QUALIFIER: Final = "hnb659fds"
+from infra_cdk.settings import ACCOUNT, CDK_BOOTSTRAP_QUALIFIER, IMAGE_DIGEST, REGION
+
 # What Lambda accepts as a container image (an image index / manifest list is refused at deploy time).
 LAMBDA_MANIFEST_TYPES: Final = frozenset(
     {"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json"}
 )
-DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ACCOUNT: Final = re.compile(r"^\d{12}$")
-_REGION: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 # ECR's tag grammar: a letter, digit or underscore, then up to 127 of those, periods and hyphens.
 _TAG: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
@@ -37,11 +34,11 @@ class PushError(RuntimeError):
     """The image could not be pushed, or what ECR holds is not what was tested."""
 
 
-def container_assets_repository(account: str, region: str, qualifier: str = BOOTSTRAP_QUALIFIER) -> str:
+def container_assets_repository(account: str, region: str, qualifier: str = CDK_BOOTSTRAP_QUALIFIER) -> str:
     """The name of the CDK bootstrap repository for container assets in this account and region."""
-    if not _ACCOUNT.match(account):
+    if not ACCOUNT.match(account):
         raise PushError(f"account {account!r} must be 12 digits")
-    if not _REGION.match(region):
+    if not REGION.match(region):
         raise PushError(f"region {region!r} is not an AWS region name")
     return f"cdk-{qualifier}-container-assets-{account}-{region}"
 
@@ -54,7 +51,7 @@ def digest_for(repo_digests: list[str], repository_uri: str) -> str:
     """Picks this repository's entry from `docker image inspect`'s RepoDigests (`<repo>@sha256:...`)."""
     for entry in repo_digests:
         name, _, digest = entry.partition("@")
-        if name == repository_uri and DIGEST.match(digest):
+        if name == repository_uri and IMAGE_DIGEST.match(digest):
             return digest
     raise PushError(f"the engine recorded no digest for {repository_uri} (RepoDigests: {repo_digests})")
 
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--account", required=True, help="AWS account id (12 digits)")
     parser.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
     parser.add_argument("--tag", required=True, help="tag for this push (unique per run: tags are immutable)")
-    parser.add_argument("--qualifier", default=BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
+    parser.add_argument("--qualifier", default=CDK_BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
     args = parser.parse_args(argv)
     try:
         repository = container_assets_repository(args.account, args.region, args.qualifier)

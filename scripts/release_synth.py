@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Final
 
-from scripts.release_assembly import DIGEST, AssemblyError, expected_image, verify
+from infra_cdk.settings import CDK_BOOTSTRAP_QUALIFIER, GITHUB_REPOSITORY, IMAGE_DIGEST
+from scripts.release_assembly import AssemblyError, expected_image, verify
 from scripts.release_push_image import (
-    BOOTSTRAP_QUALIFIER,
     PushError,
     container_assets_repository,
     write_github_output,
 )
-
-_GITHUB_REPOSITORY: Final = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
 
 
 def synth_command(
@@ -34,9 +30,9 @@ def synth_command(
 ) -> list[str]:
     """The CDK CLI call: every stage, pinned to the digest, written to `out`. The model artifact is the one
     baked into the image: the pre-traffic hook's known answers are computed from it."""
-    if not DIGEST.match(digest):
+    if not IMAGE_DIGEST.match(digest):
         raise ValueError(f"digest {digest!r} must look like sha256:<64 hex digits>")
-    if not _GITHUB_REPOSITORY.match(github_repository):
+    if not GITHUB_REPOSITORY.match(github_repository):
         raise ValueError(f"github repository {github_repository!r} must look like owner/name")
     return [
         "npx", "cdk", "synth", "**",
@@ -71,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model-artifact", type=Path, required=True, help="the gated artifact the image bundles"
     )
     parser.add_argument("--out", type=Path, default=Path("cdk.out"))
-    parser.add_argument("--qualifier", default=BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
+    parser.add_argument("--qualifier", default=CDK_BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
     args = parser.parse_args(argv)
     try:
         repository = container_assets_repository(args.account, args.region, args.qualifier)

@@ -33,7 +33,7 @@ from lambda_fn import contract
 from scripts.image_root import REPO_ROOT, build_image_root, build_runtime_dir, dockerfile_env
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
-INVOCATIONS: Final = "/2015-03-31/functions/function/invocations"
+INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"  # the emulator's invoke API
 START_TIMEOUT_SECONDS: Final = 10
 
 
@@ -141,7 +141,7 @@ class EmulatedFunction:
         """Sends one event; returns the emulator's HTTP status and the decoded result (for a failed
         invocation: 502 and Lambda's ``{"errorType": ..., "errorMessage": ...}``)."""
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{INVOCATIONS}",
+            f"http://127.0.0.1:{self.port}{INVOKE_PATH}",
             data=json.dumps(event).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",

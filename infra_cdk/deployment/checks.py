@@ -33,7 +33,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     middle = round((low + high) / 2, 2)
     beyond = min(contract.BMI_MAX, high + 10)  # plausible but outside the training range: extrapolated
     batch = [low, middle, high, beyond]
-    scaled = (middle - feature.sklearn_mean) / feature.sklearn_scale
+    scaled = feature.to_scaled(middle)
 
     def predict(bmi: float) -> float:
         return artifact.coefficients.predict(bmi)

@@ -147,3 +147,9 @@ def test_a_provider_arn_that_is_not_githubs_stops_synthesis(arn: str) -> None:
             stages=STAGES,
             github_oidc_provider_arn=arn,
         )
+
+
+@pytest.mark.parametrize("repository", ["example_org/diabetes", "example-org", "example-org/a b"])
+def test_a_github_repository_that_is_not_owner_slash_name_stops_synthesis(repository: str) -> None:
+    with pytest.raises(ValueError, match="github_repository"):
+        DeliveryAccessStack(App(), "DeliveryAccess", github_repository=repository, stages=STAGES)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from infra_cdk.settings import STAGES, SettingsError, StageSettings, resolve_stages
+from infra_cdk.settings import GITHUB_REPOSITORY, STAGES, SettingsError, StageSettings, resolve_stages
 
 
 def by_name(stages: tuple[StageSettings, ...]) -> dict[str, StageSettings]:
@@ -93,3 +93,24 @@ def test_errors_name_the_stage() -> None:
 def test_settings_are_immutable() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         STAGES[0].memory_mb = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1"])
+def test_a_region_of_any_partition_is_accepted(region: str) -> None:
+    (_, production) = resolve_stages({"Production": {"region": region}})
+    assert production.region == region
+
+
+@pytest.mark.parametrize(
+    ("repository", "valid"),
+    [
+        ("example-org/diabetes-progression", True),
+        ("Example-Org2/diabetes_progression.v2", True),  # repository names may hold "_" and "."
+        ("example_org/diabetes", False),  # owner names may not
+        ("example.org/diabetes", False),
+        ("example-org", False),
+        ("example-org/diabetes/extra", False),
+    ],
+)
+def test_github_repository_names_follow_githubs_rules(repository: str, valid: bool) -> None:
+    assert bool(GITHUB_REPOSITORY.match(repository)) is valid
