@@ -7,8 +7,10 @@ the HTTP response API Gateway would return. Kept free of I/O so that every rule 
   maps keep all of them, and each map is ``null`` (not ``{}``) when the request has none.
 - A body that is not valid UTF-8 is passed base64-encoded with ``isBase64Encoded: true`` (what API Gateway
   does for binary media types); an empty body is ``null``.
-- A result API Gateway cannot map (not an object, no integer ``statusCode``, undecodable base64) is a 502,
-  and a body over 10 MB a 413, both in the error shape the stage's gateway responses give them
+- A result API Gateway cannot map (not an object, no integer ``statusCode``, undecodable base64) is a 502;
+  a body the stage refuses is a 413 (a declared ``Content-Length`` of at least
+  ``contract.EDGE_BODY_LIMIT_BYTES``, which the web ACL blocks, or a chunked body over API Gateway's 10 MB);
+  framing that cannot be read is a 400. All in the error shape the stage's gateway responses give them
   (``infra_cdk/api.py`` rewrites API Gateway's own errors into the service's error shape).
 - Response ``headers`` and ``multiValueHeaders`` are merged as API Gateway documents it; a response
   without ``Content-Type`` gets ``application/json``, API Gateway's default.

@@ -171,3 +171,53 @@ def test_documented_request_examples_are_answered_like_the_documented_response(
         assert result.status == 200, result.body
         # Same fields as the documented example (values depend on the trained model and the input)
         assert set(result.body) == set(response_schema["examples"][0])
+
+
+# The examples show the model the test session trains (the bundled default), at the precision they print;
+# identities (model_version, artifact_sha256) are placeholders, as any real one changes with every model.
+PLACEHOLDERS = {"model_version", "artifact_sha256"}
+
+
+def assert_example_shows(example: Any, served: Any, where: str = "example") -> None:
+    if isinstance(example, dict):
+        assert isinstance(served, dict), where
+        assert set(example) == set(served), where
+        for key in example.keys() - PLACEHOLDERS:
+            assert_example_shows(example[key], served[key], f"{where}.{key}")
+    elif isinstance(example, list):
+        assert isinstance(served, list), where
+        assert len(example) == len(served), where
+        for i, (shown, actual) in enumerate(zip(example, served, strict=True)):
+            assert_example_shows(shown, actual, f"{where}[{i}]")
+    elif isinstance(example, float) and "e" in repr(example):
+        # At the edge of float precision (the convergence gap) only the magnitude is stable across platforms.
+        assert math.floor(math.log10(served)) == math.floor(math.log10(example)), (where, served)
+    elif isinstance(example, float):
+        decimals = len(repr(example).partition(".")[2])
+        assert round(served, decimals) == example, (where, served)
+    else:
+        assert served == example, where
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", contract.PATH_PREDICT),
+        ("POST", contract.PATH_PREDICT_BATCH),
+        ("POST", contract.PATH_LEGACY_STREAM),  # its response example is also /batch's (one shared model)
+        ("GET", contract.PATH_MODEL),
+    ],
+)
+def test_response_examples_show_what_the_served_model_answers(
+    invoke: Invoker, document: dict[str, Any], method: str, path: str
+) -> None:
+    # Given the route's documented request example, when it is sent
+    op = document["paths"][path][method.lower()]
+    body = None
+    if "requestBody" in op:
+        body = resolve(document, op["requestBody"]["content"]["application/json"]["schema"])["examples"][0]
+    result = invoke(method, path, body)
+    assert result.status == 200, result.body
+    # Then the documented response example is that answer
+    response_schema = resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
+    assert_example_shows(response_schema["examples"][0], result.body)
