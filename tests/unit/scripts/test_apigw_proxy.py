@@ -9,7 +9,6 @@ import pytest
 
 from scripts import apigw_proxy
 from scripts.apigw_proxy import (
-    MAX_REQUEST_BODY_BYTES,
     HttpRequest,
     build_event,
     map_result,
@@ -183,4 +182,3 @@ def test_request_too_large_is_api_gateways_413():
     assert json.loads(response.body) == {
         "error": {"code": "payload_too_large", "message": "Request Too Long", "details": []}
     }
-    assert MAX_REQUEST_BODY_BYTES == 10 * 1024 * 1024

@@ -119,15 +119,22 @@ def test_body_over_the_limit_is_refused_before_it_is_read(serve):
     assert invoker.events == []
 
 
-def test_chunked_body_over_the_limit_is_refused(serve):
+API_GATEWAY_PAYLOAD_LIMIT = 10 * 1024 * 1024  # bytes: API Gateway's REST request limit ("10 MB")
+
+
+@pytest.mark.parametrize(
+    ("size", "status"), [(API_GATEWAY_PAYLOAD_LIMIT, 200), (API_GATEWAY_PAYLOAD_LIMIT + 1, 413)]
+)
+def test_a_chunked_body_is_refused_exactly_past_api_gateways_payload_limit(serve, size, status):
     conn, invoker = serve()
     chunk = b"x" * (1024 * 1024)
-    conn.request("POST", "/v1/predict/batch", body=iter([chunk] * 11), encode_chunked=True)
+    chunks = [chunk] * (size // len(chunk)) + [b"x" * (size % len(chunk))]
+    conn.request("POST", "/v1/predict/batch", body=iter(c for c in chunks if c), encode_chunked=True)
     response = conn.getresponse()
-    assert response.status == 413
+    assert response.status == status
     response.read()
     conn.close()
-    assert invoker.events == []
+    assert len(invoker.events) == (1 if status == 200 else 0)
 
 
 def _send_raw(server_port: int, request: bytes) -> tuple[int, dict[str, Any], bytes]:
