@@ -83,8 +83,8 @@ _REF: Final = re.compile(r'"#/components/schemas/([^"]+)"')
 
 def post_responses(ok: type[BaseModel], description: str) -> dict[int, OpenAPIResponse]:
     """The documented responses of a POST route: its success model and every error it can return."""
-    errors = {status: _json(ErrorResponse, text) for status, text in _ERROR_DESCRIPTIONS.items()}
-    return {200: _json(ok, description), **errors}
+    failures = {status: _json(ErrorResponse, text) for status, text in _ERROR_DESCRIPTIONS.items()}
+    return {200: _json(ok, description), **failures}
 
 
 def document_response(description: str, media_type: str) -> OpenAPIResponse:
