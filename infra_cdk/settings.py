@@ -49,7 +49,11 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StageSettings:
-    """Everything that may differ between stages. Units are in the field names."""
+    """Everything that may differ between stages. Units are in the field names.
+
+    A field with a default holds a value every stage shares; a field without one differs between the
+    stages by design, so each stage in :data:`STAGES` states it, side by side with the other's.
+    """
 
     name: str  # the CDK Stage id, e.g. "Production"
     slug: str  # lower-case stage name: the function's STAGE, the API stage and the metric dimension
@@ -59,12 +63,12 @@ class StageSettings:
     # Function (see infra_cdk/function.py for why these numbers)
     memory_mb: int = 1_024
     timeout_seconds: int = 5
-    reserved_concurrency: int = 10  # a cost and blast-radius ceiling; counts against the account quota
+    reserved_concurrency: int  # a cost and blast-radius ceiling; counts against the account quota
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # API
-    throttle_rate_per_second: int = 50
-    throttle_burst: int = 100
+    throttle_rate_per_second: int
+    throttle_burst: int
     invoker_principals: tuple[str, ...] = ()  # IAM principal ARNs allowed on protected routes, besides
     # this stage's delivery role (which runs the end-to-end tests)
 
@@ -74,15 +78,15 @@ class StageSettings:
     waf_public_rate_limit_per_5_minutes_per_ip: int = 300  # unauthenticated routes: health and docs
 
     # Logs
-    log_retention_days: int = 30
-    retain_data_on_delete: bool = False  # log groups and the key outlive the stack when True
+    log_retention_days: int
+    retain_data_on_delete: bool  # log groups and the key outlive the stack when True
 
     # Safe deployment
-    deployment_strategy: DeploymentStrategy = "all_at_once"
+    deployment_strategy: DeploymentStrategy
 
     # Alarms
     alarm_5xx_rate_percent: float = 1.0
-    alarm_p99_latency_ms: int = 1_000
+    alarm_p99_latency_ms: int
     alarm_function_errors: int = 1  # per minute, on the live alias
     alarm_extrapolated_percent: float = 20.0  # share of inputs outside the training range, per 15 minutes
 
@@ -152,6 +156,7 @@ STAGES: Final = (
         throttle_rate_per_second=50,
         throttle_burst=100,
         log_retention_days=30,
+        retain_data_on_delete=False,
         deployment_strategy="all_at_once",
         alarm_p99_latency_ms=1_500,
     ),
