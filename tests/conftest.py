@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,27 @@ def model_artifact_path() -> Path:
 @pytest.fixture(scope="session")
 def model_artifact(model_artifact_path: Path) -> ModelArtifact:
     return load_artifact(model_artifact_path)
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials that only ever reach moto: no profile, config file or region of this machine is read."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def mocked_aws(fake_aws_credentials: None) -> Iterator[None]:
+    """Every boto3 call inside the test goes to moto."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield

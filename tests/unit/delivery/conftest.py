@@ -71,18 +71,9 @@ def path_with(bin_dir: Path) -> str:
 
 
 @pytest.fixture
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Credentials that can only ever reach moto; no profile or config file of this machine is read."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def fake_aws_credentials(fake_aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared moto-only credentials (tests/conftest.py), in the region the release scripts run in."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
 
 # --- Cloud assemblies laid out as `cdk synth '**'` writes them (root manifest, one nested one per Stage) ---

@@ -8,7 +8,6 @@ import threading
 import boto3
 import pytest
 from botocore.credentials import ReadOnlyCredentials
-from moto import mock_aws
 
 from lambda_fn import contract
 from scripts.dev_server import DevServer
@@ -20,20 +19,14 @@ STAGING_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/staging/"
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        template = {
-            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
-            "Outputs": {"ApiUrl": {"Value": STAGING_URL}},
-        }
-        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
-            StackName="Staging-Service", TemplateBody=json.dumps(template)
-        )
-        yield
+def aws(mocked_aws):
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ApiUrl": {"Value": STAGING_URL}},
+    }
+    boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+        StackName="Staging-Service", TemplateBody=json.dumps(template)
+    )
 
 
 def test_no_configuration_means_the_local_service():

@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from scripts import stack_outputs
 from scripts.stack_outputs import StackOutputError, stack_output
@@ -23,17 +22,7 @@ TEMPLATE = {
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def staging_stack(aws):
+def staging_stack(mocked_aws):
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(StackName="Staging-Service", TemplateBody=json.dumps(TEMPLATE))
     return "Staging-Service"
@@ -56,7 +45,7 @@ def test_missing_output_names_the_outputs_that_exist(staging_stack):
         stack_output(staging_stack, "DashboardUrl", region=REGION)
 
 
-def test_missing_stack_is_a_clear_error(aws):
+def test_missing_stack_is_a_clear_error(mocked_aws):
     with pytest.raises(StackOutputError, match="Production-Service"):
         stack_output("Production-Service", "ApiUrl", region=REGION)
 
@@ -78,6 +67,6 @@ def test_cli_exits_non_zero_with_a_message_on_stderr(staging_stack, capsys):
     assert "no output 'Nope'" in captured.err
 
 
-def test_no_region_anywhere_is_a_clear_error(aws):
+def test_no_region_anywhere_is_a_clear_error(mocked_aws):
     with pytest.raises(StackOutputError, match="region"):
         stack_output("Staging-Service", "ApiUrl")
