@@ -320,53 +320,23 @@ def markdown(report: dict[str, Any]) -> str:
     rss, peak = memory["rss_mb"], memory["peak_rss_mb"]
     growth = rss[max(rss, key=int)] - rss["10000"]
 
-    def verdict(value: float, target: float) -> str:
-        return "✅" if value < target else "❌"
+    def against(label: str, value: float, target: str, unit: str, digits: int) -> tuple[str, str, str, str]:
+        limit = TARGETS[target]
+        return (label, f"{value:.{digits}f} {unit}", f"< {limit:.0f} {unit}", "✅" if value < limit else "❌")
 
+    growth_label = f"RSS growth from 10 000 to {int(max(rss, key=int)):,} invocations".replace(",", " ")
     rows = [
-        (
+        against(
             "Cold start: fresh process, import + one /v1/predict (median of 10)",
-            f"{report['cold_start_ms']:.0f} ms",
-            f"< {TARGETS['cold_start_ms']:.0f} ms",
-            verdict(report["cold_start_ms"], TARGETS["cold_start_ms"]),
+            report["cold_start_ms"], "cold_start_ms", "ms", 0,
         ),
-        (
-            "Warm, one prediction, full handler: p50",
-            f"{warm['warm_p50_us']:.0f} µs",
-            f"< {TARGETS['warm_p50_us']:.0f} µs",
-            verdict(warm["warm_p50_us"], TARGETS["warm_p50_us"]),
-        ),
-        (
-            "Warm, one prediction, full handler: p99",
-            f"{warm['warm_p99_us']:.0f} µs",
-            f"< {TARGETS['warm_p99_us']:.0f} µs",
-            verdict(warm["warm_p99_us"], TARGETS["warm_p99_us"]),
-        ),
-        (
-            "Warm, 1 000-value batch (median)",
-            f"{batch['1000']:.2f} ms",
-            f"< {TARGETS['batch_1000_ms']:.0f} ms",
-            verdict(batch["1000"], TARGETS["batch_1000_ms"]),
-        ),
-        (
-            "Peak RSS after 10 000 invocations",
-            f"{peak['10000']:.1f} MB",
-            f"< {TARGETS['rss_after_10k_mb']:.0f} MB",
-            verdict(peak["10000"], TARGETS["rss_after_10k_mb"]),
-        ),
-        (
-            f"RSS growth from 10 000 to {int(max(rss, key=int)):,} invocations".replace(",", " "),
-            f"{growth:+.2f} MB",
-            "none",
-            "✅" if growth < 1.0 else "❌",
-        ),
-        (
-            "Installed runtime dependencies",
-            f"{report['deps_mb']:.1f} MB",
-            f"< {TARGETS['deps_mb']:.0f} MB",
-            verdict(report["deps_mb"], TARGETS["deps_mb"]),
-        ),
-    ]
+        against("Warm, one prediction, full handler: p50", warm["warm_p50_us"], "warm_p50_us", "µs", 0),
+        against("Warm, one prediction, full handler: p99", warm["warm_p99_us"], "warm_p99_us", "µs", 0),
+        against("Warm, 1 000-value batch (median)", batch["1000"], "batch_1000_ms", "ms", 2),
+        against("Peak RSS after 10 000 invocations", peak["10000"], "rss_after_10k_mb", "MB", 1),
+        (growth_label, f"{growth:+.2f} MB", "none", "✅" if growth < 1.0 else "❌"),
+        against("Installed runtime dependencies", report["deps_mb"], "deps_mb", "MB", 1),
+    ]  # fmt: skip
     lines = ["| Measure | Result | Target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += [
