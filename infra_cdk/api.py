@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Size
+from aws_cdk import Size
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -30,7 +30,6 @@ from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 
-_MANAGED_POLICY_PREFIX = "arn:<AWS::Partition>:iam::aws:policy/service-role/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 NOT_FOUND_BODY = json.dumps(
     {"error": {"code": "not_found", "message": "There is no resource at this path.", "details": []}},
@@ -74,10 +73,9 @@ class PredictionApi(Construct):
             description=f"Diabetes progression predictions ({settings.slug})",
             endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
             policy=self._resource_policy(invoker_principals),
-            # Execution logging needs the account-level API Gateway CloudWatch role; kept on stack deletion
-            # because the setting is shared by every API in the account and region.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            # Execution logging needs the account-level API Gateway CloudWatch role: one setting per account
+            # and region, which the DeliveryAccess stack owns (two stages in one account would fight over it).
+            cloud_watch_role=False,
             min_compression_size=Size.kibibytes(1),  # the OpenAPI UI page is ~1.7 MB uncompressed
             fail_on_warnings=True,
             deploy_options=apigw.StageOptions(
@@ -94,14 +92,6 @@ class PredictionApi(Construct):
         )
         # The stack's outputs are the contract's (ApiUrl, ...); drop RestApi's own auto-named endpoint output.
         api.node.try_remove_child("Endpoint")
-        cloud_watch_role = api.node.find_child("CloudWatchRole")
-        acknowledge_nag(
-            cloud_watch_role,
-            "IAM4",
-            "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy of the account-level API "
-            "Gateway logging role; AWS maintains it as the service's logging needs change",
-            applies_to=f"Policy::{_MANAGED_POLICY_PREFIX}AmazonAPIGatewayPushToCloudWatchLogs",
-        )
         skip_checkov(
             api.deployment_stage,
             "CKV_AWS_120",

@@ -3,63 +3,68 @@
 cdk.json runs it as ``python -m infra_cdk.app`` from the repository root, which makes ``lambda_fn.contract``
 and ``model.artifact`` importable without touching ``sys.path``.
 
-Context keys (``-c key=value``):
+Stage settings come from infra_cdk/settings.py only (a commit changes them). Context keys (``-c key=value``)
+say what to build, never how a stage is configured:
 
-* ``stage_overrides``: JSON object of per-stage setting overrides, see infra_cdk/settings.py.
-* ``image_repository`` + ``image_digest``: deploy an existing ECR image by digest (promotion) instead of
-  building lambda_fn/Dockerfile.
+* ``image_digest``: deploy the image with this digest from each stage's bootstrap repository (a release)
+  instead of building lambda_fn/Dockerfile.
 * ``github_repository``: ``owner/name`` trusted by the DeliveryAccess roles (defaults to the
-  ``GITHUB_REPOSITORY`` environment variable that GitHub Actions sets); without it that stack is left out.
+  ``GITHUB_REPOSITORY`` environment variable that GitHub Actions sets); without it those stacks are left out.
 * ``github_oidc_provider_arn``: the account's existing IAM OIDC provider for GitHub, trusted by the
   DeliveryAccess roles instead of creating one (an account holds only one provider per URL).
 * ``model_artifact``: path of the model artifact to deploy (default: model/artifacts/model.json).
+
+One DeliveryAccess stack per account the stages use: ``DeliveryAccess`` when they share one account,
+``DeliveryAccess-Staging`` and ``DeliveryAccess-Production`` with one account per stage. Each lives in its
+stages' region, whatever the CLI's default region is.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Annotations, App, Aspects, Environment, Validations
+from aws_cdk import Annotations, App, Aspects, DefaultStackSynthesizer, Environment, Validations
 from cdk_nag import AwsSolutionsChecks, WriteNagSuppressionsToCloudFormationAspect
 
 from infra_cdk.delivery_access import DeliveryAccessStack
-from infra_cdk.settings import resolve_stages
+from infra_cdk.settings import DELIVERY_ACCESS_STACK_ID, STAGES, StageSettings, stages_by_account
 from infra_cdk.stage import ServiceStage
 from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
 
-DELIVERY_ACCESS_STACK_ID = "DeliveryAccess"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def build(app: App) -> App:
+def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
     """Adds every stage and stack to ``app`` from its context; nag runs when the app is synthesized."""
     context = app.node.try_get_context
-    stages = resolve_stages(context("stage_overrides"))
     artifact = load_artifact(Path(context("model_artifact") or DEFAULT_ARTIFACT_PATH))
     for settings in stages:
         stage = ServiceStage(
-            app,
-            settings=settings,
-            artifact=artifact,
-            image_repository=context("image_repository") or None,
-            image_digest=context("image_digest") or None,
+            app, settings=settings, artifact=artifact, image_digest=context("image_digest") or None
         )
         # Aspects stop at Stage boundaries: record the acknowledgements in each stage's templates too.
         Aspects.of(stage).add(WriteNagSuppressionsToCloudFormationAspect())
     repository = context("github_repository") or os.environ.get("GITHUB_REPOSITORY")
     if repository:
-        DeliveryAccessStack(
-            app,
-            DELIVERY_ACCESS_STACK_ID,
-            github_repository=repository,
-            stages=stages,
-            github_oidc_provider_arn=context("github_oidc_provider_arn") or None,
-            env=Environment(
-                account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-            ),
-        )
+        groups = stages_by_account(stages)
+        for account, group in groups.items():
+            suffix = "" if len(groups) == 1 else "-" + "-".join(stage.name for stage in group)
+            DeliveryAccessStack(
+                app,
+                DELIVERY_ACCESS_STACK_ID + suffix,
+                github_repository=repository,
+                stages=group,
+                github_oidc_provider_arn=context("github_oidc_provider_arn") or None,
+                # The stages' region (one per account, infra_cdk/settings.py), never the CLI's default: the
+                # roles are scoped to it. Deployed through the first stage's bootstrap.
+                env=Environment(
+                    account=account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=group[0].region
+                ),
+                synthesizer=DefaultStackSynthesizer(qualifier=group[0].bootstrap_qualifier),
+            )
     else:
         Annotations.of(app).add_info(
             f"{DELIVERY_ACCESS_STACK_ID} left out: pass -c github_repository=owner/name to synthesize it"

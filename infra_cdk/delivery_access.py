@@ -1,10 +1,11 @@
-"""Delivery access, deployed once per account: GitHub's OIDC provider and one role per GitHub environment.
+"""Delivery access, deployed once per account in the stages' region: GitHub's OIDC provider, one role per
+GitHub environment, and API Gateway's account-level CloudWatch Logs role.
 
 A workflow job running in the GitHub environment ``staging`` (or ``production``) of this repository, and
-nothing else, can exchange its OIDC token for its environment's role. The role may only assume the CDK
-bootstrap roles (which do the actual publishing and deploying), invoke its own stage's API for the
-end-to-end tests, and read its own stage's stack outputs (where those tests find the API). No long-lived
-AWS keys exist anywhere.
+nothing else, can exchange its OIDC token for its environment's role. The role may only assume its own
+stage's CDK bootstrap roles (which do the actual publishing and deploying), invoke its own stage's API for
+the end-to-end tests, read its own stage's stack, and make the read-only calls of scripts/preflight.py. No
+long-lived AWS keys exist anywhere.
 """
 
 from __future__ import annotations
@@ -12,31 +13,35 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag
-from infra_cdk.settings import CDK_BOOTSTRAP_QUALIFIER, GITHUB_REPOSITORY, StageSettings
-from lambda_fn import contract
+from infra_cdk.settings import (
+    GITHUB_OIDC_HOST,
+    GITHUB_REPOSITORY,
+    LAMBDA_CONCURRENCY_QUOTA_CODE,
+    OIDC_AUDIENCE,
+    StageSettings,
+)
 
-GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
-OIDC_AUDIENCE = "sts.amazonaws.com"
 GITHUB_OIDC_THUMBPRINTS = (
     "6938fd4d98bab03faadb97b34396831e3780aea1",
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 )
 _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 _PROVIDER_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
-
-
-def delivery_role_name(settings: StageSettings) -> str:
-    """Fixed, so each stage can name its delivery role in the API's resource policy without a reference."""
-    return f"{contract.SERVICE_NAME}-delivery-{settings.slug}"
+# A job's credentials come from one AssumeRoleWithWebIdentity at its start and cannot be refreshed inside
+# it; the CDK CLI re-assumes its bootstrap roles (sessions capped at 1 h, being chained) from them. So the
+# delivery session must outlive the longest job (production: 90 minutes, .github/workflows/release.yml).
+DELIVERY_SESSION = Duration.hours(2)
 
 
 def delivery_role_arn(settings: StageSettings) -> str:
-    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{delivery_role_name(settings)}"
+    """The stage's delivery role in the account the referencing stack deploys to."""
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{settings.delivery_role_name}"
 
 
 class DeliveryAccessStack(Stack):
@@ -61,6 +66,7 @@ class DeliveryAccessStack(Stack):
         self._repository = github_repository
         # An account holds one OIDC provider per URL: where GitHub's exists already, trust that one.
         provider = github_oidc_provider_arn or self._build_oidc_provider().attr_arn
+        self._build_api_gateway_logging_role()
         for settings in stages:
             role = self._build_delivery_role(settings, provider)
             CfnOutput(
@@ -83,13 +89,40 @@ class DeliveryAccessStack(Stack):
             thumbprint_list=list(GITHUB_OIDC_THUMBPRINTS),
         )
 
+    def _build_api_gateway_logging_role(self) -> None:
+        # Execution logging of any REST API needs this one setting per account and region; the last stack to
+        # set it wins. Set here, once per account, and not by each stage's stack, which in one account would
+        # take it from each other. Retained: every REST API of the account and region logs through it.
+        role = iam.Role(
+            self,
+            "ApiGatewayCloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway's account-level role for CloudWatch Logs (execution and access logs)",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.node.add_dependency(role)
+        acknowledge_nag(
+            role,
+            "IAM4",
+            "AmazonAPIGatewayPushToCloudWatchLogs is the AWS-documented policy of the account-level API "
+            "Gateway logging role; AWS maintains it as the service's logging needs change",
+            applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs",
+        )
+
     def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
         role = iam.Role(
             self,
             f"{settings.name}DeliveryRole",
-            role_name=delivery_role_name(settings),
+            role_name=settings.delivery_role_name,
             description=f"GitHub Actions, environment {settings.slug} of {self._repository}",
-            max_session_duration=Duration.hours(1),
+            max_session_duration=DELIVERY_SESSION,
             assumed_by=iam.WebIdentityPrincipal(
                 provider_arn,
                 conditions={
@@ -100,49 +133,98 @@ class DeliveryAccessStack(Stack):
                 },
             ),
         )
-        bootstrap_roles = [
-            f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/"
-            f"cdk-{CDK_BOOTSTRAP_QUALIFIER}-{name}-role-{Aws.ACCOUNT_ID}-{Aws.REGION}"
-            for name in _BOOTSTRAP_ROLES
-        ]
-        # The CDK CLI passes session tags when it assumes the bootstrap roles, hence sts:TagSession.
+        partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
+        qualifier = settings.bootstrap_qualifier
+        # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
+        # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="AssumeCdkBootstrapRoles",
+                sid="AssumeOwnStageBootstrapRoles",
                 actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=bootstrap_roles,
+                resources=[
+                    f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{name}-role-{account}-{region}"
+                    for name in _BOOTSTRAP_ROLES
+                ],
             )
         )
         # The API's id is generated in another stack (another Stage: no cross-references), so the statement
         # names the account, region and API stage, and leaves the API id open.
-        invoke = f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:*/{settings.slug}/*/*"
+        invoke = f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"
         role.add_to_policy(
             iam.PolicyStatement(sid="InvokeOwnStageApi", actions=["execute-api:Invoke"], resources=[invoke])
         )
         # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
-        # (scripts/stack_outputs.py). Outputs are not secret; everything that changes anything goes
-        # through the bootstrap roles.
-        stack = (
-            f"arn:{Aws.PARTITION}:cloudformation:{Aws.REGION}:{Aws.ACCOUNT_ID}:stack/{settings.stack_name}/*"
+        # (scripts/stack_outputs.py); the preflight counts the concurrency its functions already reserve.
+        stack = f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnStack",
+                actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+                resources=[stack],
+            )
+        )
+        self._allow_preflight(role, settings)
+        self._acknowledge_open_ids(role, settings)
+        return role
+
+    @staticmethod
+    def _allow_preflight(role: iam.Role, settings: StageSettings) -> None:
+        """The read-only calls of scripts/preflight.py, which the Release runs before every deployment."""
+        partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
+        repository = settings.container_assets_repository(account)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PreflightReads",
+                actions=[
+                    "ssm:GetParameter",
+                    "ecr:DescribeRepositories",
+                    "servicequotas:GetServiceQuota",
+                    "lambda:GetFunctionConcurrency",
+                    "apigateway:GET",
+                    "iam:GetOpenIDConnectProvider",
+                ],
+                resources=[
+                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/"
+                    f"{settings.bootstrap_qualifier}/version",
+                    f"arn:{partition}:ecr:{region}:{account}:repository/{repository}",
+                    f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
+                    f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
+                    f"arn:{partition}:apigateway:{region}::/account",
+                    f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
+                ],
+            )
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadOwnStackOutputs", actions=["cloudformation:DescribeStacks"], resources=[stack]
+                sid="PreflightAccountSettings", actions=["lambda:GetAccountSettings"], resources=["*"]
             )
         )
+
+    @staticmethod
+    def _acknowledge_open_ids(role: iam.Role, settings: StageSettings) -> None:
+        policy = role.node.find_child("DefaultPolicy")
+        prefix = "Resource::arn:<AWS::Partition>:"
+        for applies_to, reason in (
+            (
+                f"cloudformation:<AWS::Region>:<AWS::AccountId>:stack/{settings.stack_name}/*",
+                "a stack ARN ends in an id generated at creation; the name fixes the stack, '/*' only its id",
+            ),
+            (
+                f"execute-api:<AWS::Region>:<AWS::AccountId>:*/{settings.slug}/*/*",
+                f"the REST API id is generated by the {settings.name} stage's stack and cannot be referenced "
+                "across stages; the resource is limited to this account, region and API stage "
+                f"{settings.slug}",
+            ),
+            (
+                f"lambda:<AWS::Region>:<AWS::AccountId>:function:{settings.stack_name}-*",
+                f"function names are generated by CloudFormation with the prefix {settings.stack_name}-; "
+                "only GetFunctionConcurrency (read-only) applies to them",
+            ),
+        ):
+            acknowledge_nag(policy, "IAM5", reason, applies_to=prefix + applies_to)
         acknowledge_nag(
-            role.node.find_child("DefaultPolicy"),
+            policy,
             "IAM5",
-            "a stack ARN ends in an id generated at creation; the name fixes the stack, '/*' only its id",
-            applies_to="Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:"
-            f"stack/{settings.stack_name}/*",
+            "lambda:GetAccountSettings (read-only: the account's concurrency quota) has no resource type",
+            applies_to="Resource::*",
         )
-        acknowledge_nag(
-            role.node.find_child("DefaultPolicy"),
-            "IAM5",
-            f"the REST API id is generated by the {settings.name} stage's stack and cannot be referenced "
-            f"across stages; the resource is limited to this account, region and API stage {settings.slug}",
-            applies_to="Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
-            f"*/{settings.slug}/*/*",
-        )
-        return role

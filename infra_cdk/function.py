@@ -15,12 +15,9 @@ arm64 (Graviton): the function is pure Python (pydantic-core ships aarch64 wheel
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from aws_cdk import (
-    Duration,
-)
+from aws_cdk import Duration, Stack
 from aws_cdk import (
     aws_ecr as ecr,
 )
@@ -45,7 +42,10 @@ from infra_cdk.settings import IMAGE_DIGEST, StageSettings
 from lambda_fn import contract
 
 LIVE_ALIAS = "live"
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+NO_RESERVATION_REASON = (
+    "this stage reserves no concurrency by its settings: a new account's quota of 10 must stay wholly "
+    "unreserved; the API stage's throttling bounds the calls instead"
+)
 _APPLICATION_LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
     "INFO": lambda_.ApplicationLogLevel.INFO,
@@ -60,27 +60,26 @@ _ASSET_EXCLUDE = (".git", ".venv*", "node_modules", "cdk.out", ".cache", "*_cach
 
 
 def container_image(
-    scope: Construct, *, repo_root: Path, image_repository: str | None, image_digest: str | None
+    scope: Construct, *, settings: StageSettings, repo_root: Path, image_digest: str | None
 ) -> lambda_.DockerImageCode:
-    """An existing ECR image pinned by digest (promotion) or, when none is given, the image built from source.
+    """The image pinned by digest in the stage's bootstrap repository (a release), or, without a digest, the
+    image built from source (a developer's `cdk deploy`).
 
-    Delivery builds the image once, deploys it to Staging and promotes the very same digest to Production.
+    Delivery builds the image once, pushes that very image into each stage's bootstrap repository and
+    deploys it there by digest: the same digest in every stage.
     """
-    if (image_repository is None) != (image_digest is None):
-        raise ValueError("context image_repository and image_digest must be given together")
-    if image_repository is not None and image_digest is not None:
-        if not _REPOSITORY.match(image_repository):
-            raise ValueError(f"context image_repository {image_repository!r} is not an ECR repository name")
-        if not IMAGE_DIGEST.match(image_digest):
-            raise ValueError(f"context image_digest {image_digest!r} must look like sha256:<64 hex digits>")
-        repository = ecr.Repository.from_repository_name(scope, "ImageRepository", image_repository)
-        return lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=image_digest)
-    return lambda_.DockerImageCode.from_image_asset(
-        str(repo_root),
-        file=DOCKERFILE,
-        platform=Platform.LINUX_ARM64,
-        exclude=list(_ASSET_EXCLUDE),
-    )
+    if image_digest is None:
+        return lambda_.DockerImageCode.from_image_asset(
+            str(repo_root),
+            file=DOCKERFILE,
+            platform=Platform.LINUX_ARM64,
+            exclude=list(_ASSET_EXCLUDE),
+        )
+    if not IMAGE_DIGEST.match(image_digest):
+        raise ValueError(f"context image_digest {image_digest!r} must look like sha256:<64 hex digits>")
+    name = settings.container_assets_repository(Stack.of(scope).account)
+    repository = ecr.Repository.from_repository_name(scope, "ImageRepository", name)
+    return lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=image_digest)
 
 
 class PredictionFunction(Construct):
@@ -128,7 +127,7 @@ class PredictionFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             memory_size=settings.memory_mb,
             timeout=Duration.seconds(settings.timeout_seconds),
-            reserved_concurrent_executions=settings.reserved_concurrency,
+            reserved_concurrent_executions=settings.reserved_concurrency,  # None: no reservation
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
@@ -150,6 +149,8 @@ class PredictionFunction(Construct):
             "CKV_AWS_117",
             "reaches no private network resource; a VPC would add cold-start latency and NAT cost in vain",
         )
+        if settings.reserved_concurrency is None:
+            skip_checkov(function, "CKV_AWS_115", NO_RESERVATION_REASON)
         skip_checkov(
             function,
             "CKV_AWS_173",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, DefaultStackSynthesizer, Stack
 from constructs import Construct
 
 from infra_cdk.api import PredictionApi
@@ -30,18 +30,17 @@ class ServiceStack(Stack):
         *,
         settings: StageSettings,
         artifact: ModelArtifact,
-        image_repository: str | None = None,
         image_digest: str | None = None,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
             description=f"Diabetes progression predictions, {settings.slug} (model {artifact.model_version})",
+            # Deployed through the stage's own bootstrap: its delivery role can assume no other stage's roles.
+            synthesizer=DefaultStackSynthesizer(qualifier=settings.bootstrap_qualifier),
         )
         key = StageKey(self, "Encryption", settings=settings).key
-        image = container_image(
-            self, repo_root=REPO_ROOT, image_repository=image_repository, image_digest=image_digest
-        )
+        image = container_image(self, settings=settings, repo_root=REPO_ROOT, image_digest=image_digest)
         function = PredictionFunction(
             self, "Function", settings=settings, image=image, key=key, model_version=artifact.model_version
         )

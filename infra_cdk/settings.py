@@ -1,24 +1,21 @@
 """Per-stage settings: every way Staging and Production differ, defined once, typed and validated.
 
-Constructs never ask "which stage is this?"; they read a :class:`StageSettings`. The two instances live in
-:data:`STAGES`. Any field can be overridden at synthesis from the CDK context key ``stage_overrides``::
-
-    npx cdk synth '**' -c stage_overrides='{"Production": {"memory_mb": 1024}}'
-
-Overrides are checked as strictly as the defaults: an unknown stage or field, a value of the wrong type or
-one out of range stops synthesis with a :class:`SettingsError` that names it.
+Constructs never ask "which stage is this?"; they read a :class:`StageSettings`. The stages live in
+:data:`STAGES`, and only there: a setting changes by a reviewed commit that the next release deploys. Nothing
+overrides them at synthesis or deployment, so no release can silently revert what another one deployed.
+The values people must set for their own deployment (account, region, bootstrap qualifiers, who may call
+the API, who receives the alarms) are fields like any other (docs/deploy.md, "First deployment").
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
-import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Final, Literal
+
+from lambda_fn.contract import SERVICE_NAME
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 
@@ -35,16 +32,25 @@ REGION: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 IMAGE_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")  # what ECR and Lambda pin an image by
 # GitHub's "owner/name": owners are letters, digits and hyphens; repository names may add "_" and ".".
 GITHUB_REPOSITORY: Final = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$")
-CDK_BOOTSTRAP_QUALIFIER: Final = (
-    "hnb659fds"  # CDK's default; change together with `cdk bootstrap --qualifier`
-)
-
+# `cdk bootstrap --qualifier`: at most 10 characters (role names stay under 64), lower case because the
+# qualifier names the bootstrap bucket and image repository.
+BOOTSTRAP_QUALIFIER: Final = re.compile(r"^[a-z0-9]{1,10}$")
+DEFAULT_BOOTSTRAP_QUALIFIER: Final = "hnb659fds"  # what a plain `cdk bootstrap` creates
+_SUBSCRIBER: Final = re.compile(r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+|https://\S+)$")
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
+DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -Production with one per stage
+# Account-level things the DeliveryAccess stack creates and scripts/preflight.py checks.
+GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
+OIDC_AUDIENCE: Final = "sts.amazonaws.com"
+LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
+# The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
+# these two slots (one run and a retry) so a saturated function cannot starve the check of its own release.
+HOOK_RESERVED_CONCURRENCY: Final = 2
 
 
 class SettingsError(ValueError):
-    """A stage setting (default or override) is invalid; the message names the stage and the field."""
+    """A stage setting is invalid; the message names the stage and the field."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,20 +63,30 @@ class StageSettings:
 
     name: str  # the CDK Stage id, e.g. "Production"
     slug: str  # lower-case stage name: the function's STAGE, the API stage and the metric dimension
-    account: str | None = None  # None: the CLI's current account (CDK_DEFAULT_ACCOUNT) at deploy time
-    region: str | None = None
+    # Where the stage lives. account None: the account of the credentials that deploy it (then every stage
+    # shares that one account, each with its own bootstrap qualifier); set it on every stage for one account
+    # per stage. The region is always fixed: the stage, its DeliveryAccess roles and the Release meet there.
+    account: str | None = None
+    region: str
+    # The CDK bootstrap (`cdk bootstrap --qualifier`) the stage deploys through. Its delivery role may assume
+    # only this bootstrap's roles, so stages sharing an account must not share a qualifier.
+    bootstrap_qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER
 
     # Function (see infra_cdk/function.py for why these numbers)
     memory_mb: int = 1_024
     timeout_seconds: int = 5
-    reserved_concurrency: int  # a cost and blast-radius ceiling; counts against the account quota
+    # A cost and blast-radius ceiling taken from the account's Lambda concurrency quota, with the hook's
+    # HOOK_RESERVED_CONCURRENCY; None reserves nothing (function and hook use the unreserved pool), which is
+    # what an account with the new-account quota of 10 allows (docs/deploy.md, "Lambda concurrency quota").
+    reserved_concurrency: int | None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # API
     throttle_rate_per_second: int
     throttle_burst: int
-    invoker_principals: tuple[str, ...] = ()  # IAM principal ARNs allowed on protected routes, besides
-    # this stage's delivery role (which runs the end-to-end tests)
+    # IAM principal ARNs (roles, users, or `arn:aws:iam::<account>:root` for a whole account) allowed on the
+    # protected routes besides this stage's delivery role (docs/deploy.md, "Let a client call the API").
+    invoker_principals: tuple[str, ...] = ()
 
     # Protection
     waf_enabled: bool = True
@@ -89,11 +105,38 @@ class StageSettings:
     alarm_p99_latency_ms: int
     alarm_function_errors: int = 1  # per minute, on the live alias
     alarm_extrapolated_percent: float = 20.0  # share of inputs outside the training range, per 15 minutes
+    # Who the alarm topic notifies: e-mail addresses (each confirms once, from the message SNS sends) or
+    # https:// endpoints (a chat integration's webhook).
+    alarm_subscribers: tuple[str, ...] = ()
 
     @property
     def stack_name(self) -> str:
         """The CloudFormation name CDK gives the stage's stack: Staging-Service, Production-Service."""
         return f"{self.name}-{SERVICE_STACK_ID}"
+
+    @property
+    def delivery_role_name(self) -> str:
+        """Fixed, so the stage's API resource policy can name its delivery role without a reference."""
+        return f"{SERVICE_NAME}-delivery-{self.slug}"
+
+    @property
+    def reserved_concurrency_total(self) -> int:
+        """What the stage takes from the account's concurrency quota: its function and its hook."""
+        if self.reserved_concurrency is None:
+            return 0
+        return self.reserved_concurrency + HOOK_RESERVED_CONCURRENCY
+
+    @property
+    def toolkit_stack_name(self) -> str:
+        """The bootstrap stack's name: CDK's default for the default qualifier, else one per qualifier (two
+        bootstraps of one account and region under one name would replace each other)."""
+        if self.bootstrap_qualifier == DEFAULT_BOOTSTRAP_QUALIFIER:
+            return "CDKToolkit"
+        return f"CDKToolkit-{self.bootstrap_qualifier}"
+
+    def container_assets_repository(self, account: str) -> str:
+        """The bootstrap's ECR repository, which the release pushes the image to and Lambda pulls from."""
+        return f"cdk-{self.bootstrap_qualifier}-container-assets-{account}-{self.region}"
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -107,13 +150,16 @@ class StageSettings:
             yield f"slug {self.slug!r} must be lower-case alphanumeric"
         if self.account is not None and not ACCOUNT.match(self.account):
             yield f"account {self.account!r} must be 12 digits"
-        if self.region is not None and not REGION.match(self.region):
+        if not REGION.match(self.region):
             yield f"region {self.region!r} is not an AWS region name"
+        if not BOOTSTRAP_QUALIFIER.match(self.bootstrap_qualifier):
+            yield f"bootstrap_qualifier {self.bootstrap_qualifier!r}: 1 to 10 lower-case letters or digits"
         # Lambda limits: 128..10240 MB of memory, 1..900 s; API Gateway's integration timeout caps
         # synchronous calls at 29 s, so a longer function timeout would only hide a hung request.
         yield from _within("memory_mb", self.memory_mb, 128, 10_240)
         yield from _within("timeout_seconds", self.timeout_seconds, 1, 29)
-        yield from _within("reserved_concurrency", self.reserved_concurrency, 1, 1_000)
+        if self.reserved_concurrency is not None:
+            yield from _within("reserved_concurrency", self.reserved_concurrency, 1, 1_000)
         yield from _within("throttle_rate_per_second", self.throttle_rate_per_second, 1, 10_000)
         yield from _within("throttle_burst", self.throttle_burst, 1, 5_000)
         if self.throttle_burst < self.throttle_rate_per_second:
@@ -137,6 +183,9 @@ class StageSettings:
         for arn in self.invoker_principals:
             if not _PRINCIPAL_ARN.match(arn):
                 yield f"invoker_principals entry {arn!r} is not an IAM account, role or user ARN"
+        for subscriber in self.alarm_subscribers:
+            if not _SUBSCRIBER.match(subscriber):
+                yield f"alarm_subscribers entry {subscriber!r} is not an e-mail address or https:// URL"
 
 
 def _within(field: str, value: float, low: float, high: float) -> typing.Iterator[str]:
@@ -144,105 +193,86 @@ def _within(field: str, value: float, low: float, high: float) -> typing.Iterato
         yield f"{field} {value} must be between {low} and {high}"
 
 
-# The stages, defined once. Production differs by intent: canary deployments, more headroom, a year of logs
-# (health-service audit trail), resources that survive stack deletion. Staging keeps the WAF on on purpose:
-# it is where the end-to-end suite proves that the managed rules do not block legitimate 10 000-value batches.
-STAGES: Final = (
-    StageSettings(
-        name="Staging",
-        slug="staging",
-        reserved_concurrency=5,
-        # 50/s (burst 100): room for the end-to-end suite, which runs from one GitHub runner back to back.
-        throttle_rate_per_second=50,
-        throttle_burst=100,
-        log_retention_days=30,
-        retain_data_on_delete=False,
-        deployment_strategy="all_at_once",
-        alarm_p99_latency_ms=1_500,
-    ),
-    StageSettings(
-        name="Production",
-        slug="production",
-        reserved_concurrency=50,
-        throttle_rate_per_second=200,
-        throttle_burst=400,
-        log_retention_days=365,
-        retain_data_on_delete=True,
-        deployment_strategy="canary_10_percent_5_minutes",
-        alarm_p99_latency_ms=1_000,
-    ),
-)
-
-
-def resolve_stages(overrides: object = None) -> tuple[StageSettings, ...]:
-    """The stages with the context's ``stage_overrides`` applied (a JSON string or a decoded mapping)."""
-    decoded = _decode(overrides)
-    known = {stage.name: stage for stage in STAGES}
-    unknown = sorted(set(decoded) - set(known))
-    if unknown:
-        raise SettingsError(f"stage_overrides names unknown stages {unknown}; known: {sorted(known)}")
-    return tuple(_apply(stage, decoded.get(stage.name, {})) for stage in STAGES)
-
-
-def _decode(overrides: object) -> Mapping[str, Any]:
-    if overrides is None or overrides == "":
-        return {}
-    if isinstance(overrides, str):
-        try:
-            overrides = json.loads(overrides)
-        except ValueError as exc:
-            raise SettingsError(f"stage_overrides is not valid JSON: {exc}") from exc
-    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
-        raise SettingsError(
-            'stage_overrides must map stage names to objects: {"Production": {"memory_mb": 1024}}'
+def check_stages(stages: Sequence[StageSettings]) -> tuple[StageSettings, ...]:
+    """What makes a set of stages deployable side by side; returns them, or raises :class:`SettingsError`."""
+    problems = []
+    for field in ("name", "slug"):
+        values = [getattr(stage, field) for stage in stages]
+        if len(set(values)) != len(values):
+            problems.append(f"every stage needs its own {field}: {values}")
+    if len({stage.account is None for stage in stages}) > 1:
+        problems.append(
+            "set `account` on every stage (one account per stage) or on none (one shared account)"
         )
-    return overrides
-
-
-def _apply(stage: StageSettings, changes: Mapping[str, Any]) -> StageSettings:
-    hints = typing.get_type_hints(StageSettings)
-    # A stage's identity names its stack, API stage, metrics and GitHub environment: not a setting.
-    identity = {"name", "slug"}
-    fields = {f.name for f in dataclasses.fields(StageSettings)} - identity
-    coerced: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key in identity:
-            raise SettingsError(
-                f"stage_overrides.{stage.name}: {key!r} is the stage's identity, not a setting"
+    for account, group in stages_by_account(stages).items():
+        where = f"in account {account}" if account else "in the one account of the credentials"
+        qualifiers = [stage.bootstrap_qualifier for stage in group]
+        if len(set(qualifiers)) != len(qualifiers):
+            problems.append(
+                f"stages {where} need their own bootstrap_qualifier each ({qualifiers}): a delivery role "
+                "that may assume one bootstrap's roles can change every stage deployed through them"
             )
-        if key not in fields:
-            raise SettingsError(
-                f"stage_overrides.{stage.name}: unknown setting {key!r}; known: {sorted(fields)}"
+        if len({stage.region for stage in group}) > 1:
+            problems.append(
+                f"stages {where} share one DeliveryAccess stack and so one region, not "
+                f"{sorted({stage.region for stage in group})}"
             )
-        coerced[key] = _coerce(f"stage_overrides.{stage.name}.{key}", hints[key], value)
-    return dataclasses.replace(stage, **coerced)
+    if problems:
+        raise SettingsError("; ".join(problems))
+    return tuple(stages)
 
 
-def _coerce(where: str, hint: Any, value: Any) -> Any:
-    """Checks a decoded JSON value against a field's type; lists become tuples. No silent conversions."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        for option in typing.get_args(hint):
-            try:
-                return _coerce(where, option, value)
-            except SettingsError:
-                continue
-        raise SettingsError(f"{where}: {value!r} does not match {hint}")
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            raise SettingsError(f"{where}: {value!r} is not one of {list(typing.get_args(hint))}")
-        return value
-    if origin is tuple:
-        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
-        if not isinstance(value, list):
-            raise SettingsError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(f"{where}[]", item, v) for v in value)
-    if hint is type(None):
-        if value is not None:
-            raise SettingsError(f"{where}: expected null, got {value!r}")
-        return None
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise SettingsError(f"{where}: expected {hint.__name__}, got {value!r}")
-    return value
+def stages_by_account(stages: Sequence[StageSettings]) -> dict[str | None, tuple[StageSettings, ...]]:
+    """The stages by account (None: the account of the credentials), in order: one DeliveryAccess each."""
+    grouped: dict[str | None, tuple[StageSettings, ...]] = {}
+    for stage in stages:
+        grouped[stage.account] = (*grouped.get(stage.account, ()), stage)
+    return grouped
+
+
+def stage_named(name: str, stages: Sequence[StageSettings] | None = None) -> StageSettings:
+    """The stage called ``name`` (``Staging``, ``Production``); :class:`SettingsError` names the others."""
+    candidates = STAGES if stages is None else stages
+    for stage in candidates:
+        if stage.name == name:
+            return stage
+    raise SettingsError(f"no stage {name!r}; stages: {[stage.name for stage in candidates]}")
+
+
+# The stages, defined once. Production differs by intent: canary deployments, a concurrency ceiling, a year
+# of logs (health-service audit trail), resources that survive stack deletion. Staging keeps the WAF on on
+# purpose: it is where the end-to-end suite proves that the managed rules let 10 000-value batches through.
+# Both share one account and region here, each through its own bootstrap qualifier (layout "one account"
+# of docs/deploy.md); for one account per stage, set `account` on both.
+STAGES: Final = check_stages(
+    (
+        StageSettings(
+            name="Staging",
+            slug="staging",
+            region="eu-west-1",
+            bootstrap_qualifier="dpstaging",
+            # No reservation: a new account's concurrency quota of 10 can hold no reservation at all.
+            reserved_concurrency=None,
+            # 50/s (burst 100): room for the end-to-end suite, which runs from one GitHub runner back to back.
+            throttle_rate_per_second=50,
+            throttle_burst=100,
+            log_retention_days=30,
+            retain_data_on_delete=False,
+            deployment_strategy="all_at_once",
+            alarm_p99_latency_ms=1_500,
+        ),
+        StageSettings(
+            name="Production",
+            slug="production",
+            region="eu-west-1",
+            bootstrap_qualifier="dpprod",
+            reserved_concurrency=50,
+            throttle_rate_per_second=200,
+            throttle_burst=400,
+            log_retention_days=365,
+            retain_data_on_delete=True,
+            deployment_strategy="canary_10_percent_5_minutes",
+            alarm_p99_latency_ms=1_000,
+        ),
+    )
+)

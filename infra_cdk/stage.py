@@ -19,16 +19,15 @@ class ServiceStage(Stage):
         *,
         settings: StageSettings,
         artifact: ModelArtifact,
-        image_repository: str | None = None,
         image_digest: str | None = None,
     ) -> None:
-        # Without an account/region in the settings, the stage deploys where the CLI's credentials point.
+        # Without an account in the settings, the stage deploys to the account of the CLI's credentials; its
+        # region is always the settings' (never the CLI's default).
         super().__init__(
             scope,
             settings.name,
             env=Environment(
-                account=settings.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
-                region=settings.region or os.environ.get("CDK_DEFAULT_REGION"),
+                account=settings.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region
             ),
         )
         self.settings = settings
@@ -37,6 +36,5 @@ class ServiceStage(Stage):
             SERVICE_STACK_ID,
             settings=settings,
             artifact=artifact,
-            image_repository=image_repository,
             image_digest=image_digest,
         )

@@ -5,14 +5,14 @@ gives the assembly an identity and checks what it would deploy:
 
 - ``fingerprint``: a SHA-256 over every file's relative path and contents. The synth job records it; each
   deploy job recomputes it on the downloaded artifact and refuses to deploy anything else.
-- ``verify``: every container-image Lambda function in the Staging and Production stacks runs exactly
-  ``<account>.dkr.ecr.<region>.amazonaws.com/<bootstrap container-assets repository>@<digest>``, and the
-  assembly holds no container image *asset* (nothing can be rebuilt or re-pushed at deploy time: the
-  tested image is the deployed image).
+- ``verify``: every container-image Lambda function of each named stage runs exactly
+  ``<account>.dkr.ecr.<region>.amazonaws.com/<that stage's bootstrap container-assets repository>@<digest>``
+  in that stage's account and region, and the assembly holds no container image *asset* (nothing can be
+  rebuilt or re-pushed at deploy time: the tested image is the deployed image).
 
     python -m scripts.release_assembly fingerprint --assembly cdk.out
     python -m scripts.release_assembly verify --assembly cdk.out --digest sha256:... \\
-        --account 123456789012 --region eu-west-1 [--fingerprint ...]
+        --account Staging=111111111111 [--account Production=222222222222] [--fingerprint ...]
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from infra_cdk.settings import CDK_BOOTSTRAP_QUALIFIER, IMAGE_DIGEST, STAGES
-from scripts.release_push_image import PushError, container_assets_repository, registry
+from infra_cdk.settings import ACCOUNT, IMAGE_DIGEST, SettingsError, stage_named
+from scripts.release_push_image import PushError, registry
 
-STAGE_STACKS: Final = tuple(stage.stack_name for stage in STAGES)
 _STACK: Final = "aws:cloudformation:stack"
 _NESTED_ASSEMBLY: Final = "cdk:cloud-assembly"
 _ASSET_MANIFEST: Final = "cdk:asset-manifest"
@@ -120,32 +119,50 @@ def image_uris(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def expected_image(
-    *, account: str, region: str, digest: str, qualifier: str = CDK_BOOTSTRAP_QUALIFIER
-) -> str:
-    """The one image URI this release may deploy."""
+def stage_accounts(pairs: Sequence[str]) -> dict[str, str]:
+    """``["Staging=111111111111", ...]`` (one per GitHub repository variable) as {stage name: account}."""
+    accounts: dict[str, str] = {}
+    for pair in pairs:
+        name, _, account = pair.partition("=")
+        try:
+            stage_named(name)
+        except SettingsError as error:
+            raise AssemblyError(f"--account {pair!r}: {error}") from error
+        if not ACCOUNT.match(account):
+            raise AssemblyError(f"--account {pair!r}: the account must be 12 digits (is its variable set?)")
+        accounts[name] = account
+    return accounts
+
+
+def expected_images(accounts: Mapping[str, str], digest: str) -> dict[str, str]:
+    """{stack name: the one image URI it may run}: the digest, from its stage's repository and account."""
     if not IMAGE_DIGEST.match(digest):
         raise AssemblyError(f"digest {digest!r} must look like sha256:<64 hex digits>")
-    try:
-        repository = container_assets_repository(account, region, qualifier)
-    except PushError as error:
-        raise AssemblyError(str(error)) from error
-    return f"{registry(account, region)}/{repository}@{digest}"
+    images = {}
+    for name, account in accounts.items():
+        settings = stage_named(name)
+        try:
+            host = registry(account, settings.region)
+        except PushError as error:
+            raise AssemblyError(str(error)) from error
+        images[settings.stack_name] = f"{host}/{settings.container_assets_repository(account)}@{digest}"
+    return images
 
 
-def problems(assembly: Assembly, image: str, stage_stacks: tuple[str, ...] = STAGE_STACKS) -> list[str]:
-    """Everything that stops this assembly from deploying exactly `image`; empty if none."""
+def problems(assembly: Assembly, images: Mapping[str, str]) -> list[str]:
+    """Everything that stops the named stacks of this assembly from deploying exactly `images` ({stack name:
+    image}); empty if none."""
     found: list[str] = []
     by_name = {stack.name: stack for stack in assembly.stacks}
-    for name in stage_stacks:
+    for name in images:
         if name not in by_name:
             found.append(f"stack {name} is not in the assembly (stacks: {sorted(by_name)})")
         elif not image_uris(by_name[name].template):
             found.append(f"stack {name} has no container-image Lambda function")
     for stack in assembly.stacks:
-        for logical_id, uri in image_uris(stack.template).items():
-            if uri != image:
-                found.append(f"{stack.name}/{logical_id} runs {uri}, not {image}")
+        for logical_id, uri in image_uris(stack.template).items() if stack.name in images else ():
+            if uri != images[stack.name]:
+                found.append(f"{stack.name}/{logical_id} runs {uri}, not {images[stack.name]}")
     found += [
         f"container image asset {asset} would be built at deploy time"
         for asset in assembly.container_image_assets
@@ -153,10 +170,10 @@ def problems(assembly: Assembly, image: str, stage_stacks: tuple[str, ...] = STA
     return found
 
 
-def verify(assembly_dir: Path, image: str, expected_fingerprint: str | None = None) -> str:
+def verify(assembly_dir: Path, images: Mapping[str, str], expected_fingerprint: str | None = None) -> str:
     """Raises :class:`AssemblyError` listing every problem; returns the assembly's fingerprint."""
     actual = fingerprint(assembly_dir)
-    found = problems(read_assembly(assembly_dir), image)
+    found = problems(read_assembly(assembly_dir), images)
     if expected_fingerprint is not None and actual != expected_fingerprint:
         found.insert(0, f"fingerprint {actual} is not the synthesised assembly's {expected_fingerprint}")
     if found:
@@ -171,21 +188,21 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--assembly", type=Path, required=True)
     check = commands.add_parser("verify", help="check the assembly deploys exactly this image digest")
     check.add_argument("--assembly", type=Path, required=True)
-    check.add_argument("--digest", required=True, help="the image digest pushed by this release")
-    check.add_argument("--account", required=True, help="AWS account id (12 digits)")
-    check.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
-    check.add_argument("--qualifier", default=CDK_BOOTSTRAP_QUALIFIER, help="CDK bootstrap qualifier")
+    check.add_argument("--digest", required=True, help="the image digest built by this release")
+    check.add_argument(
+        "--account", action="append", required=True, help="STAGE=ACCOUNT: a stage to check, in its account"
+    )
     check.add_argument("--fingerprint", help="the fingerprint recorded when the assembly was synthesised")
     args = parser.parse_args(argv)
     try:
         if args.command == "fingerprint":
             print(fingerprint(args.assembly))
         else:
-            image = expected_image(
-                account=args.account, region=args.region, digest=args.digest, qualifier=args.qualifier
-            )
-            identity = verify(args.assembly, image, args.fingerprint)
-            print(f"{args.assembly} deploys {image}: fingerprint {identity}")
+            images = expected_images(stage_accounts(args.account), args.digest)
+            identity = verify(args.assembly, images, args.fingerprint)
+            for stack, image in images.items():
+                print(f"{args.assembly}: {stack} deploys {image}")
+            print(f"fingerprint {identity}")
     except AssemblyError as error:
         print(f"release_assembly: {error}", file=sys.stderr)
         return 1

@@ -36,8 +36,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag, acknowledge_tracing_policy, skip_checkov
+from infra_cdk.function import NO_RESERVATION_REASON
 from infra_cdk.log_groups import stage_log_group
-from infra_cdk.settings import DeploymentStrategy, StageSettings
+from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, DeploymentStrategy, StageSettings
 from lambda_fn import contract
 
 HOOK_RUNTIME_DIR = Path(__file__).resolve().parent / "pre_traffic_hook"
@@ -91,8 +92,10 @@ class SafeDeployment(Construct):
             code=lambda_.Code.from_asset(str(HOOK_RUNTIME_DIR), exclude=["__pycache__", "__init__.py"]),
             memory_size=256,
             timeout=Duration.minutes(1),
-            # One hook per deployment at a time; two slots leave room for a retry.
-            reserved_concurrent_executions=2,
+            # Reserved only where the stage reserves (see HOOK_RESERVED_CONCURRENCY).
+            reserved_concurrent_executions=(
+                None if self._settings.reserved_concurrency is None else HOOK_RESERVED_CONCURRENCY
+            ),
             role=role,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -110,6 +113,8 @@ class SafeDeployment(Construct):
         skip_checkov(
             hook, "CKV_AWS_117", "calls only the Lambda and CodeDeploy APIs; no private network to reach"
         )
+        if self._settings.reserved_concurrency is None:
+            skip_checkov(hook, "CKV_AWS_115", NO_RESERVATION_REASON)
         skip_checkov(
             hook, "CKV_AWS_173", "environment holds the version ARN and public test inputs, no secrets"
         )

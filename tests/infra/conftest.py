@@ -3,6 +3,7 @@ Docker and no AWS credentials; every infrastructure test reads that one cloud as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -21,10 +22,28 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infra_cdk.app import build
-from infra_cdk.settings import STAGES, StageSettings
+from infra_cdk.settings import STAGES, StageSettings, check_stages, stage_named
 
 GITHUB_REPOSITORY = "example-org/diabetes-progression"
 STACK_NAMES = {s.name: s.stack_name for s in STAGES}
+# The other supported layout, as a user would commit it: one account per stage (Production on the default
+# bootstrap qualifier, which only a stage with an account of its own may use), a client role allowed to
+# call Production, and people who receive Production's alarms.
+STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
+CLINIC_APP = "arn:aws:iam::333333333333:role/clinic-app"
+ALARM_SUBSCRIBERS = ("oncall@example.org", "https://hooks.example.org/alarms")
+PER_ACCOUNT_STAGES = check_stages(
+    (
+        dataclasses.replace(stage_named("Staging"), account=STAGING_ACCOUNT),
+        dataclasses.replace(
+            stage_named("Production"),
+            account=PRODUCTION_ACCOUNT,
+            bootstrap_qualifier="hnb659fds",
+            invoker_principals=(CLINIC_APP,),
+            alarm_subscribers=ALARM_SUBSCRIBERS,
+        ),
+    )
+)
 
 
 @dataclass
@@ -32,6 +51,7 @@ class Assembly:
     outdir: Path
     templates: dict[str, dict[str, Any]]  # CloudFormation stack name -> template
     template_paths: dict[str, Path]
+    environments: dict[str, tuple[str, str]]  # stack name -> (account, region), "unknown-account" if unset
     _assertions: dict[str, Template] = field(default_factory=dict)
 
     def template(self, stack_name: str) -> Template:
@@ -44,15 +64,16 @@ class Assembly:
         return json.loads((self.outdir / "manifest.json").read_text())
 
 
-def synthesize(outdir: Path, context: dict[str, Any]) -> Assembly:
+def synthesize(outdir: Path, context: dict[str, Any], stages: tuple[StageSettings, ...] = STAGES) -> Assembly:
     app = App(outdir=str(outdir), context=context)
-    build(app)
+    build(app, stages)
     cloud_assembly = app.synth()
-    templates, paths = {}, {}
+    templates, paths, environments = {}, {}, {}
     for stack in cloud_assembly.stacks_recursively:
         templates[stack.stack_name] = stack.template
         paths[stack.stack_name] = Path(stack.template_full_path)
-    return Assembly(outdir=outdir, templates=templates, template_paths=paths)
+        environments[stack.stack_name] = (stack.environment.account, stack.environment.region)
+    return Assembly(outdir=outdir, templates=templates, template_paths=paths, environments=environments)
 
 
 @contextmanager
@@ -80,6 +101,17 @@ def assembly(tmp_path_factory: pytest.TempPathFactory, model_artifact_path: Path
         return synthesize(
             tmp_path_factory.mktemp("cdk.out"),
             {"github_repository": GITHUB_REPOSITORY, "model_artifact": str(model_artifact_path)},
+        )
+
+
+@pytest.fixture(scope="session")
+def per_account_assembly(tmp_path_factory: pytest.TempPathFactory, model_artifact_path: Path) -> Assembly:
+    """The app synthesized with :data:`PER_ACCOUNT_STAGES` (one account per stage)."""
+    with without_aws_credentials():
+        return synthesize(
+            tmp_path_factory.mktemp("per-account"),
+            {"github_repository": GITHUB_REPOSITORY, "model_artifact": str(model_artifact_path)},
+            PER_ACCOUNT_STAGES,
         )
 
 

@@ -11,11 +11,10 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra_cdk.api import NOT_FOUND_BODY, principal_patterns
-from infra_cdk.delivery_access import delivery_role_name
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 from tests.infra.cfn import api_paths, as_list, mentions, methods_by_path, one, props, resources
-from tests.infra.conftest import STACK_NAMES, Assembly
+from tests.infra.conftest import CLINIC_APP, STACK_NAMES, Assembly
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -190,7 +189,22 @@ def test_protected_routes_admit_only_the_listed_invokers(
         assert not denied(deny["Resource"], f"/{settings.slug}/GET{path}"), path
     # Without extra invoker_principals in the settings, only the stage's delivery role (end-to-end tests).
     (invoker,) = as_list(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
-    assert f":role/{delivery_role_name(settings)}" in json.dumps(invoker)
+    assert f":role/{settings.delivery_role_name}" in json.dumps(invoker)
+
+
+def test_invoker_principals_from_the_settings_are_admitted_by_their_stage_only(
+    per_account_assembly: Assembly,
+) -> None:
+    # Given Production lists a client role in its committed settings (the one way to add a caller)
+    policies = {
+        name: json.dumps(
+            props(one(per_account_assembly.templates[name], "AWS::ApiGateway::RestApi")[1])["Policy"]
+        )
+        for name in ("Staging-Service", "Production-Service")
+    }
+    # Then Production's resource policy admits it on the protected routes, and Staging's does not
+    assert CLINIC_APP in policies["Production-Service"]
+    assert CLINIC_APP not in policies["Staging-Service"]
 
 
 def test_an_account_invoker_admits_the_principals_of_that_account_and_roles_stay_exact() -> None:

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from infra_cdk.function import container_image
-from tests.infra.cfn import one, props, resources
+from infra_cdk.settings import STAGES, StageSettings
+from scripts.release_assembly import render
+from tests.infra.cfn import props, resources
 from tests.infra.conftest import GITHUB_REPOSITORY, Assembly, synthesize, without_aws_credentials
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REPOSITORY = "cdk-hnb659fds-container-assets-123456789012-eu-west-1"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
-CLINIC_APP = "arn:aws:iam::123456789012:role/clinic-app"
 
 
 @pytest.mark.slow
@@ -67,64 +67,34 @@ def test_cdk_synth_all_stacks_with_the_cli_needs_no_docker_and_no_credentials(
 
 @pytest.fixture(scope="module")
 def promoted(tmp_path_factory: pytest.TempPathFactory, model_artifact_path: Path) -> Assembly:
-    """The app as delivery synthesizes Production: an image by digest, plus per-stage overrides."""
-    context = {
-        "image_repository": REPOSITORY,
-        "image_digest": DIGEST,
-        "model_artifact": str(model_artifact_path),
-        "stage_overrides": json.dumps(
-            {"Production": {"memory_mb": 2048, "invoker_principals": [CLINIC_APP]}}
-        ),
-    }
+    """The app as a release synthesizes it: an image by digest, nothing to build."""
+    context = {"image_digest": DIGEST, "model_artifact": str(model_artifact_path)}
     with without_aws_credentials():
         return synthesize(tmp_path_factory.mktemp("promoted"), context)
 
 
-def test_a_promoted_image_is_deployed_by_digest_and_nothing_is_built(promoted: Assembly) -> None:
-    for stack in ("Staging-Service", "Production-Service"):
-        (function,) = [
-            props(f)
-            for f in resources(promoted.templates[stack], "AWS::Lambda::Function").values()
-            if props(f).get("PackageType") == "Image"
-        ]
-        # Then the function points at exactly that image, by digest (never a mutable tag)
-        assert json.dumps(function["Code"]["ImageUri"]).endswith(f'/{REPOSITORY}@{DIGEST}"]]}}')
-        assets = json.loads(
-            promoted.template_paths[stack]
-            .with_name(promoted.template_paths[stack].name.replace(".template.json", ".assets.json"))
-            .read_text()
-        )
-        assert assets.get("dockerImages", {}) == {}
-
-
-def test_stage_overrides_from_the_context_reach_only_their_stage(promoted: Assembly) -> None:
-    memory = {
-        stack: props(f)["MemorySize"]
-        for stack in ("Staging-Service", "Production-Service")
-        for f in resources(promoted.templates[stack], "AWS::Lambda::Function").values()
-        if props(f).get("PackageType") == "Image"
-    }
-    assert memory == {"Staging-Service": 1024, "Production-Service": 2048}
-    policies = {
-        stack: json.dumps(props(one(promoted.templates[stack], "AWS::ApiGateway::RestApi")[1])["Policy"])
-        for stack in ("Staging-Service", "Production-Service")
-    }
-    assert CLINIC_APP in policies["Production-Service"]
-    assert CLINIC_APP not in policies["Staging-Service"]
-
-
-@pytest.mark.parametrize(
-    ("repository", "digest", "message"),
-    [
-        (REPOSITORY, None, "must be given together"),
-        (None, DIGEST, "must be given together"),
-        (REPOSITORY, "latest", "must look like sha256:"),
-        (REPOSITORY, "sha256:abc", "must look like sha256:"),
-        ("Not A Repo!", DIGEST, "is not an ECR repository name"),
-    ],
-)
-def test_a_partial_or_malformed_image_reference_is_refused(
-    repository: str | None, digest: str | None, message: str
+@pytest.mark.parametrize("settings", STAGES, ids=[s.name for s in STAGES])
+def test_each_stage_runs_the_digest_from_its_own_bootstrap_repository_and_nothing_is_built(
+    promoted: Assembly, settings: StageSettings
 ) -> None:
-    with pytest.raises(ValueError, match=message):
-        container_image(None, repo_root=REPO_ROOT, image_repository=repository, image_digest=digest)  # type: ignore[arg-type]
+    (function,) = [
+        props(f)
+        for f in resources(promoted.templates[settings.stack_name], "AWS::Lambda::Function").values()
+        if props(f).get("PackageType") == "Image"
+    ]
+    # The same digest everywhere, each stage pulling from the repository of its own bootstrap qualifier
+    # in its own account (the release pushes the one archive to each)
+    account = "${AWS::AccountId}"
+    assert render(function["Code"]["ImageUri"]) == (
+        f"{account}.dkr.ecr.{settings.region}.amazonaws.com/"
+        f"{settings.container_assets_repository(account)}@{DIGEST}"
+    )
+    path = promoted.template_paths[settings.stack_name]
+    assets = json.loads(path.with_name(path.name.replace(".template.json", ".assets.json")).read_text())
+    assert assets.get("dockerImages", {}) == {}
+
+
+@pytest.mark.parametrize("digest", ["latest", "sha256:abc", DIGEST.upper()])
+def test_anything_but_a_digest_is_refused(digest: str) -> None:
+    with pytest.raises(ValueError, match="must look like sha256:"):
+        container_image(None, settings=STAGES[0], repo_root=REPO_ROOT, image_digest=digest)  # type: ignore[arg-type]

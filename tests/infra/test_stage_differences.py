@@ -27,12 +27,33 @@ def test_production_shifts_by_canary_and_staging_all_at_once(assembly: Assembly)
     )
 
 
+def reservations(template: dict) -> list[int | None]:
+    return sorted(
+        (
+            props(f).get("ReservedConcurrentExecutions")
+            for f in resources(template, "AWS::Lambda::Function").values()
+        ),
+        key=str,
+    )
+
+
+def test_production_reserves_a_ceiling_and_staging_reserves_nothing(assembly: Assembly) -> None:
+    # Staging must deploy on a new account whose whole quota (10) has to stay unreserved: neither its
+    # function nor its hook reserves. Production's ceiling counts against the quota with its hook's slots,
+    # exactly what the preflight checks against the account (StageSettings.reserved_concurrency_total).
+    staging_settings, production_settings = STAGES
+    staging, production = (assembly.templates[STACK_NAMES[s.name]] for s in STAGES)
+    assert reservations(staging) == [None, None]
+    assert production_settings.reserved_concurrency is not None
+    assert sum(r or 0 for r in reservations(production)) == production_settings.reserved_concurrency_total
+    assert (
+        image_function(production)["ReservedConcurrentExecutions"] == production_settings.reserved_concurrency
+    )
+    assert staging_settings.reserved_concurrency_total == 0
+
+
 def test_production_has_more_capacity_longer_logs_and_keeps_its_data(assembly: Assembly) -> None:
     staging, production = (assembly.templates[STACK_NAMES[s.name]] for s in STAGES)
-    assert (
-        image_function(production)["ReservedConcurrentExecutions"]
-        > image_function(staging)["ReservedConcurrentExecutions"]
-    )
     stage_settings = [
         props(one(t, "AWS::ApiGateway::Stage")[1])["MethodSettings"][0] for t in (staging, production)
     ]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from infra_cdk.settings import StageSettings, stage_named
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GITHUB_DIR = REPO_ROOT / ".github"
@@ -77,10 +83,21 @@ def fake_aws_credentials(fake_aws_credentials: None, monkeypatch: pytest.MonkeyP
 
 
 # --- Cloud assemblies laid out as `cdk synth '**'` writes them (root manifest, one nested one per Stage) ---
-ACCOUNT = "123456789012"
-REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's, and the one account both committed stages share
 DIGEST = "sha256:" + "ab" * 32
-IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}@{DIGEST}"
+STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))
+REGION = STAGING.region
+
+
+def image_of(settings: StageSettings, account: str = ACCOUNT, digest: str = DIGEST) -> str:
+    """What a stage runs in a release: the digest from its own bootstrap repository, in its account."""
+    return (
+        f"{account}.dkr.ecr.{settings.region}.amazonaws.com/{settings.container_assets_repository(account)}"
+        f"@{digest}"
+    )
+
+
+IMAGES = {"Staging": image_of(STAGING), "Production": image_of(PRODUCTION)}
 
 
 def image_uri_as_synthesised(image: str) -> dict[str, Any]:
@@ -100,7 +117,7 @@ def write_assembly(
     docker_image_assets: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """An assembly with Staging and Production stages, one stack each, whose function runs `images[stage]`."""
-    images = images if images is not None else {"Staging": IMAGE, "Production": IMAGE}
+    images = images if images is not None else IMAGES
     artifacts: dict[str, Any] = {}
     for stage, image in images.items():
         directory, stack_id = f"assembly-{stage}", f"{stage}Service1234ABCD"
@@ -145,3 +162,43 @@ def write_assembly(
         )
     _write_json(root / "manifest.json", {"version": "48.0.0", "artifacts": artifacts})
     return root
+
+
+# --- The image archive Buildx writes (type=oci, oci-mediatypes=false) ------------------------------------
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+IMAGE_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def write_oci_archive(
+    path: Path, *, architecture: str = "arm64", media_type: str = DOCKER_MANIFEST, images: int = 1
+) -> str:
+    """An OCI image-layout tar with one small image (or `images` of them); returns the manifest's digest."""
+
+    def digest(data: bytes) -> str:
+        return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+    layer = gzip.compress(b"layer", mtime=0)
+    config = json.dumps({"architecture": architecture, "os": "linux", "rootfs": {"type": "layers"}}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": digest(config),
+            },
+            "layers": [
+                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": digest(layer)}
+            ],
+        }
+    ).encode()
+    descriptor = {"mediaType": media_type, "digest": digest(manifest), "size": len(manifest)}
+    index = json.dumps({"schemaVersion": 2, "manifests": [descriptor] * images}).encode()
+    files = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index}
+    files |= {f"blobs/sha256/{digest(blob)[7:]}": blob for blob in (layer, config, manifest)}
+    with tarfile.open(path, "w") as archive:
+        for name, data in files.items():
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return digest(manifest)

@@ -7,24 +7,24 @@ import json
 import pytest
 
 from scripts import release_assembly as assembly
-from tests.unit.delivery.conftest import ACCOUNT, DIGEST, IMAGE, REGION, write_assembly
+from tests.unit.delivery.conftest import (
+    ACCOUNT,
+    DIGEST,
+    IMAGES,
+    PRODUCTION,
+    STAGING,
+    image_of,
+    write_assembly,
+)
 
 OTHER_DIGEST = "sha256:" + "cd" * 32
+BOTH = {"Staging": ACCOUNT, "Production": ACCOUNT}
+EXPECTED = assembly.expected_images(BOTH, DIGEST)
 
 
 def verify_args(path, *extra):
-    return [
-        "verify",
-        "--assembly",
-        str(path),
-        "--digest",
-        DIGEST,
-        "--account",
-        ACCOUNT,
-        "--region",
-        REGION,
-        *extra,
-    ]
+    accounts = ["--account", f"Staging={ACCOUNT}", "--account", f"Production={ACCOUNT}"]
+    return ["verify", "--assembly", str(path), "--digest", DIGEST, *accounts, *extra]
 
 
 # --- Fingerprint ----------------------------------------------------------------------------------------
@@ -51,39 +51,72 @@ def test_a_directory_without_a_manifest_is_not_an_assembly(tmp_path):
 
 
 # --- What it deploys ------------------------------------------------------------------------------------
-def test_the_expected_image_is_the_bootstrap_repository_pinned_by_digest():
-    assert assembly.expected_image(account=ACCOUNT, region=REGION, digest=DIGEST) == IMAGE
+def test_each_stage_runs_the_digest_from_its_own_bootstrap_repository_in_its_own_account():
+    images = assembly.expected_images({"Staging": "111111111111", "Production": "222222222222"}, DIGEST)
+    assert images == {
+        "Staging-Service": image_of(STAGING, "111111111111"),
+        "Production-Service": image_of(PRODUCTION, "222222222222"),
+    }
+    assert len({image.split("@")[1] for image in images.values()}) == 1, "one digest in every stage"
 
 
 @pytest.mark.parametrize("digest", ["", "latest", "sha256:abc", "sha256:" + "G" * 64, DIGEST + "0"])
 def test_anything_but_a_sha256_digest_is_refused(digest):
     with pytest.raises(assembly.AssemblyError, match="digest"):
-        assembly.expected_image(account=ACCOUNT, region=REGION, digest=digest)
+        assembly.expected_images(BOTH, digest)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        (["Staging="], "must be 12 digits"),  # an unset repository variable
+        (["Staging=12345"], "must be 12 digits"),
+        (["Prod=123456789012"], "no stage 'Prod'"),
+        (["123456789012"], "no stage '123456789012'"),
+    ],
+)
+def test_stage_accounts_are_read_from_stage_equals_account(pairs, message):
+    with pytest.raises(assembly.AssemblyError, match=message):
+        assembly.stage_accounts(pairs)
 
 
 def test_an_assembly_pinned_to_the_image_in_both_stages_verifies(tmp_path):
     path = write_assembly(tmp_path)
-    assert assembly.problems(assembly.read_assembly(path), IMAGE) == []
-    assert assembly.verify(path, IMAGE, assembly.fingerprint(path)) == assembly.fingerprint(path)
+    assert assembly.problems(assembly.read_assembly(path), EXPECTED) == []
+    assert assembly.verify(path, EXPECTED, assembly.fingerprint(path)) == assembly.fingerprint(path)
 
 
 def test_every_way_of_deploying_something_else_is_reported(tmp_path):
-    # Given an assembly where Production runs another digest, from another region's registry
-    other_region = IMAGE.replace(".eu-west-1.", ".us-east-1.")
+    # Given an assembly where Staging pulls from another region's registry and Production runs another digest
+    other_region = IMAGES["Staging"].replace(".eu-west-1.", ".us-east-1.")
     path = write_assembly(
-        tmp_path, {"Staging": other_region, "Production": IMAGE.replace(DIGEST, OTHER_DIGEST)}
+        tmp_path, {"Staging": other_region, "Production": IMAGES["Production"].replace(DIGEST, OTHER_DIGEST)}
     )
 
-    found = assembly.problems(assembly.read_assembly(path), IMAGE)
+    found = assembly.problems(assembly.read_assembly(path), EXPECTED)
 
     assert len(found) == 2
     assert "Staging-Service/Function6B188E59 runs 123456789012.dkr.ecr.us-east-1." in found[0]
     assert OTHER_DIGEST in found[1]
 
 
+def test_a_stage_pulling_from_the_other_stages_repository_is_reported(tmp_path):
+    # Each stage's delivery role can push only to its own bootstrap: the other's repository would not hold it
+    path = write_assembly(tmp_path, {"Staging": IMAGES["Production"], "Production": IMAGES["Production"]})
+    assert assembly.problems(assembly.read_assembly(path), EXPECTED) == [
+        f"Staging-Service/Function6B188E59 runs {IMAGES['Production']}, not {IMAGES['Staging']}"
+    ]
+
+
+def test_a_deploy_job_checks_its_own_stage(tmp_path):
+    path = write_assembly(tmp_path, {"Staging": IMAGES["Staging"], "Production": "anything"})
+    staging_only = assembly.expected_images({"Staging": ACCOUNT}, DIGEST)
+    assert assembly.problems(assembly.read_assembly(path), staging_only) == []
+
+
 def test_a_missing_stage_is_reported(tmp_path):
-    path = write_assembly(tmp_path, {"Staging": IMAGE})
-    assert assembly.problems(assembly.read_assembly(path), IMAGE) == [
+    path = write_assembly(tmp_path, {"Staging": IMAGES["Staging"]})
+    assert assembly.problems(assembly.read_assembly(path), EXPECTED) == [
         "stack Production-Service is not in the assembly (stacks: ['Staging-Service'])"
     ]
 
@@ -93,7 +126,7 @@ def test_a_stage_built_from_an_image_asset_is_reported(tmp_path):
     asset = {"abc123": {"source": {"directory": "asset.abc123"}, "destinations": {}}}
     path = write_assembly(tmp_path, docker_image_assets={"Production": asset})
 
-    found = assembly.problems(assembly.read_assembly(path), IMAGE)
+    found = assembly.problems(assembly.read_assembly(path), EXPECTED)
 
     assert found == [
         "container image asset ProductionService1234ABCD.assets.json: abc123 would be built at deploy time"
@@ -101,9 +134,9 @@ def test_a_stage_built_from_an_image_asset_is_reported(tmp_path):
 
 
 def test_a_tag_instead_of_a_digest_is_reported(tmp_path):
-    tagged = IMAGE.replace(f"@{DIGEST}", ":latest")
-    path = write_assembly(tmp_path, {"Staging": tagged, "Production": tagged})
-    assert len(assembly.problems(assembly.read_assembly(path), IMAGE)) == 2
+    tagged = {stage: image.replace(f"@{DIGEST}", ":latest") for stage, image in IMAGES.items()}
+    path = write_assembly(tmp_path, tagged)
+    assert len(assembly.problems(assembly.read_assembly(path), EXPECTED)) == 2
 
 
 @pytest.mark.parametrize(
@@ -124,7 +157,8 @@ def test_verify_passes_for_the_synthesised_assembly(tmp_path, capsys):
     path = write_assembly(tmp_path)
     fingerprint = assembly.fingerprint(path)
     assert assembly.main(verify_args(path, "--fingerprint", fingerprint)) == 0
-    assert f"deploys {IMAGE}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert all(f"{stack} deploys {image}" in out for stack, image in EXPECTED.items())
 
 
 def test_verify_refuses_an_assembly_that_changed_after_synthesis(tmp_path, capsys):
@@ -138,7 +172,7 @@ def test_verify_refuses_an_assembly_that_changed_after_synthesis(tmp_path, capsy
 
 def test_verify_refuses_unset_repository_variables(tmp_path, capsys):
     path = write_assembly(tmp_path)
-    args = ["verify", "--assembly", str(path), "--digest", DIGEST, "--account", "", "--region", ""]
+    args = ["verify", "--assembly", str(path), "--digest", DIGEST, "--account", "Staging="]
     assert assembly.main(args) == 1
     assert "must be 12 digits" in capsys.readouterr().err
 

@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from infra_cdk import settings
 from scripts import release_assembly, release_synth
 from tests.unit.delivery.conftest import (
     ACCOUNT,
     DIGEST,
-    IMAGE,
-    REGION,
+    IMAGES,
+    PRODUCTION,
     REPO_ROOT,
+    STAGING,
     install_fake_tool,
     path_with,
 )
 
-REPOSITORY = f"cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"
-
 
 def args(
-    out: Path, digest: str = DIGEST, repository: str = "acme/diabetes", model: Path = Path("model.json")
+    out: Path,
+    digest: str = DIGEST,
+    repository: str = "acme/diabetes",
+    model: Path = Path("model.json"),
+    accounts: tuple[str, str] = (ACCOUNT, ACCOUNT),
 ) -> list[str]:
     return [
-        "--digest", digest, "--account", ACCOUNT, "--region", REGION, "--github-repository", repository,
-        "--model-artifact", str(model), "--out", str(out),
+        "--digest", digest, "--account", f"Staging={accounts[0]}", "--account", f"Production={accounts[1]}",
+        "--github-repository", repository, "--model-artifact", str(model), "--out", str(out),
     ]  # fmt: skip
 
 
 def test_the_cdk_call_synthesises_every_stage_against_the_digest(tmp_path):
     command = release_synth.synth_command(
-        repository=REPOSITORY,
         digest=DIGEST,
         github_repository="acme/diabetes",
         model_artifact=Path("model/artifacts/model.json"),
@@ -41,19 +45,31 @@ def test_the_cdk_call_synthesises_every_stage_against_the_digest(tmp_path):
     assert command[command.index("--output") + 1] == str(tmp_path)
     contexts = [command[i + 1] for i, word in enumerate(command) if word == "--context"]
     assert contexts == [
-        f"image_repository={REPOSITORY}",
         f"image_digest={DIGEST}",
         "github_repository=acme/diabetes",
         "model_artifact=model/artifacts/model.json",
     ]
 
 
-def test_the_app_and_the_cli_see_the_target_account_and_region():
-    environment = release_synth.synth_environment(ACCOUNT, REGION)
-    assert environment["CDK_DEFAULT_ACCOUNT"] == ACCOUNT
-    # Without credentials the CLI hands the app its own default region unless told which one.
-    assert environment["CDK_DEFAULT_REGION"] == environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"]
-    assert environment["AWS_REGION"] == REGION
+def test_stages_in_the_account_of_the_credentials_must_be_given_one_account():
+    # The committed stages share the account of the credentials: the app sees it as CDK_DEFAULT_ACCOUNT
+    assert release_synth.credentials_account({"Staging": ACCOUNT, "Production": ACCOUNT}) == ACCOUNT
+    with pytest.raises(ValueError, match="set `account` on every stage"):
+        release_synth.credentials_account({"Staging": ACCOUNT, "Production": "222222222222"})
+
+
+def test_accounts_committed_in_the_settings_must_match_the_repository_variables(monkeypatch):
+    per_account = (
+        dataclasses.replace(STAGING, account="111111111111"),
+        dataclasses.replace(PRODUCTION, account="222222222222"),
+    )
+    monkeypatch.setattr(release_synth, "STAGES", per_account)
+    monkeypatch.setattr(settings, "STAGES", per_account)
+    release_synth.credentials_account({"Staging": "111111111111", "Production": "222222222222"})
+    with pytest.raises(ValueError, match="deploys Production to 222222222222, the release was given 333"):
+        release_synth.credentials_account({"Staging": "111111111111", "Production": "333333333333"})
+    with pytest.raises(ValueError, match=r"no --account for \['Production'\]"):
+        release_synth.credentials_account({"Staging": "111111111111"})
 
 
 @pytest.mark.parametrize(
@@ -70,7 +86,7 @@ FAKE_NPX = f"""
 import os, sys
 sys.path.insert(0, {str(REPO_ROOT)!r})
 from pathlib import Path
-from tests.unit.delivery.conftest import IMAGE, write_assembly
+from tests.unit.delivery.conftest import PRODUCTION, STAGING, image_of, write_assembly
 
 argv = sys.argv[1:]
 if os.environ.get("FAKE_SYNTH_FAILS"):
@@ -78,8 +94,9 @@ if os.environ.get("FAKE_SYNTH_FAILS"):
 out = Path(argv[argv.index("--output") + 1])
 digest = next(a.split("=", 1)[1] for a in argv if a.startswith("image_digest="))
 assets = {{"Production": {{"abc": {{}}}}}} if os.environ.get("FAKE_SYNTH_IGNORES_DIGEST") else None
-image = IMAGE.rsplit("@", 1)[0] + "@" + digest
-write_assembly(out, {{"Staging": image, "Production": image}}, docker_image_assets=assets)
+account = os.environ["CDK_DEFAULT_ACCOUNT"]
+images = {{stage.name: image_of(stage, account, digest) for stage in (STAGING, PRODUCTION)}}
+write_assembly(out, images, docker_image_assets=assets)
 """
 
 
@@ -96,7 +113,8 @@ def test_the_fingerprint_of_a_verified_assembly_becomes_the_step_output(npx, tmp
 
     fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
     assert npx.read_text() == f"fingerprint={fingerprint}\n"
-    assert f"deploying {IMAGE}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert all(f"{stage}-Service deploys {image}" in out for stage, image in IMAGES.items())
 
 
 def test_a_failed_synthesis_fails_the_step(npx, tmp_path, monkeypatch):
@@ -135,7 +153,8 @@ def test_the_real_app_synthesises_both_stages_pinned_to_the_digest(
     # and the recorded fingerprint is the assembly's
     assert code == 0, capsys.readouterr().err
     built = release_assembly.read_assembly(tmp_path / "cdk.out")
-    assert release_assembly.problems(built, IMAGE) == []
+    expected = {f"{stage}-Service": image for stage, image in IMAGES.items()}
+    assert release_assembly.problems(built, expected) == []
     assert {"Staging-Service", "Production-Service"} <= {stack.name for stack in built.stacks}
     fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
     assert (tmp_path / "github-output").read_text() == f"fingerprint={fingerprint}\n"

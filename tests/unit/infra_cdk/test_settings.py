@@ -1,4 +1,5 @@
-"""Stage settings: the defined stages are valid, overrides apply, every bad override is refused clearly."""
+"""Stage settings: the committed stages are valid and deployable side by side; every bad value is refused
+with a message naming the stage and the field."""
 
 from __future__ import annotations
 
@@ -6,88 +7,122 @@ import dataclasses
 
 import pytest
 
-from infra_cdk.settings import GITHUB_REPOSITORY, STAGES, SettingsError, StageSettings, resolve_stages
+from infra_cdk.settings import (
+    GITHUB_REPOSITORY,
+    STAGES,
+    SettingsError,
+    check_stages,
+    stage_named,
+    stages_by_account,
+)
+
+STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))
 
 
-def by_name(stages: tuple[StageSettings, ...]) -> dict[str, StageSettings]:
-    return {s.name: s for s in stages}
-
-
-def test_without_overrides_the_defined_stages_are_used() -> None:
-    assert resolve_stages(None) == resolve_stages("") == resolve_stages({}) == STAGES
+def test_the_committed_stages_are_staging_then_production() -> None:
     assert [s.name for s in STAGES] == ["Staging", "Production"]
     assert [s.slug for s in STAGES] == ["staging", "production"]
-
-
-def test_overrides_from_a_json_string_change_only_the_named_field_of_the_named_stage() -> None:
-    # Given the context value as the CDK CLI passes it (-c stage_overrides='...')
-    stages = by_name(resolve_stages('{"Production": {"memory_mb": 2048, "alarm_5xx_rate_percent": 2}}'))
-    # Then Production changed (an int is accepted for a float field), Staging did not
-    assert stages["Production"].memory_mb == 2048
-    assert stages["Production"].alarm_5xx_rate_percent == 2.0
-    assert stages["Staging"] == STAGES[0]
-    assert (
-        dataclasses.replace(stages["Production"], memory_mb=STAGES[1].memory_mb, alarm_5xx_rate_percent=1.0)
-        == (STAGES[1])
-    )
-
-
-def test_list_overrides_become_tuples_and_optional_fields_accept_values() -> None:
-    role = "arn:aws:iam::123456789012:role/analytics"
-    stages = by_name(
-        resolve_stages(
-            {"Staging": {"invoker_principals": [role], "account": "123456789012", "waf_enabled": False}}
-        )
-    )
-    assert stages["Staging"].invoker_principals == (role,)
-    assert stages["Staging"].account == "123456789012"
-    assert stages["Staging"].waf_enabled is False
+    assert check_stages(STAGES) == STAGES
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("change", "message"),
     [
-        ("{not json", "not valid JSON"),
-        ('["Production"]', "must map stage names to objects"),
-        ('{"Production": 1024}', "must map stage names to objects"),
-        ('{"Prod": {"memory_mb": 1024}}', "unknown stages ['Prod']"),
-        ('{"Production": {"memory": 1024}}', "unknown setting 'memory'"),
-        ('{"Production": {"name": "Other"}}', "'name' is the stage's identity, not a setting"),
-        ('{"Production": {"slug": "prod"}}', "'slug' is the stage's identity, not a setting"),
-        ('{"Production": {"memory_mb": "1024"}}', "memory_mb: expected int, got '1024'"),
-        ('{"Production": {"memory_mb": true}}', "memory_mb: expected int, got True"),
-        ('{"Production": {"memory_mb": 1024.5}}', "memory_mb: expected int"),
-        ('{"Production": {"memory_mb": 64}}', "memory_mb 64 must be between 128 and 10240"),
-        ('{"Production": {"timeout_seconds": 60}}', "timeout_seconds 60 must be between 1 and 29"),
-        ('{"Production": {"deployment_strategy": "yolo"}}', "'yolo' is not one of"),
+        ({"memory_mb": 64}, "memory_mb 64 must be between 128 and 10240"),
+        ({"timeout_seconds": 60}, "timeout_seconds 60 must be between 1 and 29"),
+        ({"reserved_concurrency": 0}, "reserved_concurrency 0 must be between 1 and 1000"),
+        ({"log_retention_days": 42}, "log_retention_days 42 is not one CloudWatch Logs accepts"),
+        ({"throttle_burst": 10}, "throttle_burst must be at least throttle_rate_per_second"),
+        ({"invoker_principals": ("*",)}, "is not an IAM account, role or user ARN"),
+        ({"account": "12345"}, "account '12345' must be 12 digits"),
+        ({"region": "mars-1"}, "region 'mars-1' is not an AWS region name"),
+        ({"bootstrap_qualifier": "Prod"}, "bootstrap_qualifier 'Prod': 1 to 10 lower-case letters or digits"),
+        ({"bootstrap_qualifier": "a" * 11}, "1 to 10 lower-case letters or digits"),
+        ({"alarm_subscribers": ("oncall",)}, "'oncall' is not an e-mail address or https:// URL"),
+        ({"alarm_subscribers": ("http://hooks.example.org",)}, "is not an e-mail address or https://"),
         (
-            '{"Production": {"log_retention_days": 42}}',
-            "log_retention_days 42 is not one CloudWatch Logs accepts",
-        ),
-        (
-            '{"Production": {"throttle_burst": 10}}',
-            "throttle_burst must be at least throttle_rate_per_second",
-        ),
-        ('{"Production": {"invoker_principals": "arn:aws:iam::123456789012:root"}}', "expected a list"),
-        ('{"Production": {"invoker_principals": ["*"]}}', "is not an IAM account, role or user ARN"),
-        ('{"Production": {"account": "12345"}}', "account '12345' must be 12 digits"),
-        ('{"Production": {"region": "mars-1"}}', "region 'mars-1' is not an AWS region name"),
-        ('{"Production": {"waf_enabled": "yes"}}', "waf_enabled: expected bool"),
-        (
-            '{"Production": {"waf_public_rate_limit_per_5_minutes_per_ip": 5000}}',
+            {"waf_public_rate_limit_per_5_minutes_per_ip": 5000},
             "waf_public_rate_limit_per_5_minutes_per_ip 5000 must be between 10 and 1000",
         ),
     ],
 )
-def test_a_bad_override_stops_synthesis_with_a_message_naming_it(overrides: str, message: str) -> None:
+def test_a_bad_value_is_refused_with_a_message_naming_the_stage_and_field(change: dict, message: str) -> None:
     with pytest.raises(SettingsError) as raised:
-        resolve_stages(overrides)
+        dataclasses.replace(PRODUCTION, **change)
+    assert str(raised.value).startswith("stage 'Production': ")
     assert message in str(raised.value)
 
 
-def test_errors_name_the_stage() -> None:
-    with pytest.raises(SettingsError, match=r"stage 'Production': .*reserved_concurrency 0"):
-        resolve_stages({"Production": {"reserved_concurrency": 0}})
+def test_no_reservation_is_a_valid_setting_and_takes_nothing_from_the_quota() -> None:
+    assert STAGING.reserved_concurrency is None
+    assert STAGING.reserved_concurrency_total == 0
+    # Production's ceiling is taken from the quota together with its pre-traffic hook's slots.
+    assert PRODUCTION.reserved_concurrency is not None
+    assert PRODUCTION.reserved_concurrency_total > PRODUCTION.reserved_concurrency
+
+
+def test_stages_sharing_one_account_need_their_own_bootstrap_qualifiers() -> None:
+    # Given both stages in the account of the credentials, one bootstrap between them
+    same = dataclasses.replace(PRODUCTION, bootstrap_qualifier=STAGING.bootstrap_qualifier)
+    # Then the staging delivery role could assume the roles Production deploys with: refused
+    with pytest.raises(SettingsError, match="need their own bootstrap_qualifier"):
+        check_stages((STAGING, same))
+    with pytest.raises(SettingsError, match="in account 111111111111 need their own bootstrap_qualifier"):
+        check_stages(
+            (
+                dataclasses.replace(STAGING, account="111111111111", bootstrap_qualifier="hnb659fds"),
+                dataclasses.replace(PRODUCTION, account="111111111111", bootstrap_qualifier="hnb659fds"),
+            )
+        )
+
+
+def test_with_one_account_per_stage_each_may_use_the_default_bootstrap() -> None:
+    stages = check_stages(
+        (
+            dataclasses.replace(STAGING, account="111111111111", bootstrap_qualifier="hnb659fds"),
+            dataclasses.replace(PRODUCTION, account="222222222222", bootstrap_qualifier="hnb659fds"),
+        )
+    )
+    assert list(stages_by_account(stages)) == ["111111111111", "222222222222"]
+
+
+def test_accounts_are_set_on_every_stage_or_on_none() -> None:
+    with pytest.raises(SettingsError, match="set `account` on every stage"):
+        check_stages((STAGING, dataclasses.replace(PRODUCTION, account="222222222222")))
+
+
+def test_stages_sharing_an_account_share_its_delivery_access_and_so_its_region() -> None:
+    # The delivery roles' permissions name one region; a stage elsewhere would meet AccessDenied.
+    with pytest.raises(
+        SettingsError, match=r"share one DeliveryAccess stack and so one region, not \['eu-west-1'"
+    ):
+        check_stages((STAGING, dataclasses.replace(PRODUCTION, region="us-east-1")))
+    # In accounts of their own, stages may live in different regions.
+    check_stages(
+        (
+            dataclasses.replace(STAGING, account="111111111111"),
+            dataclasses.replace(PRODUCTION, account="222222222222", region="us-east-1"),
+        )
+    )
+
+
+def test_names_and_slugs_are_unique() -> None:
+    with pytest.raises(SettingsError, match="every stage needs its own slug"):
+        check_stages((STAGING, dataclasses.replace(PRODUCTION, slug="staging")))
+
+
+def test_bootstrap_names_follow_the_qualifier() -> None:
+    assert STAGING.container_assets_repository("111111111111") == (
+        f"cdk-{STAGING.bootstrap_qualifier}-container-assets-111111111111-{STAGING.region}"
+    )
+    assert dataclasses.replace(STAGING, bootstrap_qualifier="hnb659fds").toolkit_stack_name == "CDKToolkit"
+    # A second bootstrap in one account and region needs a stack of its own, or it replaces the first.
+    assert STAGING.toolkit_stack_name != PRODUCTION.toolkit_stack_name
+
+
+def test_an_unknown_stage_name_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(SettingsError, match=r"no stage 'Prod'; stages: \['Staging', 'Production'\]"):
+        stage_named("Prod")
 
 
 def test_settings_are_immutable() -> None:
@@ -97,8 +132,7 @@ def test_settings_are_immutable() -> None:
 
 @pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1"])
 def test_a_region_of_any_partition_is_accepted(region: str) -> None:
-    (_, production) = resolve_stages({"Production": {"region": region}})
-    assert production.region == region
+    assert dataclasses.replace(PRODUCTION, region=region).region == region
 
 
 @pytest.mark.parametrize(
