@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 from aws_cdk.assertions import Template
 
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 from tests.infra.cfn import as_list, one, props, ref_target, resources
-from tests.infra.conftest import STACK_NAMES, Assembly
+from tests.infra.conftest import ALARM_SUBSCRIBERS, STACK_NAMES, Assembly
 from tests.infra.test_function import function_of
 
 
@@ -90,9 +91,45 @@ def test_the_api_alarms_watch_this_stage_with_its_thresholds(
     assert errors["MetricStat"]["Metric"]["Dimensions"] == dimensions
     assert rate["Threshold"] == settings.alarm_5xx_rate_percent
     latency = named(found, "ApiP99Latency")
-    assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("Latency", "p99")
-    assert latency["Dimensions"] == dimensions
+    stats = {m["Id"]: m["MetricStat"] for m in latency["Metrics"] if "MetricStat" in m}
+    assert {(s["Metric"]["MetricName"], s["Stat"]) for s in stats.values()} == {
+        ("Latency", "p99"),
+        ("Count", "Sum"),
+    }
+    assert all(s["Metric"]["Dimensions"] == dimensions for s in stats.values())
     assert latency["Threshold"] == settings.alarm_p99_latency_ms
+
+
+def evaluate(expression: str, values: dict[str, float]) -> float:
+    """CloudWatch's metric math for the one form the latency alarm uses: IF(a >= N, b, 0)."""
+    match = re.fullmatch(r"IF\((\w+) >= (\d+), (\w+), 0\)", expression)
+    assert match, expression
+    gate, minimum, value = match.groups()
+    return values[value] if values[gate] >= int(minimum) else 0
+
+
+def test_a_few_slow_requests_cannot_roll_a_deployment_back_on_latency(
+    stage: tuple[StageSettings, Template], assembly: Assembly
+) -> None:
+    # Given the latency alarm that CodeDeploy watches, and minutes where every request is slow
+    settings, _ = stage
+    latency = named(alarms(assembly, settings), "ApiP99Latency")
+    (expression,) = [m for m in latency["Metrics"] if "Expression" in m]
+    assert expression["ReturnData"] is True
+    ids = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in latency["Metrics"] if "MetricStat" in m}
+    requests, p99 = (next(i for i, name in ids.items() if name == wanted) for wanted in ("Count", "Latency"))
+    slow = 10 * settings.alarm_p99_latency_ms
+
+    def breaches(count: int) -> bool:
+        return evaluate(expression["Expression"], {requests: count, p99: slow}) >= latency["Threshold"]
+
+    # Then a minute of a handful of requests (a new version's cold starts at low traffic) never breaches,
+    # and the smallest minute that can is large enough that its p99 is not its slowest request alone
+    fewest = next(count for count in range(1, 10_000) if breaches(count))
+    assert fewest >= 100
+    assert breaches(10 * fewest)
+    assert latency["EvaluationPeriods"] == 3
+    assert latency["DatapointsToAlarm"] == 2
 
 
 def test_function_errors_are_watched_on_the_live_alias_and_throttles_on_the_function(
@@ -176,3 +213,18 @@ def test_the_cold_start_graph_searches_the_dimensions_powertools_gives_cold_star
     assert search.startswith(f'SEARCH(\'{schema} MetricName="{contract.METRIC_COLD_START}" ')
     assert f'function_name="<{function_id}>"' in search
     assert f"{contract.DIMENSION_STAGE}=" not in search
+
+
+def test_alarm_subscribers_of_a_stage_are_subscribed_to_its_topic_and_only_there(
+    per_account_assembly: Assembly,
+) -> None:
+    # Given Production lists an address and a chat webhook (Staging none), Then Production's topic has
+    # exactly those subscriptions, each with its protocol, and Staging's topic none
+    production = per_account_assembly.templates["Production-Service"]
+    topic_id, _ = one(production, "AWS::SNS::Topic")
+    subscriptions = [props(r) for r in resources(production, "AWS::SNS::Subscription").values()]
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == sorted(
+        ("https" if e.startswith("https://") else "email", e) for e in ALARM_SUBSCRIBERS
+    )
+    assert all(s["TopicArn"] == {"Ref": topic_id} for s in subscriptions)
+    assert not resources(per_account_assembly.templates["Staging-Service"], "AWS::SNS::Subscription")
