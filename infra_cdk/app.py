@@ -30,7 +30,7 @@ from aws_cdk import Annotations, App, Aspects, DefaultStackSynthesizer, Environm
 from cdk_nag import AwsSolutionsChecks, WriteNagSuppressionsToCloudFormationAspect
 
 from infra_cdk.delivery_access import DeliveryAccessStack
-from infra_cdk.settings import DELIVERY_ACCESS_STACK_ID, STAGES, StageSettings, stages_by_account
+from infra_cdk.settings import DELIVERY_ACCESS_STACK_ID, STAGES, StageSettings, delivery_access_stacks
 from infra_cdk.stage import ServiceStage
 from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
 
@@ -49,19 +49,17 @@ def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
         Aspects.of(stage).add(WriteNagSuppressionsToCloudFormationAspect())
     repository = context("github_repository") or os.environ.get("GITHUB_REPOSITORY")
     if repository:
-        groups = stages_by_account(stages)
-        for account, group in groups.items():
-            suffix = "" if len(groups) == 1 else "-" + "-".join(stage.name for stage in group)
+        for stack_id, group in delivery_access_stacks(stages).items():
             DeliveryAccessStack(
                 app,
-                DELIVERY_ACCESS_STACK_ID + suffix,
+                stack_id,
                 github_repository=repository,
                 stages=group,
                 github_oidc_provider_arn=context("github_oidc_provider_arn") or None,
                 # The stages' region (one per account, infra_cdk/settings.py), never the CLI's default: the
                 # roles are scoped to it. Deployed through the first stage's bootstrap.
                 env=Environment(
-                    account=account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=group[0].region
+                    account=group[0].account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=group[0].region
                 ),
                 synthesizer=DefaultStackSynthesizer(qualifier=group[0].bootstrap_qualifier),
             )

@@ -230,6 +230,16 @@ def stages_by_account(stages: Sequence[StageSettings]) -> dict[str | None, tuple
     return grouped
 
 
+def delivery_access_stacks(stages: Sequence[StageSettings]) -> dict[str, tuple[StageSettings, ...]]:
+    """{stack name: the stages it serves}: one DeliveryAccess per account, named after its stages when
+    there is more than one account (DeliveryAccess-Staging, DeliveryAccess-Production)."""
+    groups = stages_by_account(stages).values()
+    return {
+        DELIVERY_ACCESS_STACK_ID + ("" if len(groups) == 1 else "-" + "-".join(s.name for s in group)): group
+        for group in groups
+    }
+
+
 def stage_named(name: str, stages: Sequence[StageSettings] | None = None) -> StageSettings:
     """The stage called ``name`` (``Staging``, ``Production``); :class:`SettingsError` names the others."""
     candidates = STAGES if stages is None else stages

@@ -1,0 +1,306 @@
+"""The preflight against moto (STS, SSM, ECR, IAM, API Gateway, CloudFormation) and botocore's Stubber
+where moto has no API (Lambda's account settings, Service Quotas) or for a stage's existing resources."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from infra_cdk.settings import LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
+from scripts import preflight
+from scripts.preflight import Problem
+
+ACCOUNT = "123456789012"  # moto's
+STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))
+REGION = STAGING.region
+REPOSITORY = "example-org/diabetes-progression"
+OURS = f"arn:aws:iam::{ACCOUNT}:role/DeliveryAccess-ApiGatewayCloudWatchRole7D9A4E2B-Q1W2E3R4T5Y6"
+OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+
+
+def bootstrap(settings, version: str = "30", repository: bool = True) -> None:
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=f"/cdk-bootstrap/{settings.bootstrap_qualifier}/version", Value=version, Type="String"
+    )
+    if repository:
+        boto3.client("ecr", region_name=REGION).create_repository(
+            repositoryName=settings.container_assets_repository(ACCOUNT)
+        )
+
+
+def delivery_access(
+    audiences: tuple[str, ...] = ("sts.amazonaws.com",), logging_role: str | None = OURS
+) -> None:
+    boto3.client("iam").create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=list(audiences),
+        ThumbprintList=["a" * 40],
+    )
+    if logging_role:
+        boto3.client("apigateway", region_name=REGION).update_account(
+            patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": logging_role}]
+        )
+
+
+@pytest.fixture
+def account(mocked_aws: None) -> None:
+    """An account made ready as docs/deploy.md says: both bootstraps, then DeliveryAccess."""
+    for settings in (STAGING, PRODUCTION):
+        bootstrap(settings)
+    delivery_access()
+
+
+def lambda_quota(
+    limit: int, unreserved: int, quota: float | None = None, stubbed: dict[str, Stubber] | None = None
+) -> dict[str, Any]:
+    """Lambda's and Service Quotas' answers, which moto does not implement."""
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    quotas = boto3.client("service-quotas", region_name=REGION)
+    stubbers = {"lambda": Stubber(lambda_), "service-quotas": Stubber(quotas)}
+    stubbers["lambda"].add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": limit, "UnreservedConcurrentExecutions": unreserved}},
+    )
+    stubbers["service-quotas"].add_response(
+        "get_service_quota",
+        {
+            "Quota": {
+                "QuotaCode": LAMBDA_CONCURRENCY_QUOTA_CODE,
+                "Value": float(limit if quota is None else quota),
+            }
+        },
+        {"ServiceCode": "lambda", "QuotaCode": LAMBDA_CONCURRENCY_QUOTA_CODE},
+    )
+    for stubber in stubbers.values():
+        stubber.activate()
+    if stubbed is not None:
+        stubbed.update(stubbers)
+    return {"lambda": lambda_, "service-quotas": quotas}
+
+
+def clients(overrides: dict[str, Any] | None = None) -> Callable[[str], Any]:
+    """A client per service: the given (stubbed) ones, else moto's."""
+    made = dict(overrides or {})
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return made[service]
+
+    return client
+
+
+def run(settings, client: Callable[[str], Any] | None = None, environ: dict | None = None) -> list[Problem]:
+    return preflight.preflight(
+        settings, client or clients(), environ=environ or {}, github_repository=REPOSITORY
+    )
+
+
+# --- A ready account -------------------------------------------------------------------------------------
+def test_a_ready_account_has_no_problem_for_either_stage(account):
+    # Staging reserves nothing: no quota is read for it (the stubbed Lambda would refuse an unexpected call)
+    assert run(STAGING, clients(lambda_quota(0, 0))) == []
+    assert run(PRODUCTION, clients(lambda_quota(1_000, 1_000))) == []
+
+
+# --- Lambda concurrency ----------------------------------------------------------------------------------
+def test_a_new_account_with_a_quota_of_10_can_take_staging_but_not_productions_ceiling(account):
+    # Given a new account: 10 concurrent executions, all of which must stay unreserved
+    # Then Staging (no reservation) has nothing to check, and Production says what quota it needs and how
+    assert run(STAGING, clients(lambda_quota(10, 10))) == []
+    (problem,) = run(PRODUCTION, clients(lambda_quota(10, 10)))
+    needed = PRODUCTION.reserved_concurrency_total + 100
+    assert f"needs a Lambda concurrency quota of {needed} and has 10" in problem.what
+    assert problem.fix == (
+        f"aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
+        f"--desired-value 1000 --region {REGION}"
+    )
+
+
+def test_what_other_functions_reserve_counts_against_the_quota(account):
+    # Given a standard quota of which other functions already reserve 900
+    (problem,) = run(PRODUCTION, clients(lambda_quota(1_000, 100)))
+    needed = 900 + PRODUCTION.reserved_concurrency_total + 100
+    assert "with 900 reserved by other functions" in problem.what
+    assert f"--desired-value {needed} " in problem.fix
+
+
+def test_the_lower_of_lambdas_limit_and_the_applied_quota_decides(account):
+    # An increase applied in Service Quotas but not yet in Lambda (or the reverse) does not pass early
+    (problem,) = run(PRODUCTION, clients(lambda_quota(10, 10, quota=1_000)))
+    assert "has 10" in problem.what
+
+
+def test_a_redeployment_counts_what_the_stage_reserves_already(account):
+    # Given Production deployed: its function and hook reserve their share, other functions 48, quota 200
+    stubbed: dict[str, Stubber] = {}
+    overrides = lambda_quota(200, 200 - 48 - PRODUCTION.reserved_concurrency_total, stubbed=stubbed)
+    functions = {
+        "Production-Service-Function76856677-A": PRODUCTION.reserved_concurrency,
+        "Production-Service-Hook-B": 2,
+    }
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    with Stubber(cloudformation) as stack:
+        stack.add_response(
+            "list_stack_resources",
+            {
+                "StackResourceSummaries": [
+                    {
+                        "LogicalResourceId": name.split("-")[2],
+                        "PhysicalResourceId": name,
+                        "ResourceType": "AWS::Lambda::Function",
+                        "LastUpdatedTimestamp": "2026-01-01T00:00:00Z",
+                        "ResourceStatus": "UPDATE_COMPLETE",
+                    }
+                    for name in functions
+                ]
+            },
+            {"StackName": PRODUCTION.stack_name},
+        )
+        for name, reserved in functions.items():
+            stubbed["lambda"].add_response(
+                "get_function_concurrency", {"ReservedConcurrentExecutions": reserved}, {"FunctionName": name}
+            )
+        # Then its own reservation is not counted twice: 48 + 52 + 100 fits 200 exactly
+        assert run(PRODUCTION, clients({**overrides, "cloudformation": cloudformation})) == []
+    stubbed["lambda"].assert_no_pending_responses()
+
+
+STAGING_BOOTSTRAP_FIX = (
+    f"npx cdk bootstrap aws://{ACCOUNT}/{REGION} --qualifier dpstaging"
+    " --toolkit-stack-name CDKToolkit-dpstaging"
+)
+
+
+# --- Bootstrap -------------------------------------------------------------------------------------------
+def test_a_missing_bootstrap_says_how_to_bootstrap_the_stages_qualifier(mocked_aws):
+    delivery_access()
+    bootstrap(PRODUCTION)
+    (problem,) = run(STAGING)
+    assert "has no CDK bootstrap with qualifier dpstaging" in problem.what
+    assert problem.fix == STAGING_BOOTSTRAP_FIX
+
+
+def test_an_old_bootstrap_or_a_missing_image_repository_is_reported(mocked_aws):
+    delivery_access()
+    bootstrap(STAGING, version="14", repository=False)
+    old, repository = run(STAGING)
+    assert "is version 14; this project needs 23 or later" in old.what
+    assert f"{STAGING.container_assets_repository(ACCOUNT)} does not exist" in repository.what
+    assert old.fix == repository.fix == STAGING_BOOTSTRAP_FIX
+
+
+# --- DeliveryAccess: OIDC provider and API Gateway's logging role ---------------------------------------
+DELIVERY_ACCESS_FIX = f"npx cdk deploy DeliveryAccess -c github_repository={REPOSITORY}"
+
+
+def test_an_account_without_delivery_access_is_told_to_deploy_it(mocked_aws):
+    bootstrap(STAGING)
+    problems = run(STAGING)
+    assert [
+        "API Gateway has no CloudWatch" in p.what or "has no OIDC provider" in p.what for p in problems
+    ] == [
+        True,
+        True,
+    ]
+    assert {p.fix for p in problems} == {DELIVERY_ACCESS_FIX}
+
+
+def test_an_api_gateway_logging_role_set_by_someone_else_is_reported(mocked_aws):
+    bootstrap(STAGING)
+    theirs = f"arn:aws:iam::{ACCOUNT}:role/other-app-apigateway-logs"
+    delivery_access(logging_role=theirs)
+    (problem,) = run(STAGING)
+    assert f"is {theirs}, set by someone else" in problem.what
+    assert problem.fix == DELIVERY_ACCESS_FIX
+
+
+def test_an_oidc_provider_without_the_sts_audience_is_reported(mocked_aws):
+    bootstrap(STAGING)
+    delivery_access(audiences=("sigstore",))
+    (problem,) = run(STAGING)
+    assert problem.fix == (
+        f"aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {OIDC} "
+        "--client-id sts.amazonaws.com"
+    )
+
+
+def test_with_one_account_per_stage_the_stages_own_delivery_access_is_named(mocked_aws, monkeypatch):
+    per_account = (
+        dataclasses.replace(STAGING, account="111111111111"),
+        dataclasses.replace(PRODUCTION, account=ACCOUNT),
+    )
+    monkeypatch.setattr(preflight, "STAGES", per_account)
+    bootstrap(per_account[1])
+    problems = run(per_account[1], clients(lambda_quota(1_000, 1_000)))
+    assert len(problems) == 2  # no OIDC provider, no API Gateway logging role
+    assert {p.fix for p in problems} == {
+        f"npx cdk deploy DeliveryAccess-Production -c github_repository={REPOSITORY}"
+    }
+
+
+# --- Credentials, account, region ------------------------------------------------------------------------
+def test_credentials_of_another_account_stop_the_checks(account):
+    elsewhere = dataclasses.replace(PRODUCTION, account="222222222222")
+    (problem,) = run(elsewhere)
+    assert problem.what == f"the credentials are for account {ACCOUNT}, Production deploys to 222222222222."
+    assert problem.fix == "export AWS_PROFILE=<a profile of account 222222222222>"
+
+
+def test_no_usable_credentials_stop_the_checks(account):
+    sts = boto3.client("sts", region_name=REGION)
+    with Stubber(sts) as stubber:
+        stubber.add_client_error(
+            "get_caller_identity", "ExpiredToken", "The security token included in the request is expired"
+        )
+        (problem,) = run(STAGING, clients({"sts": sts}))
+    assert "no usable AWS credentials" in problem.what
+    assert "aws sso login" in problem.fix
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_a_session_in_another_region_than_the_stages_is_reported(account, variable):
+    (problem,) = run(STAGING, environ={variable: "us-east-1"})
+    assert f"the region is us-east-1 ({variable}), but Staging deploys to {REGION}" in problem.what
+    assert problem.fix.startswith(f"export AWS_REGION={REGION}")
+
+
+def test_aws_region_decides_before_aws_default_region_as_in_the_aws_cli(account):
+    assert run(STAGING, environ={"AWS_REGION": REGION, "AWS_DEFAULT_REGION": "us-east-1"}) == []
+
+
+def test_a_check_that_may_not_read_says_so_and_the_others_still_run(account):
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    with Stubber(apigateway) as stubber:
+        stubber.add_client_error(
+            "get_account", "AccessDeniedException", "not authorized to perform: apigateway:GET"
+        )
+        (problem,) = run(STAGING, clients({"apigateway": apigateway}))
+    assert problem.what.startswith(f"api_gateway_logging could not read {ACCOUNT}/{REGION}: ")
+    assert "AccessDeniedException" in problem.what
+    assert DELIVERY_ACCESS_FIX in problem.fix
+
+
+# --- Command line ----------------------------------------------------------------------------------------
+def test_the_command_exits_0_on_a_ready_account(account, capsys):
+    assert preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY]) == 0
+    assert capsys.readouterr().out == f"preflight Staging: ready ({REGION}, bootstrap dpstaging)\n"
+
+
+def test_the_command_prints_one_line_per_problem_and_exits_1(mocked_aws, capsys):
+    assert preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "preflight Staging: 3 problem(s)"
+    for line in lines[:-1]:
+        assert line.startswith("PROBLEM "), line
+        assert " FIX: " in line, line
+
+
+def test_an_unknown_stage_is_refused(capsys):
+    assert preflight.main(["--stage", "Prod"]) == 2
+    assert "no stage 'Prod'" in capsys.readouterr().err
