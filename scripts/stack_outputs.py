@@ -3,12 +3,15 @@
     python -m scripts.stack_outputs --stack Staging-Service --output ApiUrl [--region eu-west-1]
 
 Prints the value alone on stdout, so that a workflow can write ``URL=$(python -m scripts.stack_outputs ...)``.
-Credentials and the default region come from the usual boto3 chain.
+Credentials come from the usual chain (environment, SSO or profile, role). The region is ``--region``, else
+``AWS_REGION``, else ``AWS_DEFAULT_REGION`` or the profile's, as the AWS CLI reads them (boto3 alone would
+ignore ``AWS_REGION``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -20,7 +23,7 @@ class StackOutputError(LookupError):
 def _cloudformation(region: str | None) -> Any:
     import boto3  # imported lazily: callers that never reach AWS do not pay for it
 
-    return boto3.client("cloudformation", region_name=region)
+    return boto3.client("cloudformation", region_name=region or os.environ.get("AWS_REGION") or None)
 
 
 def stack_outputs(stack_name: str, *, region: str | None = None) -> dict[str, str]:

@@ -70,3 +70,14 @@ def test_cli_exits_non_zero_with_a_message_on_stderr(staging_stack, capsys):
 def test_no_region_anywhere_is_a_clear_error(mocked_aws):
     with pytest.raises(StackOutputError, match="region"):
         stack_output("Staging-Service", "ApiUrl")
+
+
+def test_the_region_comes_from_aws_region_as_the_aws_cli_reads_it(staging_stack, monkeypatch):
+    # boto3 alone reads only AWS_DEFAULT_REGION; a shell with AWS_REGION (the CLI's, GitHub's) must work too
+    monkeypatch.setenv("AWS_REGION", REGION)
+    assert stack_output(staging_stack, "ApiUrl") == API_URL
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert stack_output(staging_stack, "ApiUrl") == API_URL, "AWS_REGION wins, as in the AWS CLI"
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(StackOutputError):
+        stack_output(staging_stack, "ApiUrl")  # AWS_DEFAULT_REGION alone: the other region, no such stack
