@@ -14,6 +14,7 @@ from infra_cdk.settings import STAGES, StageSettings, stage_named
 from scripts.release_assembly import render
 from tests.infra.cfn import as_list, one, policy_statements, props, resources
 from tests.infra.conftest import GITHUB_REPOSITORY, PER_ACCOUNT_STAGES, STACK_NAMES, Assembly
+from tests.unit.delivery.conftest import WORKFLOW_DIR, load_yaml
 
 
 def test_no_identity_policy_anywhere_grants_a_wildcard_action(assembly: Assembly) -> None:
@@ -212,6 +213,24 @@ def test_with_one_account_delivery_access_serves_every_stage_in_their_region(ass
     (region,) = {s.region for s in STAGES}
     assert assembly.environments["DeliveryAccess"][1] == region
     assert all(has_role(assembly.templates["DeliveryAccess"], s) for s in STAGES)
+
+
+def test_delivery_sessions_outlast_the_longest_release_job(assembly: Assembly) -> None:
+    # A job's OIDC session cannot be renewed inside the job, and the CDK CLI re-assumes its (chained, 1 h)
+    # bootstrap-role sessions from it: each requested duration must cover its job, and the role allow it.
+    release = load_yaml(WORKFLOW_DIR / "release.yml")
+    requested = {
+        job_id: step["with"].get("role-duration-seconds")
+        for job_id, job in release["jobs"].items()
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@")
+    }
+    assert requested, "no job assumes a role: the reader is broken"
+    for job_id, seconds in requested.items():
+        assert seconds >= release["jobs"][job_id]["timeout-minutes"] * 60, job_id
+    for settings in STAGES:
+        _, role = delivery_role(assembly.templates["DeliveryAccess"], settings)
+        assert props(role)["MaxSessionDuration"] >= max(requested.values())
 
 
 def test_api_gateway_logging_is_set_once_per_account_by_delivery_access_not_by_the_stages(

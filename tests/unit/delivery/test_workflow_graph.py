@@ -63,30 +63,73 @@ def test_a_release_without_the_staging_gate_is_caught(release):
 
 
 # --- One image, one assembly, deployed twice ------------------------------------------------------------
-def test_the_image_is_built_once_tested_through_the_emulator_then_pushed(release):
+def uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).startswith(f"{action}@")
+
+
+def test_the_image_is_built_once_into_an_archive_that_keeps_its_digest_then_emulator_tested(release):
     image = rules.jobs(release)["image"]
     builds = [
         (job_id, step)
         for job_id, job in rules.jobs(release).items()
         for step in rules.steps(job)
-        if str(step.get("uses", "")).startswith("docker/build-push-action@")
+        if uses(step, "docker/build-push-action")
     ]
     assert [job_id for job_id, _ in builds] == ["image"], "exactly one image build in the release"
     build = builds[0][1]["with"]
-    assert build["load"] is True
-    assert build["push"] is False
-    assert build["provenance"] is False
+    # One platform, Docker media types, no attestations, into an archive that keeps the manifest bytes:
+    # a single image manifest whatever Docker the runner has, pushed later without being rewritten
     assert build["platforms"] == "linux/arm64"
-    assert image["runs-on"] == "ubuntu-24.04-arm"
-    assert build["file"] == "lambda_fn/Dockerfile"
-    assert build["context"] == "."
+    assert build["push"] is False
+    assert "load" not in build
+    assert build["provenance"] is False
+    assert build["sbom"] is False
+    exporter = dict(part.split("=", 1) for part in build["outputs"].split(","))
+    assert exporter == {"type": "oci", "dest": "build/image.tar", "oci-mediatypes": "false"}
+    assert (build["file"], build["context"]) == ("lambda_fn/Dockerfile", ".")
     assert "docker build" not in "\n".join(rules.run_text(job) for job in rules.jobs(release).values())
 
-    smoke = rules.step_index(image, lambda s: "scripts.ci_smoke_image" in str(s.get("run", "")))
-    push = rules.step_index(image, lambda s: s.get("id") == "push")
-    assert 0 <= smoke < push
-    assert "scripts.release_push_image" in image["steps"][push]["run"]
-    assert image["outputs"] == {"digest": "${{ steps.push.outputs.digest }}"}
+    # The digest is read from that archive, the archive is what the emulator test runs and what is uploaded
+    order = [
+        rules.step_index(image, lambda s: uses(s, "docker/build-push-action")),
+        rules.step_index(image, lambda s: s.get("id") == "digest"),
+        rules.step_index(image, lambda s: "docker load --input build/image.tar" in str(s.get("run", ""))),
+        rules.step_index(image, lambda s: "scripts.ci_smoke_image" in str(s.get("run", ""))),
+        rules.step_index(image, lambda s: uses(s, "actions/upload-artifact")),
+    ]
+    assert order == sorted(order)
+    assert -1 not in order
+    digest = image["steps"][order[1]]["run"]
+    assert digest == "python -m scripts.release_push_image digest --archive build/image.tar"
+    assert image["steps"][order[4]]["with"]["name"] == "image-archive"
+    assert image["outputs"] == {"digest": "${{ steps.digest.outputs.digest }}"}
+    # Building needs no AWS credentials, and no environment
+    assert not rules.assumes_a_role(image)
+    assert "environment" not in image
+
+
+def test_the_arm64_runner_comes_from_a_variable_with_an_x86_and_qemu_fallback(release):
+    image = rules.jobs(release)["image"]
+    assert image["runs-on"] == "${{ vars.ARM64_RUNNER || 'ubuntu-24.04' }}"
+    qemu = rules.step_index(image, lambda s: uses(s, "docker/setup-qemu-action"))
+    build = rules.step_index(image, lambda s: uses(s, "docker/build-push-action"))
+    assert 0 <= qemu < build
+    assert image["steps"][qemu]["if"] == "runner.arch != 'ARM64'"
+    assert image["steps"][qemu]["with"]["platforms"] == "arm64"
+
+
+def test_pull_requests_build_the_arm64_image_from_the_pinned_base(checks):
+    job = rules.jobs(checks)["checks"]
+    train = rules.step_index(job, lambda s: "python -m model.train" in str(s.get("run", "")))
+    build = rules.step_index(job, lambda s: uses(s, "docker/build-push-action"))
+    qemu = rules.step_index(job, lambda s: uses(s, "docker/setup-qemu-action"))
+    assert 0 <= train < build, "the image bundles the trained artifact"
+    assert 0 <= qemu < build
+    step = job["steps"][build]
+    assert step["if"] == "github.event_name == 'pull_request'"
+    assert step["with"]["platforms"] == "linux/arm64"
+    assert step["with"]["file"] == "lambda_fn/Dockerfile"
+    assert step["with"]["push"] is False
 
 
 def test_the_assembly_is_synthesised_once_against_the_digest(release):
@@ -122,6 +165,7 @@ def test_both_stages_deploy_the_same_verified_assembly_and_digest(release, job_i
     verify_run = job["steps"][verify]["run"]
     assert '--digest "$DIGEST"' in verify_run
     assert '--fingerprint "$FINGERPRINT"' in verify_run
+    assert f'--account "{stage}=${stage.upper()}_AWS_ACCOUNT_ID"' in verify_run
     assert deploy_command(job) == f"npx cdk deploy --app cdk.out '{stage}/*' --require-approval never"
     assert {"image", "synth"} <= rules.ancestors(release, job_id)
 
@@ -160,19 +204,35 @@ def test_each_role_is_assumed_only_in_its_own_environment(release):
         assert roles == [f"${{{{ {role_vars[environment]} }}}}"], job_id
 
 
-def test_the_image_is_pushed_through_the_bootstrap_image_publishing_role(release):
-    chained = [
-        s["with"]
-        for s in rules.steps(rules.jobs(release)["image"])
-        if str(s.get("uses", "")).startswith(rules.CONFIGURE_AWS) and s["with"].get("role-chaining")
-    ]
-    assert len(chained) == 1
-    assert re.fullmatch(
-        r"arn:aws:iam::\$\{\{ vars.AWS_ACCOUNT_ID }}:role/cdk-hnb659fds-image-publishing-role-"
-        r"\$\{\{ vars.AWS_ACCOUNT_ID }}-\$\{\{ vars.AWS_REGION }}",
-        chained[0]["role-to-assume"],
+@pytest.mark.parametrize(("job_id", "stage"), [("staging", "Staging"), ("production", "Production")])
+def test_each_deploy_job_checks_its_account_then_pushes_the_tested_archive_to_its_own_stage(
+    release, job_id, stage
+):
+    job = rules.jobs(release)[job_id]
+    download = rules.step_index(
+        job, lambda s: uses(s, "actions/download-artifact") and s["with"]["name"] == "image-archive"
     )
-    assert chained[0]["role-skip-session-tagging"] is True
+    assume = rules.step_index(job, lambda s: uses(s, "aws-actions/configure-aws-credentials"))
+    preflight = rules.step_index(job, lambda s: "scripts.preflight" in str(s.get("run", "")))
+    push = rules.step_index(job, lambda s: "scripts.release_push_image push" in str(s.get("run", "")))
+    deploy = rules.step_index(job, lambda s: "cdk deploy" in str(s.get("run", "")))
+    assert -1 < download < push
+    assert -1 < assume < preflight < push < deploy
+    assert job["steps"][preflight]["run"] == f"python -m scripts.preflight --stage {stage}"
+    pushed = job["steps"][push]["run"]
+    assert f"--stage {stage} --archive build/image.tar" in pushed
+    assert '--digest "$DIGEST"' in pushed
+    # No role chaining in the workflow: the push script opens the image-publishing session itself
+    assert not any(s.get("with", {}).get("role-chaining") for s in rules.steps(job))
+
+
+def test_production_runs_after_reviewers_approve_or_only_when_started_by_hand(release):
+    production, staging = (rules.jobs(release)[j] for j in ("production", "staging"))
+    assert (
+        production["if"] == "github.event_name == 'workflow_dispatch' || vars.PRODUCTION_GATE == 'reviewers'"
+    )
+    assert "if" not in staging
+    assert "workflow_dispatch" in release["on"]
 
 
 @pytest.mark.parametrize("name", ["release.yml", "checks.yml"])
@@ -312,6 +372,7 @@ def test_every_script_a_workflow_calls_lives_in_scripts_and_is_tested():
     modules = called_modules()
     assert {
         "ci_smoke_image",
+        "preflight",
         "release_push_image",
         "release_synth",
         "release_assembly",
