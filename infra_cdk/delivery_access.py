@@ -57,7 +57,10 @@ class DeliveryAccessStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         if not GITHUB_REPOSITORY.match(github_repository):
-            raise ValueError(f"context github_repository {github_repository!r} must look like owner/name")
+            raise ValueError(
+                f"context github_repository {github_repository!r} must look like owner/name, or "
+                "owner@<owner id>/name@<repository id> for a repository with immutable OIDC subjects"
+            )
         if github_oidc_provider_arn is not None and not _PROVIDER_ARN.match(github_oidc_provider_arn):
             raise ValueError(
                 f"context github_oidc_provider_arn {github_oidc_provider_arn!r} must be the ARN of an IAM "

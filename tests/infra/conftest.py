@@ -31,6 +31,8 @@ STACK_NAMES = {s.name: s.stack_name for s in STAGES}
 # call Production, and people who receive Production's alarms.
 STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
 CLINIC_APP = "arn:aws:iam::333333333333:role/clinic-app"
+# A repository created after 15 July 2026: GitHub's OIDC subjects name it by its immutable ids.
+IMMUTABLE_GITHUB_REPOSITORY = "example-org@1234567/diabetes-progression@890123456"
 ALARM_SUBSCRIBERS = ("oncall@example.org", "https://hooks.example.org/alarms")
 PER_ACCOUNT_STAGES = check_stages(
     (
@@ -110,7 +112,7 @@ def per_account_assembly(tmp_path_factory: pytest.TempPathFactory, model_artifac
     with without_aws_credentials():
         return synthesize(
             tmp_path_factory.mktemp("per-account"),
-            {"github_repository": GITHUB_REPOSITORY, "model_artifact": str(model_artifact_path)},
+            {"github_repository": IMMUTABLE_GITHUB_REPOSITORY, "model_artifact": str(model_artifact_path)},
             PER_ACCOUNT_STAGES,
         )
 

@@ -13,7 +13,13 @@ from infra_cdk.delivery_access import DeliveryAccessStack
 from infra_cdk.settings import STAGES, StageSettings, stage_named
 from scripts.release_assembly import render
 from tests.infra.cfn import as_list, one, policy_statements, props, resources
-from tests.infra.conftest import GITHUB_REPOSITORY, PER_ACCOUNT_STAGES, STACK_NAMES, Assembly
+from tests.infra.conftest import (
+    GITHUB_REPOSITORY,
+    IMMUTABLE_GITHUB_REPOSITORY,
+    PER_ACCOUNT_STAGES,
+    STACK_NAMES,
+    Assembly,
+)
 from tests.unit.delivery.conftest import WORKFLOW_DIR, load_yaml
 
 
@@ -206,6 +212,19 @@ def test_with_one_account_per_stage_each_account_gets_its_own_delivery_access_in
         one(template, "AWS::ApiGateway::Account")
         assert set(template["Outputs"]) == {f"{settings.name}DeployRoleArn"}
     assert "DeliveryAccess" not in per_account_assembly.templates
+
+
+def test_a_repository_with_immutable_oidc_subjects_is_trusted_by_its_ids(
+    per_account_assembly: Assembly,
+) -> None:
+    # GitHub names repositories created after 15 July 2026 "owner@id/name@id" in the token's subject
+    for settings in PER_ACCOUNT_STAGES:
+        template = per_account_assembly.templates[f"DeliveryAccess-{settings.name}"]
+        _, role = delivery_role(template, settings)
+        (trust,) = props(role)["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+            f"repo:{IMMUTABLE_GITHUB_REPOSITORY}:environment:{settings.slug}"
+        )
 
 
 def test_with_one_account_delivery_access_serves_every_stage_in_their_region(assembly: Assembly) -> None:

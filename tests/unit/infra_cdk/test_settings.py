@@ -144,6 +144,9 @@ def test_a_region_of_any_partition_is_accepted(region: str) -> None:
         ("example.org/diabetes", False),
         ("example-org", False),
         ("example-org/diabetes/extra", False),
+        ("example-org@1234/diabetes@5678", True),  # the immutable subject of repositories from 15 July 2026
+        ("example-org@1234/diabetes", False),
+        ("example-org@/diabetes@5678", False),
     ],
 )
 def test_github_repository_names_follow_githubs_rules(repository: str, valid: bool) -> None:
