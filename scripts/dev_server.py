@@ -230,7 +230,7 @@ class DevServer(ThreadingHTTPServer):
 
 
 def _function_arn() -> str:
-    region = os.environ.get("AWS_REGION", "us-east-1")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return f"arn:aws:lambda:{region}:{apigw_proxy.LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
 
 
