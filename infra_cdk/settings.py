@@ -32,7 +32,7 @@ REGION: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 IMAGE_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")  # what ECR and Lambda pin an image by
 # GitHub's "owner/name": owners are letters, digits and hyphens; repository names may add "_" and ".". The
 # OIDC subject of repositories created or renamed from 15 July 2026 on names both with their immutable ids,
-# "owner@<owner id>/name@<repository id>": the delivery roles must trust that form there (docs/delivery.md).
+# "owner@<owner id>/name@<repository id>": the delivery roles must then trust that form (docs/deploy.md).
 GITHUB_REPOSITORY: Final = re.compile(
     r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$|^[A-Za-z0-9-]+@\d+/[A-Za-z0-9._-]+@\d+$"
 )
