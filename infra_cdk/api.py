@@ -3,8 +3,8 @@
 Why it is shaped this way:
 
 * Every route of :data:`lambda_fn.contract.ROUTES` gets an ``ANY`` method, so a wrong method still reaches
-  the function and gets its 405 with ``Allow``; body-carrying routes also get their own method with body
-  validation at the edge (the body must be a JSON object; the field rules live once, in the function).
+  the function and gets its 405 with ``Allow``. Bodies are judged in one place, the function: the edge
+  has no request validator whose errors would overlap the function's.
 * Protected routes require SigV4 (``AWS_IAM``); public routes (health and documentation) do not.
 * Unknown paths hit ``{proxy+}`` catch-alls with a MOCK integration answering 404 in the error shape: they
   never reach (or bill) the function, and an unsigned request for a typo'd path is not told "missing
@@ -30,11 +30,9 @@ from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-NOT_FOUND_BODY = json.dumps(
-    {"error": {"code": "not_found", "message": "There is no resource at this path.", "details": []}},
-    separators=(",", ":"),
-)
+NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
+# API Gateway's own message, already a quoted JSON string, goes where this placeholder is.
+_GATEWAY_MESSAGE = "$context.error.messageString"
 
 
 class PredictionApi(Construct):
@@ -55,8 +53,6 @@ class PredictionApi(Construct):
         self.rest_api = self._build_rest_api(invoker_principals)
         self._build_gateway_responses()
         self._integration = apigw.LambdaIntegration(alias, allow_test_invoke=False)
-        self._validator = self._build_body_validator()
-        self._json_object = self._build_json_object_model()
         self._not_found = self._build_not_found_integration()
         self._build_routes()
 
@@ -92,6 +88,13 @@ class PredictionApi(Construct):
         )
         # The stack's outputs are the contract's (ApiUrl, ...); drop RestApi's own auto-named endpoint output.
         api.node.try_remove_child("Endpoint")
+        acknowledge_nag(
+            api,
+            "APIG2",
+            "every body is validated by the function against the one definition of its request type "
+            "(lambda_fn/schemas.py); an edge validator would judge the same bodies a second time, with codes "
+            "of its own",
+        )
         skip_checkov(
             api.deployment_stage,
             "CKV_AWS_120",
@@ -128,31 +131,18 @@ class PredictionApi(Construct):
         )
 
     def _build_gateway_responses(self) -> None:
-        # $context.error.messageString is already a quoted JSON string, so it is inserted as is.
-        for response_type, error in contract.GATEWAY_ERRORS.items():
-            template = (
-                '{"error":{"code":"' + error.code + '","message":$context.error.messageString,"details":[]}}'
-            )
+        for response_type, code in contract.GATEWAY_RESPONSES.items():
+            body = json.dumps(contract.error_body(code, _GATEWAY_MESSAGE))
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
-                status_code=None if error.status is None else str(error.status),
+                # The two defaults cover many statuses: API Gateway's own is kept.
+                status_code=None
+                if response_type.startswith("DEFAULT_")
+                else str(contract.ERRORS[code].status),
                 response_headers={"Content-Type": "'application/json'"},
-                templates={"application/json": template},
+                templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
             )
-
-    def _build_body_validator(self) -> apigw.RequestValidator:
-        return self.rest_api.add_request_validator(
-            "BodyValidator", validate_request_body=True, validate_request_parameters=True
-        )
-
-    def _build_json_object_model(self) -> apigw.Model:
-        return self.rest_api.add_model(
-            "JsonObject",
-            content_type="application/json",
-            description="Any JSON object: the field rules are the function's (one source of truth)",
-            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
-        )
 
     def _build_not_found_integration(self) -> apigw.MockIntegration:
         return apigw.MockIntegration(
@@ -183,19 +173,8 @@ class PredictionApi(Construct):
 
     def _add_route_methods(self, resource: apigw.IResource, route: contract.Route) -> None:
         authorization = apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.IAM
-        methods = [resource.add_method("ANY", self._integration, authorization_type=authorization)]
-        if route.method in _BODY_METHODS:
-            methods.append(
-                resource.add_method(
-                    route.method,
-                    self._integration,
-                    authorization_type=authorization,
-                    request_validator=self._validator,
-                    request_models={"application/json": self._json_object},
-                )
-            )
-        for method in methods:
-            self._acknowledge_authorization(method, route)
+        method = resource.add_method("ANY", self._integration, authorization_type=authorization)
+        self._acknowledge_authorization(method, route)
 
     def _add_not_found(self, resource: apigw.IResource) -> None:
         method = resource.add_method(

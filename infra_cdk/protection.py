@@ -56,7 +56,7 @@ def decimal_at_least_pattern(threshold: int) -> str:
     return f"^0*([{lead}-9][0-9]{{{k}}}|[1-9][0-9]{{{k + 1},}})$"
 
 
-PAYLOAD_TOO_LARGE_BODY_KEY: Final = "payload_too_large"
+PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 
 
 class WebProtection(Construct):
@@ -90,7 +90,7 @@ class WebProtection(Construct):
                 *self._managed_rules(),
             ],
             custom_response_bodies={
-                PAYLOAD_TOO_LARGE_BODY_KEY: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                PAYLOAD_TOO_LARGE: wafv2.CfnWebACL.CustomResponseBodyProperty(
                     content_type="APPLICATION_JSON", content=_payload_too_large_body()
                 )
             },
@@ -159,8 +159,8 @@ class WebProtection(Construct):
             action=wafv2.CfnWebACL.RuleActionProperty(
                 block=wafv2.CfnWebACL.BlockActionProperty(
                     custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                        response_code=_too_large_status(),
-                        custom_response_body_key=PAYLOAD_TOO_LARGE_BODY_KEY,
+                        response_code=contract.ERRORS[PAYLOAD_TOO_LARGE].status,
+                        custom_response_body_key=PAYLOAD_TOO_LARGE,
                     )
                 )
             ),
@@ -268,26 +268,10 @@ class WebProtection(Construct):
         logging.node.add_dependency(group)
 
 
-def _too_large_status() -> int:
-    status = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].status
-    if status is None:
-        raise ValueError("contract.GATEWAY_ERRORS['REQUEST_TOO_LARGE'] must name its status")
-    return status
-
-
 def _payload_too_large_body() -> str:
-    """The service's error shape, with API Gateway's own code for a body that is too large."""
     limit = oversized_body_threshold()
-    return json.dumps(
-        {
-            "error": {
-                "code": contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].code,
-                "message": (
-                    f"The request body is too large: this service accepts at most {contract.BODY_MAX_BYTES} "
-                    f"bytes, and refuses any request declaring {limit} bytes or more before it is read."
-                ),
-                "details": [],
-            }
-        },
-        separators=(",", ":"),
+    message = (
+        f"The request body is too large: this service accepts at most {contract.BODY_MAX_BYTES} bytes, and "
+        f"refuses any request declaring {limit} bytes or more before it is read."
     )
+    return json.dumps(contract.error_body(PAYLOAD_TOO_LARGE, message))

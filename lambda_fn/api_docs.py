@@ -1,40 +1,29 @@
-"""The OpenAPI document and the Swagger UI page, generated from the routes and built once per base path.
+"""The OpenAPI document and the Swagger UI page, generated from the handler's operations.
 
-Powertools derives the document from the route signatures and the ``responses=`` declarations built here
-(every POST route documents its success model and each error status with the one error shape). On top:
-
-- the SigV4 security scheme that protected routes declare, and the API's description (limits, error codes);
-- the bounds of the legacy routes' scaled inputs, which depend on the served model's mean and scale
-  (:func:`lambda_fn.prediction.legacy_input_range`), so no static schema can state them;
-- per error status, examples of the errors the function really returns at that status (built by the same
-  functions that raise them, :mod:`lambda_fn.errors`);
-- Powertools always registers its own ``HTTPValidationError`` shapes; this API never returns them (every
-  error uses :class:`lambda_fn.schemas.ErrorResponse`), so unreferenced component schemas are dropped.
-- The Swagger UI page inlines Powertools' bundled JavaScript and CSS (~1.7 MB), so it works without any
-  CDN. It is built on first request and kept for the life of the process: rebuilding it per request (what
-  ``enable_swagger`` does) costs milliseconds and the document cannot change while the process lives.
-
-Compression is left to API Gateway (``minimumCompressionSize`` on the REST API): a gzip body from the
-function would reach clients base64-encoded unless the API also declared binary media types.
+Each operation names its contract route, its request and response types (:mod:`lambda_fn.schemas`, the same
+types that validate and build the bodies) and a request example; the response example is what the route's
+own answer function returns for that request, and the error examples are what the real error builders
+return, so no example can drift from what the function answers. The page inlines the Swagger UI bundle that
+ships with Powertools (~1.7 MB), so it works without a CDN; both are built on the first request and cached
+by the handler.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
-from functools import cache
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, content_types
-from aws_lambda_powertools.event_handler import api_gateway as powertools_api_gateway
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from pydantic import BaseModel
+import aws_lambda_powertools
 
 from lambda_fn import contract, errors
-from lambda_fn.schemas import SCALED_BMI_MARK, ErrorResponse
+from lambda_fn.schemas import ErrorResponse, to_json
+from model.jsontypes import ValidationError, json_schema, read
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 TITLE: Final = "Diabetes progression prediction API"
 API_VERSION: Final = "1.0.0"
@@ -48,53 +37,40 @@ with a linear model trained on the 442-patient diabetes study.
 - A batch holds 1 to {contract.BATCH_MAX} values; a request body is at most {contract.BODY_MAX_BYTES} bytes.
 - Every error, on every route, has one shape (`ErrorResponse`):
   `{{"error": {{"code": "...", "message": "...", "details": [{{"field": "...", "issue": "..."}}]}}}}`.
-  Codes: `malformed_json`, `malformed_body`, `empty_body` (400), `not_found` (404), `method_not_allowed`
-  (405, with an `Allow` header), `body_too_large` (413), `unsupported_media_type` (415),
-  `validation_error` (422), `internal_error` (500).
+  Codes: {", ".join(f"`{code}` ({error.status})" for code, error in contract.ERRORS.items())}.
 - Protected routes are called with AWS Signature Version 4 (service `execute-api`).
 - `/stream` and `/batch` are the contract of the system this service replaces, in scikit-learn's scaled
   units; they are deprecated: use `/v1/predict` and `/v1/predict/batch`.
 """
-
-# Protected routes declare this requirement; API Gateway enforces it (IAM authorization).
-PROTECTED: Final[list[dict[str, list[str]]]] = [{SIGV4: []}]
-_ERROR_DESCRIPTIONS: Final = {
-    400: "Malformed JSON or an empty body.",
-    413: "The request body is too large.",
-    415: "The request body is not JSON.",
-    422: "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
-}
-# Built only when the document is: instantiating the error models at import would cost every cold start.
-_ERROR_EXAMPLES: Final[tuple[Callable[[], errors.ApiError], ...]] = (
-    errors.malformed_json,
-    errors.empty_body,
-    errors.body_too_large,
-    errors.unsupported_media_type,
-)
 _SIGV4_SCHEME: Final = {
+    "type": "apiKey",
     "in": "header",
     "name": "Authorization",
     "description": "AWS Signature Version 4 (IAM authorization on API Gateway, service execute-api).",
-    "openapi_extensions": {"x-amazon-apigateway-authtype": "awsSigv4"},
+    "x-amazon-apigateway-authtype": "awsSigv4",
 }
-_SWAGGER_ASSETS: Final = Path(powertools_api_gateway.__file__).parent / "openapi" / "swagger_ui"
-_REF: Final = re.compile(r'"#/components/schemas/([^"]+)"')
+_BODY_ERRORS: Final[dict[str, tuple[str, tuple[Callable[[], errors.ApiError], ...]]]] = {
+    "400": ("Malformed JSON or an empty body.", (errors.malformed_json, errors.empty_body)),
+    "413": ("The request body is too large.", (errors.payload_too_large,)),
+    "415": ("The request body is not JSON.", (errors.unsupported_media_type,)),
+}
+_SWAGGER_UI: Final = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
 
 
-def post_responses(ok: type[BaseModel], description: str) -> dict[int, OpenAPIResponse]:
-    """The documented responses of a POST route: its success model and every error it can return."""
-    failures = {status: _json(ErrorResponse, text) for status, text in _ERROR_DESCRIPTIONS.items()}
-    return {200: _json(ok, description), **failures}
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One documented route: what it takes, what it answers, and how to show an example of both."""
 
-
-def document_response(description: str, media_type: str) -> OpenAPIResponse:
-    """The documented response of a route that returns a document rather than a JSON model."""
-    schema = {"type": "object"} if media_type == content_types.APPLICATION_JSON else {"type": "string"}
-    return {"description": description, "content": {media_type: {"schema": schema}}}
-
-
-def _json(model: type[BaseModel], description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+    route: contract.Route
+    operation_id: str  # what generated clients name the call: the route function's name
+    summary: str
+    tags: tuple[str, ...]
+    response: Any  # the 200 body's type, or the media type of the document the route returns
+    answer: Callable[[Any], Any] | None = None  # the route's own answer for ``example``
+    request: Any = None
+    example: Any = None
+    description: str = ""
+    deprecated: bool = False
 
 
 def base_path(event: APIGatewayProxyEvent) -> str:
@@ -107,74 +83,102 @@ def base_path(event: APIGatewayProxyEvent) -> str:
     return ""
 
 
-@cache
-def openapi_json(app: APIGatewayRestResolver, base_path: str, scaled_bmi_range: tuple[float, float]) -> str:
-    """The OpenAPI document as JSON, with ``servers`` pointing at the stage's base path and the scaled
-    inputs bounded by ``scaled_bmi_range`` (the served model's, see the module docstring)."""
-    # Powertools' OpenAPI models take ~70 ms to import: paid by the first documentation request, not by
-    # every cold start.
-    from aws_lambda_powertools.event_handler.openapi.models import APIKey, Server
-
-    document: dict[str, Any] = json.loads(
-        app.get_openapi_json_schema(
-            title=TITLE,
-            version=API_VERSION,
-            description=DESCRIPTION,
-            servers=[Server(url=base_path or "/")],
-            security_schemes={SIGV4: APIKey.model_validate(_SIGV4_SCHEME)},
-        )
-    )
-    _drop_unreferenced_schemas(document)
-    _bound_scaled_inputs(document, *scaled_bmi_range)
-    _add_error_examples(document)
-    return json.dumps(document, separators=(",", ":"), allow_nan=False)
-
-
-@cache
-def swagger_html(app: APIGatewayRestResolver, base_path: str, scaled_bmi_range: tuple[float, float]) -> str:
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
-
-    # "</" is escaped so that the document cannot close the page's <script> element.
-    spec = openapi_json(app, base_path, scaled_bmi_range).replace("</", "<\\/")
-    js = (_SWAGGER_ASSETS / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
-    css = (_SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8")
-    return generate_swagger_html(spec, js, css, swagger_base_url="", oauth2_config=None)
+def openapi_document(
+    operations: Sequence[Operation], base: str, scaled: tuple[float, float]
+) -> dict[str, Any]:
+    """The document for the API served at ``base``; ``scaled`` bounds the legacy routes' inputs, which
+    depend on the served model's scaling."""
+    schemas: dict[str, Any] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    error_ref = json_schema(ErrorResponse, schemas)
+    for op in operations:
+        paths.setdefault(op.route.path, {})[op.route.method.lower()] = _operation(op, schemas, error_ref)
+    low, high = scaled
+    for name in ("LegacyStreamRequest", "LegacyBatchRequest"):
+        field = schemas[name]["properties"]["input"]
+        field.get("items", field).update(minimum=low, maximum=high)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": TITLE, "version": API_VERSION, "description": DESCRIPTION},
+        "servers": [{"url": base or "/"}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {SIGV4: _SIGV4_SCHEME}},
+    }
 
 
-def _drop_unreferenced_schemas(document: dict[str, Any]) -> None:
-    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
-    while True:
-        referenced = set(_REF.findall(json.dumps(document)))
-        unreferenced = set(schemas) - referenced
-        if not unreferenced:
-            return
-        for name in unreferenced:
-            del schemas[name]
-
-
-def _bound_scaled_inputs(node: Any, low: float, high: float) -> None:
-    """Replaces every scaled-BMI mark (:data:`lambda_fn.schemas.SCALED_BMI_MARK`) with the bounds."""
-    if isinstance(node, dict):
-        if node.pop(SCALED_BMI_MARK, False):
-            node["minimum"], node["maximum"] = low, high
-        children = list(node.values())
-    elif isinstance(node, list):
-        children = node
+def _operation(op: Operation, schemas: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": list(op.tags),
+        "responses": {},
+    }
+    if op.description:
+        document["description"] = op.description
+    if op.deprecated:
+        document["deprecated"] = True
+    if not op.route.public:
+        document["security"] = [{SIGV4: []}]
+    if isinstance(op.response, str):
+        kind = "object" if op.response == errors.JSON else "string"
+        content = {op.response: {"schema": {"type": kind}}}
     else:
-        return
-    for child in children:
-        _bound_scaled_inputs(child, low, high)
-
-
-def _add_error_examples(document: dict[str, Any]) -> None:
-    by_status: dict[str, dict[str, Any]] = {}
-    for error in (build() for build in _ERROR_EXAMPLES):
-        by_status.setdefault(str(error.status.value), {})[error.code] = {
-            "summary": error.message,
-            "value": error.body().model_dump(mode="json"),
+        content = {errors.JSON: {"schema": _with_example(op.response, op.answer, op.example, schemas)}}
+    document["responses"]["200"] = {"description": "OK", "content": content}
+    if op.request is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {errors.JSON: {"schema": _with_example(op.request, None, op.example, schemas)}},
         }
-    for item in document["paths"].values():
-        for operation in item.values():
-            for status, examples in by_status.items():
-                if response := operation["responses"].get(status):
-                    response["content"][content_types.APPLICATION_JSON]["examples"] = examples
+        for status, (description, builders) in _BODY_ERRORS.items():
+            examples = {b().code: _example(b()) for b in builders}
+            document["responses"][status] = _error(description, error_ref, examples)
+        document["responses"]["422"] = _error(
+            "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
+            error_ref,
+            {"validation_error": _example(_invalid(op.request))},
+        )
+    return document
+
+
+def _with_example(
+    kind: Any, answer: Callable[[Any], Any] | None, example: Any, schemas: dict[str, Any]
+) -> Any:
+    schema = json_schema(kind, schemas)
+    shown = example if answer is None else answer(example)
+    if shown is not None:  # as it goes out: the artifact's dataclasses become its JSON document
+        schemas[schema["$ref"].rsplit("/", 1)[1]].setdefault("examples", [json.loads(to_json(shown))])
+    return schema
+
+
+def _invalid(kind: Any) -> errors.ApiError:
+    try:
+        read({}, kind)  # an empty object: every request type has a required field
+    except ValidationError as error:
+        return errors.invalid(error)
+    raise AssertionError(f"{kind.__name__} accepts an empty object")
+
+
+def _example(error: errors.ApiError) -> dict[str, Any]:
+    return {"summary": error.message, "value": error.body()}
+
+
+def _error(description: str, schema: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {errors.JSON: {"schema": schema, "examples": examples}}}
+
+
+def swagger_html(document: dict[str, Any]) -> str:
+    """A self-contained Swagger UI page: the bundle, the stylesheet and the document inlined."""
+    # "</" is escaped so that the document cannot close the page's <script> element.
+    spec = to_json(document).replace("</", "<\\/")
+    js = (_SWAGGER_UI / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    css = (_SWAGGER_UI / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{TITLE}</title><style>{css}</style></head>
+<body><div id="swagger-ui"></div>
+<script>{js}</script>
+<script>SwaggerUIBundle({{dom_id: "#swagger-ui", spec: {spec}, deepLinking: true}});</script>
+</body>
+</html>
+"""

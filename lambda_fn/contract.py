@@ -7,8 +7,9 @@ that importing it costs nothing at cold start and nothing at synthesis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 SERVICE_NAME: Final = "diabetes-progression"
 METRICS_NAMESPACE: Final = "DiabetesProgression"
@@ -21,8 +22,8 @@ BATCH_MAX: Final = 10_000
 # A full batch of BATCH_MAX numbers is ~200 kB of JSON; anything past 1 MiB is not a request we serve -> 413.
 BODY_MAX_BYTES: Final = 1_048_576
 # The deployed stage's web ACL refuses a declared Content-Length of at least this many bytes (413,
-# GATEWAY_ERRORS["REQUEST_TOO_LARGE"]): API Gateway accepts up to 10 MB but cannot hand Lambda more than its
-# 6 MB synchronous payload, and would answer that with a 5xx. infra_cdk/protection.py derives and enforces it.
+# payload_too_large): API Gateway accepts up to 10 MB but cannot hand Lambda more than its
+# 6 MB synchronous payload, and would answer that with a 5xx. infra_cdk/protection.py enforces it.
 EDGE_BODY_LIMIT_BYTES: Final = 2_000_000
 
 
@@ -32,7 +33,6 @@ class Route:
     method: str
     path: str
     public: bool  # public routes need no SigV4 signature behind API Gateway
-    deprecated: bool = False
 
 
 PATH_PREDICT: Final = "/v1/predict"
@@ -52,41 +52,72 @@ ROUTES: Final = (
     Route("GET", PATH_HEALTH, public=True),
     Route("GET", PATH_DOCS, public=True),
     Route("GET", PATH_OPENAPI, public=True),
-    Route("POST", PATH_LEGACY_STREAM, public=False, deprecated=True),
-    Route("POST", PATH_LEGACY_BATCH, public=False, deprecated=True),
+    Route("POST", PATH_LEGACY_STREAM, public=False),
+    Route("POST", PATH_LEGACY_BATCH, public=False),
 )
 PUBLIC_PATHS: Final = tuple(r.path for r in ROUTES if r.public)
 PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)
 
 
-# --- API Gateway's own errors ---------------------------------------------------------------------------
+# --- Errors ---------------------------------------------------------------------------------------------
+# Every error, from the function or from the edge (API Gateway, WAF), has one shape, built by error_body(),
+# and one code per meaning. Statuses and meanings are listed once, here: the function, the gateway
+# responses, the web ACL, the development server and the documentation read them from this table.
 @dataclass(frozen=True, slots=True)
-class GatewayError:
-    code: str
-    status: int | None = None  # None: keep API Gateway's own status for that response type
+class ErrorCode:
+    status: int
+    meaning: str
 
 
-# API Gateway's responses (keyed by CloudFormation's ResponseType), rewritten by the infrastructure into the
-# function's error shape; the development server answers the same codes where it stands in for the gateway.
-GATEWAY_ERRORS: Final = {
-    "DEFAULT_4XX": GatewayError("bad_request"),
-    "DEFAULT_5XX": GatewayError("internal_error"),
-    "ACCESS_DENIED": GatewayError("forbidden", 403),
-    "MISSING_AUTHENTICATION_TOKEN": GatewayError("missing_authentication", 403),
-    "INVALID_SIGNATURE": GatewayError("invalid_signature", 403),
-    "EXPIRED_TOKEN": GatewayError("expired_credentials", 403),
-    "UNAUTHORIZED": GatewayError("unauthorized", 401),
-    "WAF_FILTERED": GatewayError("request_blocked", 403),
-    "THROTTLED": GatewayError("throttled", 429),
-    "QUOTA_EXCEEDED": GatewayError("quota_exceeded", 429),
-    "REQUEST_TOO_LARGE": GatewayError("payload_too_large", 413),
-    "BAD_REQUEST_BODY": GatewayError("malformed_body", 400),
-    "BAD_REQUEST_PARAMETERS": GatewayError("bad_request", 400),
-    "UNSUPPORTED_MEDIA_TYPE": GatewayError("unsupported_media_type", 415),
-    "RESOURCE_NOT_FOUND": GatewayError("not_found", 404),
-    "INTEGRATION_FAILURE": GatewayError("bad_gateway", 502),
-    "INTEGRATION_TIMEOUT": GatewayError("gateway_timeout", 504),
+ERRORS: Final = {
+    "bad_request": ErrorCode(400, "The request itself cannot be read (headers, framing, event)."),
+    "malformed_json": ErrorCode(400, "The body is not valid UTF-8 JSON."),
+    "empty_body": ErrorCode(400, "The body is empty."),
+    "unauthorized": ErrorCode(401, "The request is not authorised."),
+    "forbidden": ErrorCode(403, "The caller is not allowed on this route."),
+    "missing_authentication": ErrorCode(403, "The request is not SigV4-signed."),
+    "invalid_signature": ErrorCode(403, "The SigV4 signature does not match the request."),
+    "expired_credentials": ErrorCode(403, "The signing credentials have expired."),
+    "request_blocked": ErrorCode(403, "The web application firewall blocked the request."),
+    "not_found": ErrorCode(404, "There is no resource at this path."),
+    "method_not_allowed": ErrorCode(405, "The path exists; the method does not (see the Allow header)."),
+    "payload_too_large": ErrorCode(413, "The body is larger than the service accepts."),
+    "unsupported_media_type": ErrorCode(415, "The body is not declared as application/json."),
+    "validation_error": ErrorCode(422, "The body is JSON but not a valid request."),
+    "throttled": ErrorCode(429, "Too many requests: retry with backoff."),
+    "quota_exceeded": ErrorCode(429, "The caller's request quota is used up."),
+    "internal_error": ErrorCode(500, "The service failed to handle the request."),
+    "bad_gateway": ErrorCode(502, "The function failed or gave an unreadable answer."),
+    "gateway_timeout": ErrorCode(504, "The function did not answer in time."),
 }
+
+# API Gateway's own responses (keyed by CloudFormation's ResponseType) and the code each is answered with;
+# the two defaults keep API Gateway's status, every other type takes its code's status.
+GATEWAY_RESPONSES: Final = {
+    "DEFAULT_4XX": "bad_request",
+    "DEFAULT_5XX": "internal_error",
+    "ACCESS_DENIED": "forbidden",
+    "MISSING_AUTHENTICATION_TOKEN": "missing_authentication",
+    "INVALID_SIGNATURE": "invalid_signature",
+    "EXPIRED_TOKEN": "expired_credentials",
+    "UNAUTHORIZED": "unauthorized",
+    "WAF_FILTERED": "request_blocked",
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "quota_exceeded",
+    "REQUEST_TOO_LARGE": "payload_too_large",
+    "BAD_REQUEST_PARAMETERS": "bad_request",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
+    "RESOURCE_NOT_FOUND": "not_found",
+    "INTEGRATION_FAILURE": "bad_gateway",
+    "INTEGRATION_TIMEOUT": "gateway_timeout",
+}
+
+
+def error_body(code: str, message: str, details: Sequence[Mapping[str, str | None]] = ()) -> dict[str, Any]:
+    """The one error shape: ``{"error": {"code", "message", "details": [{"field", "issue"}]}}``."""
+    if code not in ERRORS:
+        raise KeyError(f"{code!r} is not a contract error code")
+    return {"error": {"code": code, "message": message, "details": [dict(d) for d in details]}}
 
 
 # --- Environment (set by the infrastructure, read by the function) -------------------------------------

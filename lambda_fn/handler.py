@@ -1,25 +1,31 @@
 """The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond.
 
-Everything with logic lives elsewhere: the domain in :mod:`lambda_fn.prediction`, the types in
-:mod:`lambda_fn.schemas`, body validation in :mod:`lambda_fn.request_body`, the error shape in
-:mod:`lambda_fn.errors`, telemetry in :mod:`lambda_fn.observability`. The model is loaded at import (the
-Lambda init phase) and a bad artifact makes that import fail: see :mod:`lambda_fn.model_store`.
+Everything with logic lives elsewhere: the domain in :mod:`lambda_fn.prediction`, the bodies' types in
+:mod:`lambda_fn.schemas`, body reading in :mod:`lambda_fn.request_body`, the error shape in
+:mod:`lambda_fn.errors`, telemetry in :mod:`lambda_fn.observability`, the documentation in
+:mod:`lambda_fn.api_docs`. The model is loaded at import (the Lambda init phase) and a bad artifact makes
+that import fail: see :mod:`lambda_fn.model_store`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache
 from typing import Any, Final
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, ProxyEventType, Response
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambda_fn import api_docs, contract, errors, observability, prediction, schemas
-from lambda_fn.api_docs import PROTECTED, post_responses
-from lambda_fn.contract import BATCH_MAX
+from lambda_fn import api_docs, contract, errors, observability, prediction
+from lambda_fn.api_docs import Operation
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
-from lambda_fn.request_body import json_body
+from lambda_fn.prediction import BatchPrediction
+from lambda_fn.request_body import read_body
 from lambda_fn.schemas import (
+    LIMITS,
     BatchPredictRequest,
     BatchPredictResponse,
     HealthResponse,
@@ -29,132 +35,164 @@ from lambda_fn.schemas import (
     ModelInfoResponse,
     PredictRequest,
     PredictResponse,
+    to_json,
 )
 
 MODEL: Final = load_model()
-observability.bind_model_version(MODEL.model_version)
+VERSION: Final = MODEL.model_version
+observability.bind_model_version(VERSION)
 
-app: Final = APIGatewayRestResolver(serializer=schemas.to_json)
+
+class RestResolver(ApiGatewayResolver):
+    """API Gateway's REST payload, on exact paths: APIGatewayRestResolver also answers "/v1/predict/" and
+    "/v1/predict//", which the deployed gateway does not route to the same place."""
+
+    current_event: APIGatewayProxyEvent
+
+
+app: Final = RestResolver(proxy_type=ProxyEventType.APIGatewayProxyEvent, serializer=to_json)
 errors.register(app)
+OPERATIONS: Final[list[Operation]] = []  # what the OpenAPI document describes, in route order
+
+Answer = Callable[[Any], tuple[Any, BatchPrediction]]
 
 
-@app.post(
+def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], Answer]:
+    """A prediction route: the body is read as the documented request type, the answer's predictions are
+    counted, and the answer (without the counting) is what the documentation's example shows."""
+
+    def register(answer: Answer) -> Answer:
+        operation = _operation(path, answer, **documentation)
+
+        def serve() -> Any:
+            body, result = answer(read_body(app.current_event, operation.request))
+            count, extrapolated = len(result.values), result.extrapolated_count
+            observability.record_predictions(count=count, extrapolated=extrapolated, batch=batch)
+            return body
+
+        OPERATIONS.append(replace(operation, answer=lambda request: answer(request)[0]))
+        app.route(path, operation.route.method)(serve)
+        return answer
+
+    return register
+
+
+def get(path: str, **documentation: Any) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def register(answer: Callable[[], Any]) -> Callable[[], Any]:
+        operation = _operation(path, answer, **documentation)
+        OPERATIONS.append(replace(operation, answer=lambda _: answer()))
+        app.route(path, operation.route.method)(answer)
+        return answer
+
+    return register
+
+
+def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> Operation:
+    (route,) = [r for r in contract.ROUTES if r.path == path]
+    return Operation(route=route, operation_id=answer.__name__, **documentation)
+
+
+@post(
     contract.PATH_PREDICT,
+    batch=False,
     summary="Predict from one BMI",
-    tags=["predictions"],
-    responses=post_responses(PredictResponse, "The prediction."),
-    security=PROTECTED,
-    middlewares=[json_body(PredictRequest)],
+    tags=("predictions",),
+    request=PredictRequest,
+    response=PredictResponse,
+    example={"bmi": 27.3},
 )
-def predict(body: PredictRequest) -> PredictResponse:
-    result = prediction.predict_one(MODEL, body.bmi)
-    observability.record_predictions(count=1, extrapolated=int(result.extrapolated), batch=False)
-    return PredictResponse(
-        prediction=result.value, model_version=MODEL.model_version, extrapolated=result.extrapolated
-    )
+def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
+    result = prediction.predict_batch(MODEL, [body["bmi"]])
+    extrapolated = result.extrapolated[0]
+    return {"prediction": result.values[0], "model_version": VERSION, "extrapolated": extrapolated}, result
 
 
-@app.post(
+@post(
     contract.PATH_PREDICT_BATCH,
-    summary=f"Predict from 1 to {BATCH_MAX} BMIs",
-    tags=["predictions"],
-    responses=post_responses(BatchPredictResponse, "One prediction per input, in input order."),
-    security=PROTECTED,
-    middlewares=[json_body(BatchPredictRequest)],
+    batch=True,
+    summary=f"Predict from 1 to {contract.BATCH_MAX} BMIs",
+    tags=("predictions",),
+    request=BatchPredictRequest,
+    response=BatchPredictResponse,
+    example={"bmi": [27.3, 31.0, 45.5]},
 )
-def predict_batch(body: BatchPredictRequest) -> BatchPredictResponse:
-    result = prediction.predict_batch(MODEL, body.bmi)
-    observability.record_predictions(count=len(body.bmi), extrapolated=result.extrapolated_count, batch=True)
-    # model_construct: every field was just computed from validated input; re-validating 10 000 floats
-    # would only cost time.
-    return BatchPredictResponse.model_construct(
-        predictions=result.values,
-        model_version=MODEL.model_version,
-        extrapolated=result.extrapolated,
-        extrapolated_count=result.extrapolated_count,
-    )
+def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, BatchPrediction]:
+    result = prediction.predict_batch(MODEL, body["bmi"])
+    return {
+        "predictions": result.values,
+        "model_version": VERSION,
+        "extrapolated": result.extrapolated,
+        "extrapolated_count": result.extrapolated_count,
+    }, result
 
 
-@app.post(
+@post(
     contract.PATH_LEGACY_STREAM,
+    batch=False,
     summary="Legacy: predict from one scaled BMI",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict.",
-    tags=["legacy"],
-    responses=post_responses(LegacyPredictResponse, "The prediction, in a one-element list."),
-    security=PROTECTED,
     deprecated=True,
-    middlewares=[json_body(LegacyStreamRequest)],
+    tags=("legacy",),
+    request=LegacyStreamRequest,
+    response=LegacyPredictResponse,
+    example={"input": 0.0616962065186885},
 )
-def legacy_stream(body: LegacyStreamRequest) -> LegacyPredictResponse:
-    result = prediction.predict_one(MODEL, prediction.legacy_to_raw(MODEL, body.input))
-    observability.record_predictions(count=1, extrapolated=int(result.extrapolated), batch=False)
-    return LegacyPredictResponse.model_construct(predictions=[result.value])
+def legacy_stream(body: LegacyStreamRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
+    result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, [body["input"]], single=True))
+    return {"Response Predict": result.values}, result
 
 
-@app.post(
+@post(
     contract.PATH_LEGACY_BATCH,
+    batch=True,
     summary="Legacy: predict from scaled BMIs",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict/batch.",
-    tags=["legacy"],
-    responses=post_responses(LegacyPredictResponse, "One prediction per input, in input order."),
-    security=PROTECTED,
     deprecated=True,
-    middlewares=[json_body(LegacyBatchRequest)],
+    tags=("legacy",),
+    request=LegacyBatchRequest,
+    response=LegacyPredictResponse,
+    example={"input": [0.0616962065186885, -0.0514740612388061]},
 )
-def legacy_batch(body: LegacyBatchRequest) -> LegacyPredictResponse:
-    result = prediction.predict_batch(MODEL, prediction.legacy_batch_to_raw(MODEL, body.input))
-    observability.record_predictions(
-        count=len(body.input), extrapolated=result.extrapolated_count, batch=True
-    )
-    return LegacyPredictResponse.model_construct(predictions=result.values)
+def legacy_batch(body: LegacyBatchRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
+    result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, body["input"]))
+    return {"Response Predict": result.values}, result
 
 
-@app.get(
-    contract.PATH_MODEL,
-    summary="The served model",
-    response_description="Version, coefficients, quality metrics, training range and input limits.",
-    tags=["model"],
-    security=PROTECTED,
-)
+@get(contract.PATH_MODEL, summary="The served model", tags=("model",), response=ModelInfoResponse)
 def model_info() -> ModelInfoResponse:
-    return ModelInfoResponse.from_artifact(MODEL)
+    return {"artifact": MODEL, "limits": LIMITS}
 
 
-@app.get(
+@get(
     contract.PATH_HEALTH,
-    summary="Liveness, with the served model's version",
-    response_description="The function is up and serving this model.",
-    tags=["operations"],
+    summary="Liveness, and the served model",
+    tags=("operations",),
+    response=HealthResponse,
 )
 def health() -> HealthResponse:
-    return HealthResponse(status="ok", model_version=MODEL.model_version)
+    return {"status": "ok", "model_version": VERSION}
 
 
-@app.get(
-    contract.PATH_OPENAPI,
-    summary="This OpenAPI document",
-    responses={200: api_docs.document_response("The OpenAPI 3.1 document.", content_types.APPLICATION_JSON)},
-    tags=["operations"],
-)
+@get(contract.PATH_OPENAPI, summary="This OpenAPI document", tags=("operations",), response=errors.JSON)
 def openapi_document() -> Response[str]:
-    document = api_docs.openapi_json(app, *_documentation_arguments())
-    return Response(200, content_types.APPLICATION_JSON, document)
+    return Response(200, errors.JSON, _documentation(api_docs.base_path(app.current_event))[0])
 
 
-@app.get(
+@get(
     contract.PATH_DOCS,
     summary="Swagger UI for this API (no CDN needed)",
-    responses={200: api_docs.document_response("A self-contained HTML page.", "text/html")},
-    tags=["operations"],
+    tags=("operations",),
+    response="text/html",
 )
 def docs() -> Response[str]:
-    return Response(200, "text/html; charset=utf-8", api_docs.swagger_html(app, *_documentation_arguments()))
+    return Response(200, "text/html; charset=utf-8", _documentation(api_docs.base_path(app.current_event))[1])
 
 
-def _documentation_arguments() -> tuple[str, tuple[float, float]]:
-    # The legacy routes' input bounds are the served model's: computed here, from the same conversion
-    # the routes apply (a few float operations; the document itself is built once, see api_docs).
-    return api_docs.base_path(app.current_event), prediction.legacy_input_range(MODEL)
+@cache
+def _documentation(base_path: str) -> tuple[str, str]:
+    """The document and the page, per base path: built on first request, never at init."""
+    document = api_docs.openapi_document(OPERATIONS, base_path, prediction.legacy_range(MODEL))
+    return to_json(document), api_docs.swagger_html(document)
 
 
 @logger.inject_lambda_context

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from model.artifact import CONVERGENCE_GATE, QUALITY_GATE
+from model.artifact import CONVERGENCE_GATE, QUALITY_GATE, ModelArtifact
+from model.dataset import Dataset
 from model.evaluation import random_holdout_pass_rate
-from model.train import TrainingOutcome
 
 RANDOM_SPLITS: Final = 2000
 CARD_NAME: Final = "model_card.md"
@@ -15,18 +16,20 @@ FIT_PLOT: Final = "model_card_holdout_fit.png"
 LOSS_PLOT: Final = "model_card_loss_curve.png"
 
 
-def write_report(outcome: TrainingOutcome, directory: Path) -> Path:
+def write_report(
+    artifact: ModelArtifact, loss_curve: Sequence[float], dataset: Dataset, directory: Path
+) -> Path:
     """Writes ``model_card.md`` and its plots into ``directory``; returns the card's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    _plot_holdout_fit(outcome, directory / FIT_PLOT)
-    _plot_loss_curve(outcome, directory / LOSS_PLOT)
+    _plot_holdout_fit(artifact, dataset, directory / FIT_PLOT)
+    _plot_loss_curve(artifact, loss_curve, directory / LOSS_PLOT)
     card = directory / CARD_NAME
-    card.write_text(render_card(outcome), encoding="utf-8")
+    card.write_text(render_card(artifact, dataset), encoding="utf-8")
     return card
 
 
-def render_card(outcome: TrainingOutcome) -> str:
-    a = outcome.artifact
+def render_card(artifact: ModelArtifact, dataset: Dataset) -> str:
+    a = artifact
     m, t, f = a.metrics, a.training, a.feature
     gates = "\n".join(
         f"| {g.name} | {g.comparison} {g.threshold:g} | {g.value:.6g} | {_verdict(g.passed)} |"
@@ -36,8 +39,8 @@ def render_card(outcome: TrainingOutcome) -> str:
     quality = next(g for g in m.gates if g.name == QUALITY_GATE)
     cv_vs_gate = "below" if m.cv_r2_mean < quality.threshold else "above"
     pass_rate = random_holdout_pass_rate(
-        outcome.dataset.bmi,
-        outcome.dataset.target,
+        dataset.bmi,
+        dataset.target,
         holdout_size=t.n_holdout,
         threshold=quality.threshold,
         splits=RANDOM_SPLITS,
@@ -101,22 +104,22 @@ def _verdict(passed: bool) -> str:
     return "pass" if passed else "**FAIL**"
 
 
-def _plot_holdout_fit(outcome: TrainingOutcome, path: Path) -> None:
+def _plot_holdout_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    holdout, coefficients = outcome.dataset.holdout, outcome.artifact.coefficients
-    line_x = [outcome.artifact.feature.train_min, outcome.artifact.feature.train_max]
+    holdout, coefficients = dataset.holdout, artifact.coefficients
+    line_x = [artifact.feature.train_min, artifact.feature.train_max]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.scatter(outcome.dataset.train.x, outcome.dataset.train.y, s=8, alpha=0.25, label="training rows")
+    ax.scatter(dataset.train.x, dataset.train.y, s=8, alpha=0.25, label="training rows")
     ax.scatter(holdout.x, holdout.y, s=24, color="C3", label="hold-out rows")
     ax.plot(line_x, [coefficients.predict(x) for x in line_x], color="black", label="model")
     ax.set(
         xlabel="BMI (kg/m²)",
         ylabel="progression after one year",
-        title=f"Hold-out R² = {outcome.artifact.metrics.holdout_r2:.3f}",
+        title=f"Hold-out R² = {artifact.metrics.holdout_r2:.3f}",
     )
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -124,18 +127,18 @@ def _plot_holdout_fit(outcome: TrainingOutcome, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_loss_curve(outcome: TrainingOutcome, path: Path) -> None:
+def _plot_loss_curve(artifact: ModelArtifact, loss_curve: Sequence[float], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    optimum = outcome.artifact.metrics.optimal_train_mse
-    gaps = [max(loss - optimum, 1e-12) / optimum for loss in outcome.fit.loss_curve]
+    optimum = artifact.metrics.optimal_train_mse
+    gaps = [max(loss - optimum, 1e-12) / optimum for loss in loss_curve]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.semilogy(range(1, len(gaps) + 1), gaps)
     ax.axhline(
-        next(g for g in outcome.artifact.metrics.gates if g.name == CONVERGENCE_GATE).threshold,
+        next(g for g in artifact.metrics.gates if g.name == CONVERGENCE_GATE).threshold,
         color="C3",
         linestyle="--",
         label="convergence gate",

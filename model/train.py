@@ -128,6 +128,7 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
             data_sha256=dataset.sha256,
             dataset=DATASET_NAME,
         ),
+        sha256="",  # computed when written
     )
     return TrainingOutcome(artifact=artifact, fit=result, optimal=optimal, dataset=dataset)
 
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.report is not None:
         from model.report import write_report  # matplotlib is slow to import: only when asked
 
-        write_report(outcome, args.report)
+        card = write_report(artifact, outcome.fit.loss_curve, outcome.dataset, args.report)
+        print(f"wrote the model card {card} and its plots")
     failed = artifact.failed_gates()
     if failed:
         print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)

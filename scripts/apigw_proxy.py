@@ -33,10 +33,6 @@ LOCAL_ACCOUNT_ID: Final = "000000000000"  # placeholders: there is no AWS accoun
 LOCAL_API_ID: Final = "local"
 PROXY_RESOURCE: Final = "/{proxy+}"
 _ROUTE_PATHS: Final = frozenset(route.path for route in contract.ROUTES)
-# The codes the stage's gateway responses give these errors.
-CODE_PAYLOAD_TOO_LARGE: Final = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"].code
-CODE_INTEGRATION_FAILURE: Final = contract.GATEWAY_ERRORS["INTEGRATION_FAILURE"].code
-CODE_BAD_REQUEST: Final = contract.GATEWAY_ERRORS["DEFAULT_4XX"].code
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +52,28 @@ class HttpResponse:
     body: bytes
 
 
-def gateway_response(status: int, code: str, message: str, *, request_id: str) -> HttpResponse:
+def gateway_response(code: str, message: str, *, request_id: str) -> HttpResponse:
     """A response produced by API Gateway itself (not by the function), as the stage's gateway responses
     render it: the service's error shape, with API Gateway's own message."""
-    body = {"error": {"code": code, "message": message, "details": []}}
     return HttpResponse(
-        status=status,
+        status=contract.ERRORS[code].status,
         headers=(("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)),
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=json.dumps(contract.error_body(code, message)).encode(),
     )
 
 
 def request_too_large(request_id: str) -> HttpResponse:
-    return gateway_response(413, CODE_PAYLOAD_TOO_LARGE, "Request Too Long", request_id=request_id)
+    return gateway_response("payload_too_large", "Request Too Long", request_id=request_id)
 
 
 def bad_request(message: str, *, request_id: str) -> HttpResponse:
     """A request whose HTTP framing cannot be read (say, an invalid ``Content-Length``): the edge answers
     400 before anything reaches the function."""
-    return gateway_response(400, CODE_BAD_REQUEST, message, request_id=request_id)
+    return gateway_response("bad_request", message, request_id=request_id)
 
 
 def integration_failure(request_id: str) -> HttpResponse:
-    return gateway_response(502, CODE_INTEGRATION_FAILURE, "Internal server error", request_id=request_id)
+    return gateway_response("bad_gateway", "Internal server error", request_id=request_id)
 
 
 def build_event(

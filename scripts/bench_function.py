@@ -202,33 +202,6 @@ def _worker_memory(out: Any, total: int) -> None:
     out.flush()
 
 
-def _worker_validation_alternative(out: Any, iterations: int) -> None:
-    """The road not taken: two otherwise identical resolvers with one route, validating the body with
-    Powertools' ``enable_validation=True`` or with this function's ``json_body`` middleware."""
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-
-    from lambda_fn.request_body import json_body
-    from lambda_fn.schemas import PredictRequest, PredictResponse
-
-    powertools = APIGatewayRestResolver(enable_validation=True)
-    own = APIGatewayRestResolver()
-
-    def predict(body: PredictRequest) -> PredictResponse:
-        return PredictResponse(prediction=body.bmi, model_version="x", extrapolated=False)
-
-    powertools.post(contract.PATH_PREDICT)(predict)
-    own.post(contract.PATH_PREDICT, middlewares=[json_body(PredictRequest)])(predict)
-    event = _event("POST", contract.PATH_PREDICT, '{"bmi": 27.3}')
-    results = {}
-    for name, resolver in (("powertools_validation", powertools), ("own_validation", own)):
-        _timed_ns(resolver.resolve, event, _Context(), 2000)
-        results[f"{name}_p50_us"] = _percentile(
-            _timed_ns(resolver.resolve, event, _Context(), iterations), 0.5
-        )
-    out.write(json.dumps(results) + "\n")
-    out.flush()
-
-
 def _worker(kind: str, iterations: int) -> None:
     out = _silence_stdout()
     if kind == "cold":
@@ -237,8 +210,6 @@ def _worker(kind: str, iterations: int) -> None:
         _worker_warm(out, iterations)
     elif kind == "memory":
         _worker_memory(out, iterations)
-    elif kind == "validation":
-        _worker_validation_alternative(out, iterations)
     else:
         raise SystemExit(f"unknown worker {kind!r}")
 
@@ -309,7 +280,6 @@ def measure(*, quick: bool) -> dict[str, Any]:
     report["load_average_during_cold_runs"] = round(os.getloadavg()[0], 2)
     report["warm"] = _run_worker("warm", 5_000 if quick else 50_000)[0]
     report["memory"] = _run_worker("memory", 20_000 if quick else 100_000)[0]
-    report["validation"] = _run_worker("validation", 5_000 if quick else 20_000)[0]
     report["import_numpy_ms"] = _import_cost_ms("numpy")
     report["import_xray_sdk_ms"] = _import_cost_ms("aws_xray_sdk.core")
     return report
@@ -358,9 +328,6 @@ def markdown(report: dict[str, Any]) -> str:
         f"{warm['rejection_p50_us']:.0f} µs (it writes an INFO log line); "
         f"one Powertools INFO log line alone: {warm['info_log_line_p50_us']:.0f} µs.",
         f"RSS by invocation count (MB, 10^6 bytes): {json.dumps(rss)}; peak {json.dumps(peak)}.",
-        f"Body validation, resolver only, one prediction (p50): Powertools `enable_validation=True` "
-        f"{report['validation']['powertools_validation_p50_us']:.0f} µs vs this function's "
-        f"`model_validate_json` middleware {report['validation']['own_validation_p50_us']:.0f} µs.",
         f"Import costs kept out of the image: numpy {report['import_numpy_ms']:.0f} ms, X-Ray SDK "
         f"(`aws_xray_sdk.core`, needed by Powertools Tracer) {report['import_xray_sdk_ms']:.0f} ms.",
         "",

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -46,6 +47,13 @@ def api(target: Target) -> Iterator[ApiClient]:
     client = ApiClient(target.base_url, protected_auth=None if target.is_loopback else _caller_sigv4(target))
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def model(api: ApiClient) -> dict[str, Any]:
+    """The served model's artifact document, as GET /v1/model gives it."""
+    body: dict[str, Any] = api.get("/v1/model").json()
+    return body["artifact"]
 
 
 @pytest.fixture

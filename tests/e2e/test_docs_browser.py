@@ -68,7 +68,7 @@ def test_swagger_ui_renders_and_try_it_out_returns_a_prediction(loopback_target,
         assert rendered == {(route.method, route.path) for route in contract.ROUTES}
 
         # "Try it out" on POST /v1/predict, with the documented example body, then Execute
-        operation = page.locator("#operations-predictions-predict_v1_predict_post")
+        operation = page.locator("#operations-predictions-predict")
         operation.locator(".opblock-summary").click()
         operation.get_by_role("button", name="Try it out").click()
         operation.locator("textarea.body-param__text").fill(json.dumps({"bmi": 27.3}))
@@ -79,7 +79,7 @@ def test_swagger_ui_renders_and_try_it_out_returns_a_prediction(loopback_target,
         live.locator(".response-col_status").wait_for()
         assert live.locator(".response-col_status").inner_text().strip().startswith("200")
         body = json.loads(live.locator("pre.microlight code").first.inner_text())
-        coefficients = api.get("/v1/model").json()["coefficients"]
+        coefficients = api.get("/v1/model").json()["artifact"]["coefficients"]
         assert body["prediction"] == pytest.approx(coefficients["slope"] * 27.3 + coefficients["intercept"])
         assert re.fullmatch(r"bmi-linear-[0-9a-f]+", body["model_version"])
 

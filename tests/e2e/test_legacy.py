@@ -10,11 +10,6 @@ from tests.e2e.test_predictions import scaled
 REL = 1e-9  # the scaled round trip (bmi -> scaled -> bmi) costs a few ulps
 
 
-@pytest.fixture(scope="module")
-def model(api):
-    return json_of(api.get("/v1/model"), 200)
-
-
 @pytest.mark.smoke
 @pytest.mark.parametrize("bmi", [21.6, 30.0, 38.4])
 def test_stream_agrees_with_predict_for_the_same_patient(api, model, bmi):

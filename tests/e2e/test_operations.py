@@ -18,7 +18,7 @@ def test_health_names_the_served_model(api):
 @pytest.mark.smoke
 def test_health_matches_the_model_route(api):
     health = json_of(api.get("/health"), 200)
-    model = json_of(api.get("/v1/model"), 200)
+    model = json_of(api.get("/v1/model"), 200)["artifact"]
     assert health["model_version"] == model["model_version"]
 
 
@@ -34,7 +34,8 @@ def test_openapi_document_marks_legacy_routes_deprecated_and_protected_routes_si
     paths = json_of(api.get("/openapi.json"), 200)["paths"]
     for route in contract.ROUTES:
         operation = paths[route.path][route.method.lower()]
-        assert operation.get("deprecated", False) is route.deprecated, route
+        legacy = route.path in {contract.PATH_LEGACY_STREAM, contract.PATH_LEGACY_BATCH}
+        assert operation.get("deprecated", False) is legacy, route
         assert bool(operation.get("security")) is not route.public, route
 
 

@@ -16,8 +16,6 @@ from lambda_fn import contract
 from tests.infra.cfn import api_paths, as_list, mentions, methods_by_path, one, props, resources
 from tests.infra.conftest import CLINIC_APP, STACK_NAMES, Assembly
 
-BODY_METHODS = {"POST", "PUT", "PATCH"}
-
 
 def template_of(assembly: Assembly, settings: StageSettings) -> dict:
     return assembly.templates[STACK_NAMES[settings.name]]
@@ -39,29 +37,14 @@ def test_every_contract_route_reaches_the_live_alias_with_its_authorization(
     alias_id, _ = one(template, "AWS::Lambda::Alias")
     methods = methods_by_path(template)
     expected_auth = "NONE" if route.public else "AWS_IAM"
-    # ANY: a wrong method still reaches the function, which answers 405 with Allow.
-    wanted = {"ANY", route.method} if route.method in BODY_METHODS else {"ANY"}
-    for http_method in wanted:
-        method = methods[(route.path, http_method)]
-        assert method["AuthorizationType"] == expected_auth
-        assert method["Integration"]["Type"] == "AWS_PROXY"
-        assert mentions(method["Integration"]["Uri"], alias_id), "integration must target the live alias"
-    if route.method in BODY_METHODS:
-        body_method = methods[(route.path, route.method)]
-        assert "RequestValidatorId" in body_method
-        assert set(body_method["RequestModels"]) == {"application/json"}
-
-
-def test_the_body_validator_checks_bodies_against_a_json_object_model(
-    stage: tuple[StageSettings, Template],
-) -> None:
-    _, template = stage
-    template.has_resource_properties(
-        "AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True, "ValidateRequestParameters": True}
-    )
-    template.has_resource_properties(
-        "AWS::ApiGateway::Model", {"ContentType": "application/json", "Schema": {"type": "object"}}
-    )
+    # ANY only: a wrong method still reaches the function, which answers 405 with Allow, and every body is
+    # judged by the function alone (no edge validator with error codes of its own).
+    assert {m for p, m in methods if p == route.path} == {"ANY"}
+    method = methods[(route.path, "ANY")]
+    assert method["AuthorizationType"] == expected_auth
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    assert mentions(method["Integration"]["Uri"], alias_id), "integration must target the live alias"
+    assert not resources(template, "AWS::ApiGateway::RequestValidator")
 
 
 def test_unknown_paths_get_a_mock_404_in_the_error_shape_without_authentication(
@@ -111,7 +94,6 @@ EXPECTED_GATEWAY_RESPONSES = {
     "WAF_FILTERED": "403",
     "THROTTLED": "429",
     "REQUEST_TOO_LARGE": "413",
-    "BAD_REQUEST_BODY": "400",
     "UNSUPPORTED_MEDIA_TYPE": "415",
     "INTEGRATION_TIMEOUT": "504",
 }

@@ -100,13 +100,12 @@ def test_bodies_a_lambda_invocation_cannot_carry_get_a_413_in_the_error_shape_fr
     managed = [r["Priority"] for r in props(acl)["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]]
     assert rule["Priority"] < min(managed)
     response = rule["Action"]["Block"]["CustomResponse"]
-    too_large = contract.GATEWAY_ERRORS["REQUEST_TOO_LARGE"]
-    assert response["ResponseCode"] == too_large.status == 413
+    assert response["ResponseCode"] == contract.ERRORS["payload_too_large"].status == 413
     body = props(acl)["CustomResponseBodies"][response["CustomResponseBodyKey"]]
     assert body["ContentType"] == "APPLICATION_JSON"
     error = json.loads(body["Content"])["error"]
     assert set(error) == {"code", "message", "details"}
-    assert (error["code"], error["details"]) == (too_large.code, [])
+    assert (error["code"], error["details"]) == ("payload_too_large", [])
 
     match = rule["Statement"]["RegexMatchStatement"]
     assert match["FieldToMatch"] == {"SingleHeader": {"Name": "content-length"}}

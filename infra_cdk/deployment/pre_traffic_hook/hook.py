@@ -127,6 +127,8 @@ def matches(actual: Any, expected: Any) -> bool:
             and math.isfinite(actual)
             and math.isclose(actual, expected, rel_tol=REL_TOLERANCE, abs_tol=ABS_TOLERANCE)
         )
+    if isinstance(expected, dict):  # only the fields the check names
+        return isinstance(actual, dict) and all(matches(actual.get(k), v) for k, v in expected.items())
     if isinstance(expected, list):
         return (
             isinstance(actual, list)

@@ -82,6 +82,7 @@ def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
     assert copied == function_modules | {
         "model/__init__.py",
         "model/artifact.py",
+        "model/jsontypes.py",
         "model/artifacts/model.json",
     }
     assert (tmp_path / "model/artifacts/model.json").read_bytes() == model_artifact_path.read_bytes()
@@ -96,7 +97,8 @@ def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
         target = checkout / source.relative_to(REPO_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    shutil.copy2(REPO_ROOT / "model/artifact.py", checkout / "model/artifact.py")
+    for module in ("artifact.py", "jsontypes.py"):
+        shutil.copy2(REPO_ROOT / "model" / module, checkout / "model" / module)
     monkeypatch.setattr("scripts.image_root.REPO_ROOT", checkout)
     chosen = tmp_path / "chosen.json"
     chosen.write_text('{"model_version": "chosen"}')

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import contract, prediction
-from lambda_fn.schemas import SCALED_BMI_MARK, ErrorResponse
-from model.artifact import ModelArtifact
+from lambda_fn import contract
 
 from .conftest import Invoker
 
@@ -36,18 +34,14 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-def test_the_resolver_serves_exactly_the_contract_routes(handler_module: Any) -> None:
-    served = {
-        (r.method, r.path) for r in handler_module.app._static_routes + handler_module.app._dynamic_routes
-    }
-    assert {(r.method, r.path) for r in contract.ROUTES} == served
-
-
-def test_every_contract_route_is_documented_with_its_deprecation(document: dict[str, Any]) -> None:
+def test_every_contract_route_is_documented_and_only_the_legacy_ones_are_deprecated(
+    document: dict[str, Any],
+) -> None:
     documented = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
     assert documented == {(r.method, r.path) for r in contract.ROUTES}
+    legacy = {contract.PATH_LEGACY_STREAM, contract.PATH_LEGACY_BATCH}
     for route in contract.ROUTES:
-        assert operation(document, route).get("deprecated", False) is route.deprecated
+        assert operation(document, route).get("deprecated", False) is (route.path in legacy)
 
 
 @pytest.mark.parametrize("route", [r for r in contract.ROUTES if r.method == "POST"], ids=lambda r: r.path)
@@ -100,34 +94,12 @@ def test_request_schemas_state_the_contract_limits(document: dict[str, Any]) -> 
     assert schemas["LegacyBatchRequest"]["properties"]["input"]["maxItems"] == contract.BATCH_MAX
 
 
-def test_legacy_scaled_inputs_state_the_served_models_bounds(
-    document: dict[str, Any], served_model: ModelArtifact
-) -> None:
-    # The bounds are those the legacy routes enforce after conversion (BMI_MIN..BMI_MAX in kg/m^2)
-    low, high = prediction.legacy_input_range(served_model)
-    schemas = document["components"]["schemas"]
-    single = schemas["LegacyStreamRequest"]["properties"]["input"]
-    each = schemas["LegacyBatchRequest"]["properties"]["input"]["items"]
-    for scaled in (single, each):
-        assert (scaled["minimum"], scaled["maximum"], scaled["type"]) == (low, high, "number")
-    assert SCALED_BMI_MARK not in str(document)  # every mark was replaced by the bounds
-
-
-def test_legacy_documented_bounds_are_answered_and_just_beyond_them_rejected(
-    invoke: Invoker, document: dict[str, Any]
-) -> None:
-    scaled = document["components"]["schemas"]["LegacyStreamRequest"]["properties"]["input"]
-    low, high = scaled["minimum"], scaled["maximum"]
-    assert invoke("POST", "/batch", {"input": [low, high]}).status == 200
-    for beyond in (math.nextafter(low, -math.inf), math.nextafter(high, math.inf)):
-        assert invoke("POST", "/stream", {"input": beyond}).status == 422
-
-
 # Requests that provoke each documented error example, as (headers, body).
 PROVOKE: dict[str, tuple[dict[str, str], str]] = {
     "malformed_json": ({"Content-Type": "application/json"}, '{"bmi": '),
     "empty_body": ({"Content-Type": "application/json"}, ""),
-    "body_too_large": ({"Content-Type": "application/json"}, " " * (contract.BODY_MAX_BYTES + 1)),
+    "payload_too_large": ({"Content-Type": "application/json"}, " " * (contract.BODY_MAX_BYTES + 1)),
+    "validation_error": ({"Content-Type": "application/json"}, "{}"),
     "unsupported_media_type": ({"Content-Type": "text/plain"}, "27.3"),
 }
 
@@ -139,16 +111,16 @@ def test_error_statuses_show_examples_of_what_the_function_returns_there(
     responses = operation(document, route)["responses"]
     documented = {
         status: responses[status]["content"]["application/json"]["examples"]
-        for status in ("400", "413", "415")
+        for status in ("400", "413", "415", "422")
     }
     assert {status: set(examples) for status, examples in documented.items()} == {
         "400": {"malformed_json", "empty_body"},
-        "413": {"body_too_large"},
+        "413": {"payload_too_large"},
         "415": {"unsupported_media_type"},
+        "422": {"validation_error"},
     }
     for status, examples in documented.items():
         for code, example in examples.items():
-            ErrorResponse.model_validate(example["value"])
             headers, body = PROVOKE[code]
             result = invoke("POST", route.path, body, headers=headers)
             # The example is exactly the response, at the status it is documented under

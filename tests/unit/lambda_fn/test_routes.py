@@ -75,23 +75,15 @@ def test_legacy_routes_give_every_patient_the_same_prediction_as_v1(invoke: Invo
     assert single.body == {"Response Predict": [pytest.approx(current.body["predictions"][0], abs=1e-9)]}
 
 
-def test_model_route_describes_the_served_model(invoke: Invoker, served_model: ModelArtifact) -> None:
+def test_model_route_serves_the_artifact_document_and_the_limits(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
     body = invoke("GET", "/v1/model").body
-    assert body["model_version"] == served_model.model_version
-    assert body["schema_version"] == served_model.schema_version
-    assert body["artifact_sha256"] == served_model.sha256
-    assert body["coefficients"] == {
-        "slope": served_model.coefficients.slope,
-        "intercept": served_model.coefficients.intercept,
+    assert body == {
+        "artifact": json.loads(served_model.to_json()),
+        "limits": {"bmi_min": contract.BMI_MIN, "bmi_max": contract.BMI_MAX, "batch_max": contract.BATCH_MAX},
     }
-    assert body["feature"]["training_range"] == {"min": 18.0, "max": 42.2}
-    assert body["metrics"]["holdout_r2"] == served_model.metrics.holdout_r2
-    assert all(gate["passed"] for gate in body["metrics"]["gates"])
-    assert body["limits"] == {
-        "bmi_min": contract.BMI_MIN,
-        "bmi_max": contract.BMI_MAX,
-        "batch_max": contract.BATCH_MAX,
-    }
+    assert all(gate["passed"] for gate in body["artifact"]["metrics"]["gates"])
 
 
 def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelArtifact) -> None:
@@ -156,7 +148,7 @@ def test_a_base64_encoded_body_is_decoded(invoke: Invoker) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ("not base64!", 400, "malformed_body"),
+        ("not base64!", 400, "malformed_json"),
         (base64.b64encode(b"\xff\xfe{").decode(), 400, "malformed_json"),
     ],
 )
@@ -169,7 +161,7 @@ def test_a_body_over_the_size_limit_is_413(invoke: Invoker) -> None:
     body = '{"bmi": [' + ", ".join(["25.000000000"] * 100_000) + "]}"
     assert len(body) > contract.BODY_MAX_BYTES
     result = invoke("POST", "/v1/predict/batch", body)
-    assert (result.status, result.body["error"]["code"]) == (413, "body_too_large")
+    assert (result.status, result.body["error"]["code"]) == (413, "payload_too_large")
 
 
 def test_the_size_limit_counts_utf8_bytes_not_characters(invoke: Invoker) -> None:

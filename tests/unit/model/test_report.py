@@ -28,5 +28,6 @@ def test_report_is_written_even_when_a_gate_fails_so_the_failure_can_be_inspecte
 
 def test_committed_model_card_is_the_default_run():
     # docs/model_card.md comes from `python -m model.train --report docs`; it must not drift from the code.
-    expected = render_card(train(TrainingConfig(), load_dataset()))
+    dataset = load_dataset()
+    expected = render_card(train(TrainingConfig(), dataset).artifact, dataset)
     assert (REPO_ROOT / "docs" / CARD_NAME).read_text() == expected
