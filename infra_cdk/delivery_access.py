@@ -4,8 +4,8 @@ GitHub environment, and API Gateway's account-level CloudWatch Logs role.
 A workflow job running in the GitHub environment ``staging`` (or ``production``) of this repository, and
 nothing else, can exchange its OIDC token for its environment's role. The role may only assume its own
 stage's CDK bootstrap roles (which do the actual publishing and deploying), invoke its own stage's API for
-the end-to-end tests, read its own stage's stack, and make the read-only calls of scripts/preflight.py. No
-long-lived AWS keys exist anywhere.
+the end-to-end tests, read its own stage's stack, and make the read-only calls of the preflight
+(scripts/release/preflight.py). No long-lived AWS keys exist anywhere.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class DeliveryAccessStack(Stack):
             iam.PolicyStatement(sid="InvokeOwnStageApi", actions=["execute-api:Invoke"], resources=[invoke])
         )
         # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
-        # (scripts/stack_outputs.py); the preflight counts the concurrency its functions already reserve.
+        # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
         stack = f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
         role.add_to_policy(
             iam.PolicyStatement(
@@ -172,7 +172,7 @@ class DeliveryAccessStack(Stack):
 
     @staticmethod
     def _allow_preflight(role: iam.Role, settings: StageSettings) -> None:
-        """The read-only calls of scripts/preflight.py, which the Release runs before every deployment."""
+        """The read-only calls of the preflight, which the Release runs before every deployment."""
         partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
         repository = settings.container_assets_repository(account)
         role.add_to_policy(

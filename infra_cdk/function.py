@@ -1,6 +1,6 @@
 """The prediction function: the image built from ``lambda_fn/``, its role, its logs and its ``live`` alias.
 
-Sizing, from the function's benchmark (scripts/bench_function.py, docs/benchmarks.md "## Function"; one
+Sizing, from the function's benchmark (scripts/bench/function.py, docs/benchmarks.md "## Function"; one
 local x86 core): peak RSS 40 MB (target < 80 MB), a warm prediction 63 µs p50, a 10 000-value batch 2.06 ms,
 a cold start (import, model load, first call) ~200 ms. Lambda allocates CPU in proportion to memory
 (1 769 MB = one vCPU), so memory is bought for CPU during the cold start, not for space: 1 024 MB

@@ -44,7 +44,7 @@ _SUBSCRIBER: Final = re.compile(r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+|https://\S+)$")
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
 DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -Production with one per stage
-# Account-level things the DeliveryAccess stack creates and scripts/preflight.py checks.
+# Account-level things the DeliveryAccess stack creates and scripts/release/preflight.py checks.
 GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
 OIDC_AUDIENCE: Final = "sts.amazonaws.com"
 LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"

@@ -81,6 +81,7 @@ ERRORS: Final = {
     "request_blocked": ErrorCode(403, "The web application firewall blocked the request."),
     "not_found": ErrorCode(404, "There is no resource at this path."),
     "method_not_allowed": ErrorCode(405, "The path exists; the method does not (see the Allow header)."),
+    "length_required": ErrorCode(411, "The development server needs a Content-Length (no chunked bodies)."),
     "payload_too_large": ErrorCode(413, "The body is larger than the service accepts."),
     "unsupported_media_type": ErrorCode(415, "The body is not declared as application/json."),
     "validation_error": ErrorCode(422, "The body is JSON but not a valid request."),

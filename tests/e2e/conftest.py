@@ -79,14 +79,14 @@ def _caller_sigv4(target: Target) -> SigV4Auth:
 
 
 class LocalServer:
-    """``python -m scripts.dev_server`` on a free port, stopped with SIGINT as a developer's Ctrl-C would."""
+    """``python -m scripts.dev.server`` on a free port, stopped with SIGINT as a developer's Ctrl-C would."""
 
     def __init__(self, artifact: Path, log_path: Path, *extra_args: str) -> None:
         self.log_path = log_path
         env = {**os.environ, contract.ENV_MODEL_PATH: str(artifact), "PYTHONUNBUFFERED": "1"}
         self._log = log_path.open("w")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "scripts.dev_server", "--host", "127.0.0.1", "--port", "0", *extra_args],
+            [sys.executable, "-m", "scripts.dev.server", "--host", "127.0.0.1", "--port", "0", *extra_args],
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,

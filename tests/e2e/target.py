@@ -30,7 +30,7 @@ def configured_base_url(environ: Mapping[str, str]) -> str | None:
     if base_url := environ.get("E2E_BASE_URL"):
         return base_url
     if stack_name := environ.get("E2E_STACK_NAME"):
-        from scripts.stack_outputs import stack_output
+        from scripts.release.stack_outputs import stack_output
 
         return stack_output(stack_name, API_URL_OUTPUT, region=environ.get("AWS_REGION"))
     return None

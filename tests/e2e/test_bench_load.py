@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts import bench_load
+from scripts.bench import load as bench_load
 
 
 def test_a_short_load_run_gets_only_successful_answers(loopback_target):

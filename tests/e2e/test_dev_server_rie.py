@@ -48,7 +48,7 @@ def test_rie_mode_serves_the_image_equivalent_function(loopback_target, model_ar
 def test_rie_mode_refuses_to_start_without_the_chosen_artifact(loopback_target, tmp_path):
     missing = tmp_path / "missing.json"
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.dev_server", "--port", "0", "--rie"],
+        [sys.executable, "-m", "scripts.dev.server", "--port", "0", "--rie"],
         cwd=REPO_ROOT,
         env={**os.environ, contract.ENV_MODEL_PATH: str(missing)},
         capture_output=True,

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from lambda_fn import contract
-from scripts.apigw_proxy import MAX_REQUEST_BODY_BYTES
+from scripts.dev.apigw_proxy import MAX_REQUEST_BODY_BYTES
 from tests.e2e.assertions import assert_error
 
 POST_ROUTES = [r.path for r in contract.ROUTES if r.method == "POST"]

@@ -12,7 +12,7 @@ import pytest
 
 from infra_cdk.function import container_image
 from infra_cdk.settings import STAGES, StageSettings
-from scripts.release_assembly import render
+from scripts.release.assembly import render
 from tests.infra.cfn import props, resources
 from tests.infra.conftest import GITHUB_REPOSITORY, Assembly, synthesize, without_aws_credentials
 

@@ -11,7 +11,7 @@ from aws_cdk import App
 
 from infra_cdk.delivery_access import DeliveryAccessStack
 from infra_cdk.settings import STAGES, StageSettings, stage_named
-from scripts.release_assembly import render
+from scripts.release.assembly import render
 from tests.infra.cfn import as_list, one, policy_statements, props, resources
 from tests.infra.conftest import (
     GITHUB_REPOSITORY,

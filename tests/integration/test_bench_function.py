@@ -12,7 +12,7 @@ from tests.conftest import REPO_ROOT
 def test_function_benchmark_quick_run_reports_every_measure(model_artifact_path: Path, tmp_path: Path):
     raw = tmp_path / "function.json"
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_function", "--quick", "--json", str(raw)],
+        [sys.executable, "-m", "scripts.bench.function", "--quick", "--json", str(raw)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

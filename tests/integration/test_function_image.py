@@ -15,9 +15,9 @@ import pytest
 
 from lambda_fn import contract
 from model.artifact import Gate, ModelArtifact, write_artifact_atomically
-from scripts.apigw_proxy import proxy_event
-from scripts.image_root import build_image_root, build_runtime_dir
-from scripts.rie_invoker import RIE, EmulatedFunction, isolated_python
+from scripts.dev.apigw_proxy import proxy_event
+from scripts.dev.image_root import build_image_root, build_runtime_dir
+from scripts.dev.rie import RIE, EmulatedFunction, isolated_python
 
 pytestmark = pytest.mark.skipif(not RIE.exists(), reason="scripts/setup installs the emulator")
 

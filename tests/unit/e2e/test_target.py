@@ -10,7 +10,7 @@ import pytest
 from botocore.credentials import ReadOnlyCredentials
 
 from lambda_fn import contract
-from scripts.dev_server import DevServer
+from scripts.dev.server import DevServer
 from tests.e2e.client import ApiClient
 from tests.e2e.sigv4 import SigV4Auth
 from tests.e2e.target import Target, configured_base_url

@@ -29,7 +29,7 @@ class InProcessLambdaClient:
     """``lambda_client.invoke`` answered by the real handler running in this process."""
 
     def __init__(self) -> None:
-        from scripts.dev_server import InProcessInvoker
+        from scripts.dev.server import InProcessInvoker
 
         self._invoker = InProcessInvoker()
         self.invocations: list[dict[str, Any]] = []

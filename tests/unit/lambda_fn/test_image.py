@@ -13,9 +13,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from lambda_fn import contract
-from scripts.image_root import (
+from scripts import REPO_ROOT
+from scripts.dev.image_root import (
     DOCKERFILE,
-    REPO_ROOT,
     Copy,
     copy_function_files,
     dockerfile_copies,
@@ -99,7 +99,7 @@ def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
         shutil.copy2(source, target)
     for module in ("artifact.py", "jsontypes.py"):
         shutil.copy2(REPO_ROOT / "model" / module, checkout / "model" / module)
-    monkeypatch.setattr("scripts.image_root.REPO_ROOT", checkout)
+    monkeypatch.setattr("scripts.dev.image_root.REPO_ROOT", checkout)
     chosen = tmp_path / "chosen.json"
     chosen.write_text('{"model_version": "chosen"}')
 

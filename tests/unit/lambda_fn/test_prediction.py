@@ -71,7 +71,9 @@ def test_legacy_batch_rejection_names_every_offending_index(model_artifact: Mode
     assert [issue.field for issue in raised.value.issues] == ["input[1]", "input[3]"]
 
 
-@pytest.mark.parametrize(("bmi", "plausible"), [(10.001, True), (99.999, True), (9.999, False), (100.001, False)])
+@pytest.mark.parametrize(
+    ("bmi", "plausible"), [(10.001, True), (99.999, True), (9.999, False), (100.001, False)]
+)
 def test_the_legacy_rule_is_the_contract_range_in_scaled_units(
     model_artifact: ModelArtifact, bmi: float, plausible: bool
 ) -> None:

@@ -6,7 +6,7 @@ from tests.conftest import REPO_ROOT
 
 def test_training_benchmark_runs_and_prints_its_table():
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_train", "--runs", "1", "--seeds", "3"],
+        [sys.executable, "-m", "scripts.bench.train", "--runs", "1", "--seeds", "3"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from scripts import apigw_proxy
-from scripts.apigw_proxy import (
+from scripts.dev import apigw_proxy
+from scripts.dev.apigw_proxy import (
     HttpRequest,
     build_event,
     map_result,

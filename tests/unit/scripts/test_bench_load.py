@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import bench_load
-from scripts.bench_load import Result
+from scripts.bench import load as bench_load
+from scripts.bench.load import Result
 
 
 def test_percentiles_are_nearest_rank_over_the_sorted_latencies():

@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 
-from scripts import stack_outputs
-from scripts.stack_outputs import StackOutputError, stack_output
+from scripts.release import stack_outputs
+from scripts.release.stack_outputs import StackOutputError, stack_output
 
 REGION = "eu-west-1"
 API_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/staging/"

@@ -1,6 +1,6 @@
 """Bounded load test on loopback: latency percentiles and errors of the handler path.
 
-    python -m scripts.bench_load [--url http://127.0.0.1:3000] [--seconds 10] [--connections 4]
+    python -m scripts.bench.load [--url http://127.0.0.1:3000] [--seconds 10] [--connections 4]
 
 Without ``--url`` it starts the development server itself on a free port (and stops it). Each scenario
 runs for ``--seconds`` with ``--connections`` keep-alive connections, each sending its next request as
@@ -33,10 +33,10 @@ from typing import IO, Final
 from urllib.parse import urlsplit
 
 from lambda_fn import contract
+from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design
 LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 BATCH_SIZE: Final = 100
 
 
@@ -143,7 +143,7 @@ def _drain(stream: IO[str]) -> None:
 def local_server() -> Iterator[str]:
     """The development server on a free loopback port, for the duration of the benchmark."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.dev_server", "--port", "0"],
+        [sys.executable, "-m", "scripts.dev.server", "--port", "0"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # one access-log line per request would only cost time

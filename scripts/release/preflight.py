@@ -1,6 +1,6 @@
 """Preflight: what a stage's deployment depends on in its AWS account, checked with read-only calls.
 
-    python -m scripts.preflight --stage Staging [--github-repository owner/name]
+    python -m scripts.release.preflight --stage Staging [--github-repository owner/name]
 
 Prints one line per problem with the command that fixes it, and exits 1 if there is any. Run it with the
 credentials that will deploy: an administrator's before the first deployment (docs/deploy.md), the stage's

@@ -6,8 +6,9 @@ for `GET /health` and `POST /v1/predict` through that API, and checks the answer
 artifact the image was built with: the prediction must be slope * bmi + intercept of that artifact and
 carry its version. A failure prints the container's log (init errors show up there) and exits non-zero.
 
-    python -m scripts.ci_smoke_image --image diabetes-progression:abc123 --artifact model/artifacts/model.json
-    python -m scripts.ci_smoke_image --endpoint http://127.0.0.1:9000 --artifact ...   # emulator already up
+    python -m scripts.release.smoke_image --image diabetes-progression:abc123 \\
+        --artifact model/artifacts/model.json
+    python -m scripts.release.smoke_image --endpoint http://127.0.0.1:9000 --artifact ...  # emulator is up
 
 Standard library only (plus the project's own artifact schema, event builder and emulator invoke path): it
 runs on the build runner before any project environment exists.
@@ -34,8 +35,8 @@ from urllib.parse import urlsplit
 
 from lambda_fn import contract
 from model.artifact import ModelArtifact, load_artifact
-from scripts.apigw_proxy import proxy_event
-from scripts.rie_invoker import INVOKE_PATH
+from scripts.dev.apigw_proxy import proxy_event
+from scripts.dev.rie import INVOKE_PATH
 
 EMULATOR_PORT: Final = 8080  # where the base image's entrypoint starts the emulator
 SMOKE_BMI: Final = 27.3  # inside the training range: a plain, non-extrapolated prediction

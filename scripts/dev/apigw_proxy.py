@@ -9,7 +9,7 @@ the HTTP response API Gateway would return. Kept free of I/O so that every rule 
   does for binary media types); an empty body is ``null``.
 - A result API Gateway cannot map (not an object, no integer ``statusCode``, undecodable base64) is a 502;
   a body the stage refuses is a 413 (a declared ``Content-Length`` of at least
-  ``contract.EDGE_BODY_LIMIT_BYTES``, which the web ACL blocks, or a chunked body over API Gateway's 10 MB);
+  ``contract.EDGE_BODY_LIMIT_BYTES``, which the web ACL blocks);
   framing that cannot be read is a 400. All in the error shape the stage's gateway responses give them
   (``infra_cdk/api.py`` rewrites API Gateway's own errors into the service's error shape).
 - Response ``headers`` and ``multiValueHeaders`` are merged as API Gateway documents it; a response

@@ -1,6 +1,6 @@
 """Training benchmark: wall time of `python -m model.train` and convergence spread over 200 seeds.
 
-    .venv/bin/python -m scripts.bench_train [--runs 10] [--seeds 200]
+    .venv/bin/python -m scripts.bench.train [--runs 10] [--seeds 200]
 
 Prints a Markdown section for docs/benchmarks.md. For comparison it also replays the optimiser of the system
 this service replaces (constant learning rate 0.1, one random sample per step with replacement, 15 000 steps,
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -27,8 +26,7 @@ from model.evaluation import closed_form, r2, random_holdout_pass_rate
 from model.sgd import fit_sgd
 from model.train import TrainingConfig
 from model.train import train as train_model
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from scripts import REPO_ROOT
 
 
 def time_training_process(runs: int) -> list[float]:
@@ -92,7 +90,7 @@ def main() -> None:
     wall = time_training_process(args.runs)
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}. Command: `python -m scripts.bench_train --runs {args.runs} "
+        f"numpy {np.__version__}. Command: `python -m scripts.bench.train --runs {args.runs} "
         f"--seeds {args.seeds}`.\n"
     )
     print("| measure | this trainer | system replaced |")

@@ -1,11 +1,11 @@
 """Synthesises every stage once, against the image digest this release built, and records the result.
 
 Runs `npx cdk synth '**'` with the context that makes each stage run that digest from its own bootstrap
-repository instead of building an image asset, then verifies the assembly (scripts/release_assembly.py)
+repository instead of building an image asset, then verifies the assembly (scripts/release/assembly.py)
 and writes its fingerprint to $GITHUB_OUTPUT. Needs no AWS credentials: nothing is looked up at synthesis.
 Each stage's account comes from a repository variable, and must agree with infra_cdk/settings.py.
 
-    python -m scripts.release_synth --digest sha256:... \\
+    python -m scripts.release.synth --digest sha256:... \\
         --account Staging=111111111111 --account Production=222222222222 \\
         --github-repository owner/name --model-artifact model/artifacts/model.json --out cdk.out
 """
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from infra_cdk.settings import GITHUB_REPOSITORY, IMAGE_DIGEST, STAGES
-from scripts.release_assembly import AssemblyError, expected_images, stage_accounts, verify
-from scripts.release_push_image import write_github_output
+from scripts.release.assembly import AssemblyError, expected_images, stage_accounts, verify
+from scripts.release.push_image import write_github_output
 
 
 def synth_command(*, digest: str, github_repository: str, model_artifact: Path, out: Path) -> list[str]:

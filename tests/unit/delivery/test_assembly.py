@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scripts import release_assembly as assembly
+from scripts.release import assembly
 from tests.unit.delivery.conftest import (
     ACCOUNT,
     DIGEST,

@@ -10,8 +10,8 @@ gives the assembly an identity and checks what it would deploy:
   in that stage's account and region, and the assembly holds no container image *asset* (nothing can be
   rebuilt or re-pushed at deploy time: the tested image is the deployed image).
 
-    python -m scripts.release_assembly fingerprint --assembly cdk.out
-    python -m scripts.release_assembly verify --assembly cdk.out --digest sha256:... \\
+    python -m scripts.release.assembly fingerprint --assembly cdk.out
+    python -m scripts.release.assembly verify --assembly cdk.out --digest sha256:... \\
         --account Staging=111111111111 [--account Production=222222222222] [--fingerprint ...]
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra_cdk.settings import ACCOUNT, IMAGE_DIGEST, SettingsError, stage_named
-from scripts.release_push_image import PushError, registry
+from scripts.release.push_image import PushError, registry
 
 _STACK: Final = "aws:cloudformation:stack"
 _NESTED_ASSEMBLY: Final = "cdk:cloud-assembly"

@@ -12,8 +12,8 @@ import pytest
 from botocore.stub import Stubber
 
 from infra_cdk.settings import LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
-from scripts import preflight
-from scripts.preflight import Problem
+from scripts.release import preflight
+from scripts.release.preflight import Problem
 
 ACCOUNT = "123456789012"  # moto's
 STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))

@@ -1,7 +1,7 @@
 """Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would.
 
 A development tool, not a production server. Each request becomes an API Gateway proxy event
-(:mod:`scripts.apigw_proxy`) and is handed to the real entry point named by ``contract.HANDLER``:
+(:mod:`scripts.dev.apigw_proxy`) and is handed to the real entry point named by ``contract.HANDLER``:
 
 - in-process (default): the handler is imported once, like a Lambda init, and invoked with the real
   runtime's ``LambdaContext`` class;
@@ -12,7 +12,7 @@ A development tool, not a production server. Each request becomes an API Gateway
 
 Invocations are serialised, because one Lambda execution environment handles one event at a time.
 
-    python -m scripts.dev_server --port 3000 [--rie]
+    python -m scripts.dev.server --port 3000 [--rie]
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import Any, Final, Protocol
 
 from infra_cdk.settings import STAGES
 from lambda_fn import contract
-from scripts import apigw_proxy
-from scripts.apigw_proxy import HttpRequest, HttpResponse
-from scripts.image_root import dockerfile_env
+from scripts.dev import apigw_proxy
+from scripts.dev.apigw_proxy import HttpRequest, HttpResponse
+from scripts.dev.image_root import dockerfile_env
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
@@ -48,8 +48,6 @@ TIMEOUT_SECONDS: Final = DEPLOYED.timeout_seconds
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
 _DIGITS: Final = re.compile(r"[0-9]+")
-_HEX_DIGITS: Final = re.compile(rb"[0-9A-Fa-f]+")
-_MAX_LINE_BYTES: Final = 65_536  # a chunk-size or trailer line longer than this is not a client we serve
 
 
 class Invoker(Protocol):
@@ -148,10 +146,12 @@ class DevRequestHandler(BaseHTTPRequestHandler):
 
     def _read_body(self, request_id: str) -> bytes | HttpResponse:
         """The request body, or the refusal the deployed stage would answer instead: 413 for a declared
-        length its web ACL blocks or, chunked (no length for the web ACL to see), more than API Gateway's
-        limit; 400 for framing that cannot be read."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(apigw_proxy.MAX_REQUEST_BODY_BYTES, request_id)
+        length its web ACL blocks, 400 for framing that cannot be read. A development server need not
+        decode chunked bodies: it asks for a Content-Length (411)."""
+        if self.headers.get("Transfer-Encoding"):
+            return apigw_proxy.gateway_response(
+                "length_required", "Send the body with a Content-Length.", request_id=request_id
+            )
         declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
         if not declared:
             return b""
@@ -179,28 +179,6 @@ class DevRequestHandler(BaseHTTPRequestHandler):
                 drained += len(data)
         except OSError:
             pass  # timed out or reset: the connection is being closed anyway
-
-    def _read_chunked(self, limit: int, request_id: str) -> bytes | HttpResponse:
-        """Reassembles a chunked body (RFC 9112 7.1): hexadecimal sizes, each chunk followed by CRLF, a
-        zero-size last chunk, then optional trailers up to a blank line."""
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = self.rfile.readline(_MAX_LINE_BYTES).split(b";")[0].strip()  # ";" starts extensions
-            if not _HEX_DIGITS.fullmatch(size_line):
-                return apigw_proxy.bad_request("Invalid chunk size", request_id=request_id)
-            if (size := int(size_line, 16)) == 0:
-                break
-            total += size
-            if total > limit:
-                return apigw_proxy.request_too_large(request_id)
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(_MAX_LINE_BYTES) != b"\r\n":
-                return apigw_proxy.bad_request("Truncated or malformed chunk", request_id=request_id)
-            chunks.append(chunk)
-        while self.rfile.readline(_MAX_LINE_BYTES).strip():  # trailers, up to the blank line
-            pass
-        return b"".join(chunks)
 
     def __getattr__(self, name: str) -> Any:
         # http.server dispatches on do_<METHOD>; the stage's ANY methods forward every method to the
@@ -250,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.rie:
-        from scripts.rie_invoker import RieInvoker  # builds the image-equivalent directory: only when asked
+        from scripts.dev.rie import RieInvoker  # builds the image-equivalent directory: only when asked
 
         chosen = os.environ.get(contract.ENV_MODEL_PATH)
         invoker: Invoker = RieInvoker.start(

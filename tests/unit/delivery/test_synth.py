@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from infra_cdk import settings
-from scripts import release_assembly, release_synth
+from scripts.release import assembly as release_assembly
+from scripts.release import synth as release_synth
 from tests.unit.delivery.conftest import (
     ACCOUNT,
     DIGEST,

@@ -24,7 +24,7 @@ import pytest
 
 from lambda_fn import contract
 from model.artifact import load_artifact, write_artifact_atomically
-from scripts import ci_smoke_image as smoke
+from scripts.release import smoke_image as smoke
 from tests.unit.delivery.conftest import REPO_ROOT, install_fake_tool, path_with
 
 

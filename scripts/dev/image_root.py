@@ -21,7 +21,7 @@ holds the hashes of both, and the pure-Python code is identical.
 
 API (used by the integration test, the function benchmark and the local development server)::
 
-    from scripts.image_root import build_image_root, build_runtime_dir
+    from scripts.dev.image_root import build_image_root, build_runtime_dir
 
     root = build_image_root(Path("build/image-root"))  # -> the directory, ready to import from
     other = build_image_root(Path("build/other"), artifact=Path("seed-1.json"))  # another artifact baked in
@@ -29,7 +29,7 @@ API (used by the integration test, the function benchmark and the local developm
 
 CLI::
 
-    python -m scripts.image_root build/image-root [--runtime-dir build/lambda-runtime] [--artifact X.json]
+    python -m scripts.dev.image_root build/image-root [--runtime-dir build/lambda-runtime] [--artifact X.json]
 
 The dependency install is cached under ``.cache/image-deps/<sha256 of the lock>`` (a rebuild of the
 directory then takes well under a second); ``--no-cache`` forces a fresh install.
@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Final
 
 from model.artifact import DEFAULT_ARTIFACT_PATH
+from scripts import REPO_ROOT
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 DOCKERFILE: Final = REPO_ROOT / "lambda_fn" / "Dockerfile"
 REQUIREMENTS: Final = REPO_ROOT / "lambda_fn" / "requirements.txt"
 DEPS_CACHE: Final = REPO_ROOT / ".cache" / "image-deps"

@@ -1,8 +1,9 @@
 """Reads one output of a deployed CloudFormation stack, e.g. the API URL of a stage.
 
-    python -m scripts.stack_outputs --stack Staging-Service --output ApiUrl [--region eu-west-1]
+    python -m scripts.release.stack_outputs --stack Staging-Service --output ApiUrl [--region eu-west-1]
 
-Prints the value alone on stdout, so that a workflow can write ``URL=$(python -m scripts.stack_outputs ...)``.
+Prints the value alone on stdout, so that a workflow can write
+``URL=$(python -m scripts.release.stack_outputs ...)``.
 Credentials come from the usual chain (environment, SSO or profile, role). The region is ``--region``, else
 ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` or the profile's, as the AWS CLI reads them (boto3 alone would
 ignore ``AWS_REGION``).

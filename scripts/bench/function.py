@@ -2,16 +2,16 @@
 
 Run from the repository root (after ``python -m model.train``)::
 
-    python -m scripts.bench_function            # prints a Markdown report
-    python -m scripts.bench_function --quick    # fewer iterations, for a smoke run
+    python -m scripts.bench.function            # prints a Markdown report
+    python -m scripts.bench.function --quick    # fewer iterations, for a smoke run
 
 Every measurement of the function runs in a fresh ``python -S`` process whose only import path is the
-image-equivalent directory (:mod:`scripts.image_root`): the code, dependencies and artifact the image
+image-equivalent directory (:mod:`scripts.dev.image_root`): the code, dependencies and artifact the image
 holds, and nothing from this repository's virtual environment. Invocations go through the real entry point
 (``lambda_fn.handler.handler``) with API Gateway REST proxy events, Logger and Metrics included; their
 output goes to /dev/null (in Lambda it goes to a pipe read by the runtime).
 
-This file is also the worker: ``python -S scripts/bench_function.py --worker <kind>`` runs one
+This file is also the worker: ``python -S scripts/bench/function.py --worker <kind>`` runs one
 measurement and prints one JSON line. The worker imports nothing but the standard library and the
 function, so it can run with the image root as its whole import path.
 """
@@ -31,8 +31,8 @@ from typing import Any, Final
 
 from lambda_fn import contract
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
-IMAGE_ROOT: Final = REPO_ROOT / "build" / "bench-image-root"
+# The worker runs with the image root as its only import path: the repository is found by path, not import.
+IMAGE_ROOT: Final = Path(__file__).resolve().parents[2] / "build" / "bench-image-root"
 
 TARGETS: Final = {
     "cold_start_ms": 250.0,
@@ -218,7 +218,7 @@ def _worker(kind: str, iterations: int) -> None:
 def _run_worker(kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
     """Runs a worker in a fresh interpreter confined to the image root (with the image's ENV); returns its
     JSON line and the wall time from spawning the process to reading that line."""
-    from scripts.image_root import dockerfile_env
+    from scripts.dev.image_root import dockerfile_env
 
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -261,7 +261,7 @@ def _import_cost_ms(module: str, runs: int = 5) -> float:
 
 
 def measure(*, quick: bool) -> dict[str, Any]:
-    from scripts.image_root import build_image_root, installed_dependencies, installed_size_bytes
+    from scripts.dev.image_root import build_image_root, installed_dependencies, installed_size_bytes
 
     build_image_root(IMAGE_ROOT)
     report: dict[str, Any] = {

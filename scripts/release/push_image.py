@@ -8,8 +8,8 @@ with ``skopeo copy --preserve-digests`` (which fails rather than rewrite the man
 that the tag is that digest, as a single-image manifest. Whatever Docker version a runner has, what reaches
 ECR is the manifest Buildx wrote.
 
-    python -m scripts.release_push_image digest --archive build/image.tar
-    python -m scripts.release_push_image push --stage Staging --archive build/image.tar \\
+    python -m scripts.release.push_image digest --archive build/image.tar
+    python -m scripts.release.push_image push --stage Staging --archive build/image.tar \\
         --digest sha256:... --tag abc123-42-1
 """
 

@@ -3,7 +3,7 @@ for the development server's ``--rie`` mode (:class:`RieInvoker`) and the integr
 (:class:`EmulatedFunction`, :func:`isolated_python`).
 
 The task root (dependencies + every file the Dockerfile copies) and the runtime client directory come
-from :mod:`scripts.image_root`. The interpreter runs with ``-S -s`` (no site-packages at all) and
+from :mod:`scripts.dev.image_root`. The interpreter runs with ``-S -s`` (no site-packages at all) and
 ``PYTHONPATH=<task root>:<runtime client>``, the two places a Lambda container imports from, so nothing
 in this repository or its virtual environment can stand in for a file the image lacks. The emulator's
 output (the runtime's START/END/REPORT lines with init and invoke durations, the function's logs and
@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from lambda_fn import contract
-from scripts.image_root import REPO_ROOT, build_image_root, build_runtime_dir, dockerfile_env
+from scripts import REPO_ROOT
+from scripts.dev.image_root import build_image_root, build_runtime_dir, dockerfile_env
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"  # the emulator's invoke API

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from scripts import release_push_image as release
+from scripts.release import push_image as release
 from tests.unit.delivery.conftest import (
     ACCOUNT,
     DOCKER_MANIFEST,
