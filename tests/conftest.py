@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from model.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact, write_artifact_atomically
+from scripts import REPO_ROOT
 
 
 def train_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
@@ -33,11 +32,12 @@ def model_artifact_path() -> Path:
     from model.dataset import load_dataset
     from model.train import TrainingConfig, train
 
-    expected = train(TrainingConfig(), load_dataset()).artifact.to_json()
-    if not DEFAULT_ARTIFACT_PATH.exists() or DEFAULT_ARTIFACT_PATH.read_text(encoding="utf-8") != expected:
-        result = train_cli("--out", str(DEFAULT_ARTIFACT_PATH))
-        assert result.returncode == 0, result.stderr
-    assert DEFAULT_ARTIFACT_PATH.read_text(encoding="utf-8") == expected
+    artifact = train(TrainingConfig(), load_dataset()).artifact
+    if (
+        not DEFAULT_ARTIFACT_PATH.exists()
+        or DEFAULT_ARTIFACT_PATH.read_text(encoding="utf-8") != artifact.to_json()
+    ):
+        write_artifact_atomically(artifact, DEFAULT_ARTIFACT_PATH)
     return DEFAULT_ARTIFACT_PATH
 
 

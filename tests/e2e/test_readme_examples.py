@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from scripts import REPO_ROOT
 from tests.e2e.target import Target
 
 README_BASE_URL = "http://127.0.0.1:3000"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from scripts import REPO_ROOT
 
 
 def test_function_benchmark_quick_run_reports_every_measure(model_artifact_path: Path, tmp_path: Path):

@@ -1,16 +1,18 @@
 from pathlib import Path
 
+from model import train as train_module
 from model.dataset import load_dataset
 from model.report import CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card
 from model.train import TrainingConfig, train
-from tests.conftest import REPO_ROOT, train_cli
+from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_report_writes_the_card_and_two_plots(tmp_path: Path):
-    result = train_cli("--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report"))
-    assert result.returncode == 0, result.stderr
+    assert (
+        train_module.main(["--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report")]) == 0
+    )
     card = (tmp_path / "report" / CARD_NAME).read_text()
     assert "hold-out R²" in card
     assert "Honest limits" in card
@@ -20,8 +22,8 @@ def test_report_writes_the_card_and_two_plots(tmp_path: Path):
 
 
 def test_report_is_written_even_when_a_gate_fails_so_the_failure_can_be_inspected(tmp_path: Path):
-    result = train_cli("--min-r2", "0.9", "--out", str(tmp_path / "m.json"), "--report", str(tmp_path / "r"))
-    assert result.returncode != 0
+    args = ["--min-r2", "0.9", "--out", str(tmp_path / "m.json"), "--report", str(tmp_path / "r")]
+    assert train_module.main(args) == train_module.EXIT_GATE_FAILED
     assert "**FAIL**" in (tmp_path / "r" / CARD_NAME).read_text()
     assert not (tmp_path / "m.json").exists()
 

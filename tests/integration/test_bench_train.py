@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from scripts import REPO_ROOT
 
 
 def test_training_benchmark_runs_and_prints_its_table():
