@@ -8,9 +8,9 @@ such as ``{"bmi ": 27}`` is an error, not silently ignored) and numbers must be 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from typing import Annotated, TypedDict
+
+import orjson
 
 from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from model.artifact import ModelArtifact
@@ -119,12 +119,8 @@ LIMITS: Limits = {"bmi_min": BMI_MIN, "bmi_max": BMI_MAX, "batch_max": BATCH_MAX
 
 
 def to_json(body: object) -> str:
-    """Every body the function writes: compact, and never a bare NaN or Infinity (``allow_nan=False``)."""
-    return json.dumps(body, separators=(",", ":"), allow_nan=False, default=_as_document)
-
-
-def _as_document(value: object) -> object:
-    # The artifact's dataclasses are part of /v1/model's answer: written as the artifact document.
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    """Every body the function writes, in orjson's Rust encoder: a 10 000-value batch is dominated by float
+    formatting, 25 times faster there than in the standard library (docs/benchmarks.md). The artifact's
+    dataclasses serialise as the artifact document. orjson would write a non-finite float as null; none can
+    reach here: inputs are bounded and the loader refuses a model that is not finite over them."""
+    return orjson.dumps(body).decode()
