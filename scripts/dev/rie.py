@@ -1,14 +1,7 @@
-"""The function under the real Lambda Runtime Interface Emulator, run exactly as in the image: one module
-for the development server's ``--rie`` mode (:class:`RieInvoker`) and the integration tests
-(:class:`EmulatedFunction`, :func:`isolated_python`).
-
-The task root (dependencies + every file the Dockerfile copies) and the runtime client directory come
-from :mod:`scripts.dev.image_root`. The interpreter runs with ``-S -s`` (no site-packages at all) and
-``PYTHONPATH=<task root>:<runtime client>``, the two places a Lambda container imports from, so nothing
-in this repository or its virtual environment can stand in for a file the image lacks. The emulator's
-output (the runtime's START/END/REPORT lines with init and invoke durations, the function's logs and
-metrics) goes to a log file or straight to the terminal, as CloudWatch Logs would show it.
-"""
+"""The function under the real Lambda Runtime Interface Emulator, run as in the image, and the one client of
+its invoke API. The interpreter imports from ``<task root>:<runtime client>`` only, the two places a Lambda
+container imports from, so nothing in this repository or its virtual environment can stand in for a file the
+image lacks; the emulator's output (START/END/REPORT lines, logs, metrics) reads as in CloudWatch Logs."""
 
 from __future__ import annotations
 
@@ -25,24 +18,53 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Self
+from urllib.parse import urlsplit
 
 from lambda_fn import contract
 from scripts import REPO_ROOT
 from scripts.dev.image_root import build_image_root, build_runtime_dir, dockerfile_env
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
-INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"  # the emulator's invoke API
+INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
 START_TIMEOUT_SECONDS: Final = 10
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(endpoint: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Returns once ``endpoint`` accepts connections (the emulator listens before the function initialises);
+    raises TimeoutError after ``timeout`` seconds, or RuntimeError as soon as ``process`` has exited."""
+    parts = urlsplit(endpoint)
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"exited ({process.returncode})")
+        try:
+            socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=0.5).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {endpoint} after {timeout:.0f} s ({error})") from None
+            time.sleep(0.05)
+
+
+def invoke(endpoint: str, event: Mapping[str, Any], timeout: float) -> tuple[int, Any]:
+    """Sends one event; returns the emulator's HTTP status and the decoded result (for a failed invocation:
+    502 and Lambda's ``{"errorType": ..., "errorMessage": ...}``)."""
+    url, data = endpoint.rstrip("/") + INVOKE_PATH, json.dumps(event).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
 def isolated_python(
@@ -63,8 +85,8 @@ def isolated_python(
 
 
 class EmulatedFunction:
-    """One emulated function (one execution environment); use as a context manager. Its output goes to
-    ``log_file`` when given (readable with :meth:`output` and :meth:`json_lines`), else to this terminal."""
+    """One execution environment under the emulator: started when created, stopped on leaving its ``with``
+    block (or by :meth:`stop`). Its output goes to ``log_file`` when given, else to this terminal."""
 
     def __init__(
         self,
@@ -74,165 +96,85 @@ class EmulatedFunction:
         *,
         log_file: Path | None = None,
     ) -> None:
-        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{free_port()}"
         self.log_file = log_file
         python, env = isolated_python(task_root, runtime_dir, function_env)
-        self.command = [
-            str(RIE),
-            "--runtime-interface-emulator-address",
-            f"127.0.0.1:{self.port}",
-            "--runtime-api-address",
-            f"127.0.0.1:{free_port()}",  # not the default 9001: other emulators may be running
-            *python,
-            "-m",
-            "awslambdaric",
-            contract.HANDLER,
-        ]
-        self.env = env
-        self.cwd = task_root
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        log = None if self.log_file is None else self.log_file.open("wb")
-        try:
+        emulator = [str(RIE), "--runtime-interface-emulator-address", self.endpoint.removeprefix("http://")]
+        emulator += ["--runtime-api-address", f"127.0.0.1:{free_port()}"]  # 9001 may be another emulator's
+        with log_file.open("wb") if log_file else nullcontext() as log:
             # A session of its own: stopping it ends exactly the emulator and the runtime it started (and
             # Ctrl-C in the development server's terminal reaches the server, which then stops it).
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=self.cwd,
-                env=self.env,
+            self._process = subprocess.Popen(
+                [*emulator, *python, "-m", "awslambdaric", contract.HANDLER],
+                cwd=task_root,
+                env=env,
                 stdout=log,
                 stderr=None if log is None else subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            if log is not None:
-                log.close()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self._with_output(f"exited ({self.process.returncode})"))
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        self.__exit__(None, None, None)
-        raise TimeoutError(self._with_output(f"did not listen on port {self.port}"))
-
-    def _with_output(self, problem: str) -> str:
-        output = self.output()
-        return f"the Runtime Interface Emulator {problem}" + (f":\n{output}" if output else "")
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self.process is None:
-            return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=5)
+            wait_for_port(self.endpoint, START_TIMEOUT_SECONDS, self._process)
+        except (RuntimeError, TimeoutError) as error:
+            self.stop()
+            raise RuntimeError(
+                f"the Runtime Interface Emulator did not start: {error}\n{self.output()}"
+            ) from None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            self._process.wait(timeout=5)
         except ProcessLookupError:
             pass
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=5)
 
-    def invoke(self, event: dict[str, Any], timeout: float = 30) -> tuple[int, Any]:
-        """Sends one event; returns the emulator's HTTP status and the decoded result (for a failed
-        invocation: 502 and Lambda's ``{"errorType": ..., "errorMessage": ...}``)."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{INVOKE_PATH}",
-            data=json.dumps(event).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        try:
-            # S310: the URL is the local emulator's, built from a constant scheme and host.
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
+    def invoke(self, event: Mapping[str, Any], timeout: float = 30) -> tuple[int, Any]:
+        return invoke(self.endpoint, event, timeout)
 
     def output(self) -> str:
         if self.log_file is None or not self.log_file.exists():
             return ""
         return self.log_file.read_text(errors="replace")
 
-    def json_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for line in self.output().splitlines():
-            if line.startswith("{"):
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    continue
-        return lines
-
 
 class RieInvoker:
-    """The development server's invoker: one emulated function built from a fresh image-equivalent
-    directory; invocations are serialised, as in one execution environment."""
+    """The development server's ``--rie`` invoker: one emulated function on a freshly built image-equivalent
+    directory (with ``artifact`` baked in where the image holds its own, when given), one event at a time."""
 
-    def __init__(self, workdir: Path, function: EmulatedFunction) -> None:
-        self._workdir = workdir
-        self._function = function
+    def __init__(self, function_env: Mapping[str, str], *, artifact: Path | None) -> None:
+        self._workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
         self._lock = threading.Lock()
-
-    @classmethod
-    def start(
-        cls,
-        function_env: dict[str, str],
-        *,
-        function_name: str,
-        memory_mb: int,
-        timeout_seconds: int,
-        artifact: Path | None = None,
-    ) -> RieInvoker:
-        """Builds the task root (with ``artifact`` baked in instead of the default one, when given) and
-        starts the emulator on it; exits with the reason if either fails."""
-        if not RIE.is_file():
-            raise SystemExit(f"{RIE} is missing: run scripts/setup")
-        workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
         try:
-            task_root = build_image_root(workdir / "task-root", artifact=artifact)
-        except (FileNotFoundError, ValueError) as error:
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise SystemExit(f"cannot build the image-equivalent directory: {error}") from None
-        function = EmulatedFunction(
-            task_root,
-            build_runtime_dir(workdir / "runtime"),
-            {
-                "AWS_LAMBDA_FUNCTION_NAME": function_name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout_seconds),
-                **function_env,
-            },
-        )
-        invoker = cls(workdir, function)
-        try:
-            function.__enter__()
-        except (RuntimeError, TimeoutError) as error:
-            invoker.close()
-            raise SystemExit(str(error)) from None
-        return invoker
+            task_root = build_image_root(self._workdir / "task-root", artifact=artifact)
+            runtime_dir = build_runtime_dir(self._workdir / "runtime")
+            self._function = EmulatedFunction(task_root, runtime_dir, function_env)
+        except (FileNotFoundError, RuntimeError) as error:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            raise SystemExit(f"cannot run the function under the emulator: {error}") from None
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
         """The function's result, or ``None`` when the invocation failed (init error, crash, timeout)."""
         with self._lock:
             try:
                 status, result = self._function.invoke(event, timeout=60)
-            except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-                print(f"[dev-server] invocation failed: {exc}", file=sys.stderr)
-                return None
-        if status != 200:
-            print(f"[dev-server] invocation failed: HTTP {status}", file=sys.stderr)
-            return None
-        # A function error comes back as {"errorType", "errorMessage", ...}: API Gateway answers 502.
-        if isinstance(result, dict) and "errorType" in result and "statusCode" not in result:
+            except (OSError, ValueError) as error:  # no answer (URLError, timeout), or not JSON
+                status, result = None, error
+        # A failed invocation comes back as {"errorType", "errorMessage", ...}: API Gateway answers 502.
+        if status != 200 or (
+            isinstance(result, dict) and "errorType" in result and "statusCode" not in result
+        ):
+            print(f"[dev-server] invocation failed: {status} {result}", file=sys.stderr)
             return None
         return result
 
     def close(self) -> None:
-        self._function.__exit__(None, None, None)
+        self._function.stop()
         shutil.rmtree(self._workdir, ignore_errors=True)

@@ -231,12 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         from scripts.dev.rie import RieInvoker  # builds the image-equivalent directory: only when asked
 
         chosen = os.environ.get(contract.ENV_MODEL_PATH)
-        invoker: Invoker = RieInvoker.start(
-            function_environment(),
-            function_name=FUNCTION_NAME,
-            memory_mb=MEMORY_MB,
-            timeout_seconds=TIMEOUT_SECONDS,
-            artifact=Path(chosen) if chosen else None,
+        lambda_env = {
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(MEMORY_MB),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(TIMEOUT_SECONDS),
+        }
+        invoker: Invoker = RieInvoker(
+            {**lambda_env, **function_environment()}, artifact=Path(chosen) if chosen else None
         )
     else:
         invoker = InProcessInvoker()

@@ -1,4 +1,4 @@
-"""``scripts/dev_server --rie``: the same API, served by the function under the real Lambda Runtime
+"""``python -m scripts.dev.server --rie``: the same API, served by the function under the real Lambda Runtime
 Interface Emulator from the image-equivalent directory, built with the artifact MODEL_ARTIFACT_PATH names."""
 
 from __future__ import annotations
