@@ -1,18 +1,9 @@
 """Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would.
 
-A development tool, not a production server. Each request becomes an API Gateway proxy event
-(:mod:`scripts.dev.apigw_proxy`) and is handed to the real entry point named by ``contract.HANDLER``:
-
-- in-process (default): the handler is imported once, like a Lambda init, and invoked with the real
-  runtime's ``LambdaContext`` class;
-- ``--rie``: the function runs under the real Lambda Runtime Interface Emulator from the image-equivalent
-  directory, so init errors, logs and timings are reported exactly as Lambda reports them. The artifact
-  named by ``MODEL_ARTIFACT_PATH``, when set, is baked into that directory where the image holds its
-  artifact, as building the image with that model would.
-
-Invocations are serialised, because one Lambda execution environment handles one event at a time.
-
-    python -m scripts.dev.server --port 3000 [--rie]
+A development tool, not a production server. Each request becomes a proxy event (:mod:`.apigw_proxy`) for
+the real entry point, ``contract.HANDLER``: imported in this process, or with ``--rie`` run under the real
+Lambda Runtime Interface Emulator from the image-equivalent directory (:mod:`.rie`), so that init errors, logs
+and timings show as on Lambda. One invocation at a time, as in one execution environment.
 """
 
 from __future__ import annotations
@@ -26,25 +17,21 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Protocol
 
-from infra_cdk.settings import STAGES
+from infra_cdk.settings import stage_named
 from lambda_fn import contract
 from scripts.dev import apigw_proxy
-from scripts.dev.apigw_proxy import HttpRequest, HttpResponse
+from scripts.dev.apigw_proxy import HttpResponse
 from scripts.dev.image_root import dockerfile_env
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
-# The function's configuration as the infrastructure deploys it to Staging (infra_cdk/settings.py, standard
-# library only). In-process it only fills the context; under --rie the emulator enforces the timeout.
-DEPLOYED: Final = next(stage for stage in STAGES if stage.name == "Staging")
-MEMORY_MB: Final = DEPLOYED.memory_mb
-TIMEOUT_SECONDS: Final = DEPLOYED.timeout_seconds
+# The function's configuration as deployed to Staging (under --rie, the emulator enforces its timeout).
+DEPLOYED: Final = stage_named("Staging")
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
 _DIGITS: Final = re.compile(r"[0-9]+")
@@ -73,20 +60,20 @@ class InProcessInvoker:
         for name, value in dockerfile_env().items():
             os.environ.setdefault(name, value)
         os.environ.update(function_environment())
-        module_name, _, attribute = contract.HANDLER.rpartition(".")
-        self._handler: Callable[[dict[str, Any], Any], Any] = getattr(
-            importlib.import_module(module_name), attribute
-        )
+        module, _, name = contract.HANDLER.rpartition(".")
+        self._handler = getattr(importlib.import_module(module), name)
         self._lock = threading.Lock()
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
         from awslambdaric.lambda_context import LambdaContext  # the runtime's own context class
 
-        deadline_ms = int(time.time() * 1000) + TIMEOUT_SECONDS * 1000
-        context = LambdaContext(request_id, None, None, deadline_ms, _function_arn())
+        deadline_ms = int(time.time() * 1000) + DEPLOYED.timeout_seconds * 1000
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        arn = f"arn:aws:lambda:{region}:{apigw_proxy.LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
+        context = LambdaContext(request_id, None, None, deadline_ms, arn)
         context.function_name = FUNCTION_NAME
         context.function_version = "$LATEST"
-        context.memory_limit_in_mb = str(MEMORY_MB)
+        context.memory_limit_in_mb = str(DEPLOYED.memory_mb)
         context.log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
         context.log_stream_name = "local"
         with self._lock:
@@ -128,41 +115,40 @@ class DevRequestHandler(BaseHTTPRequestHandler):
         self.log_message('"%s %s" %d %.1f ms', self.command, self.path, response.status, elapsed_ms)
 
     def _respond_to(self, request_id: str) -> HttpResponse:
-        body = self._read_body(request_id)
-        if isinstance(body, HttpResponse):
+        body = self._read_body()
+        if isinstance(body, tuple):
             self.close_connection = True  # the unread body cannot be skipped safely
-            return body
-        request = HttpRequest(
-            method=self.command,
-            target=self.path,
-            headers=tuple((name, value) for name, value in self.headers.items()),
-            body=body,
+            return apigw_proxy.gateway_response(*body, request_id=request_id)
+        event = apigw_proxy.proxy_event(
+            self.command,
+            self.path,
+            body,
+            headers=tuple(self.headers.items()),
+            request_id=request_id,
+            stage=STAGE,
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
-        event = apigw_proxy.build_event(request, request_id=request_id, stage=STAGE)
         result = self.server.invoker.invoke(event, request_id)
         return apigw_proxy.map_result(result, request_id=request_id)
 
-    def _read_body(self, request_id: str) -> bytes | HttpResponse:
-        """The request body, or the refusal the deployed stage would answer instead: 413 for a declared
-        length its web ACL blocks, 400 for framing that cannot be read. A development server need not
-        decode chunked bodies: it asks for a Content-Length (411)."""
+    def _read_body(self) -> bytes | tuple[str, str]:
+        """The request body, or the error code and message the deployed stage would refuse it with: 413
+        for a declared length its web ACL blocks, 400 for framing that cannot be read. A development server
+        need not decode chunked bodies: it asks for a Content-Length (411)."""
         if self.headers.get("Transfer-Encoding"):
-            return apigw_proxy.gateway_response(
-                "length_required", "Send the body with a Content-Length.", request_id=request_id
-            )
+            return "length_required", "Send the body with a Content-Length."
         declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
         if not declared:
             return b""
         # RFC 9112: digits only, and repeated headers must agree; anything else cannot frame a body.
         if len(declared) > 1 or not _DIGITS.fullmatch(length := declared.pop()):
-            return apigw_proxy.bad_request("Invalid Content-Length header", request_id=request_id)
+            return "bad_request", "Invalid Content-Length header"
         # Compared by digit count first: int() refuses decimal strings of more than 4 300 digits.
         significant = length.lstrip("0") or "0"
         limit = contract.EDGE_BODY_LIMIT_BYTES
         if len(significant) > len(str(limit)) or int(significant) >= limit:
-            return apigw_proxy.request_too_large(request_id)
+            return "payload_too_large", "Request Too Long"
         return self.rfile.read(int(significant))
 
     def _drain_input(self) -> None:
@@ -207,11 +193,6 @@ class DevServer(ThreadingHTTPServer):
         return f"http://{host!s}:{port}"
 
 
-def _function_arn() -> str:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return f"arn:aws:lambda:{region}:{apigw_proxy.LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
-
-
 def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # same clean shutdown as Ctrl-C
 
@@ -233,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = os.environ.get(contract.ENV_MODEL_PATH)
         lambda_env = {
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(MEMORY_MB),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(TIMEOUT_SECONDS),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(DEPLOYED.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(DEPLOYED.timeout_seconds),
         }
         invoker: Invoker = RieInvoker(
             {**lambda_env, **function_environment()}, artifact=Path(chosen) if chosen else None
