@@ -1,18 +1,8 @@
 """Proves that a synthesised cloud assembly is the one this release deploys, before each deployment.
 
-A release synthesises once; Staging and Production are deployed from that same `cdk.out`. This script
-gives the assembly an identity and checks what it would deploy:
-
-- ``fingerprint``: a SHA-256 over every file's relative path and contents. The synth job records it; each
-  deploy job recomputes it on the downloaded artifact and refuses to deploy anything else.
-- ``verify``: every container-image Lambda function of each named stage runs exactly
-  ``<account>.dkr.ecr.<region>.amazonaws.com/<that stage's bootstrap container-assets repository>@<digest>``
-  in that stage's account and region, and the assembly holds no container image *asset* (nothing can be
-  rebuilt or re-pushed at deploy time: the tested image is the deployed image).
-
-    python -m scripts.release.assembly fingerprint --assembly cdk.out
-    python -m scripts.release.assembly verify --assembly cdk.out --digest sha256:... \\
-        --account Staging=111111111111 [--account Production=222222222222] [--fingerprint ...]
+It must be the `cdk.out` the synth job fingerprinted, run the tested digest from each stage's own bootstrap
+repository, and hold no image asset that could be built at deploy time. Run by the synth and deploy jobs
+of .github/workflows/release.yml, or by hand (docs/delivery.md, "Running the pieces locally").
 """
 
 from __future__ import annotations
@@ -20,40 +10,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from infra_cdk.settings import ACCOUNT, IMAGE_DIGEST, SettingsError, stage_named
-from scripts.release.push_image import PushError, registry
-
-_STACK: Final = "aws:cloudformation:stack"
-_NESTED_ASSEMBLY: Final = "cdk:cloud-assembly"
-_ASSET_MANIFEST: Final = "cdk:asset-manifest"
-
-
-class AssemblyError(ValueError):
-    """The assembly is unreadable, or is not what this release must deploy."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stack:
-    name: str  # the CloudFormation stack name, e.g. Staging-Service
-    template: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Assembly:
-    stacks: tuple[Stack, ...]
-    container_image_assets: tuple[str, ...]  # "<asset manifest>: <asset id>"
+from infra_cdk.settings import StageSettings
+from scripts.release import ReleaseError, parse_digest, parse_stage_account, run, stage_image
 
 
 def fingerprint(assembly: Path) -> str:
     """SHA-256 over (relative path, SHA-256 of contents) of every file, in path order."""
     if not (assembly / "manifest.json").is_file():
-        raise AssemblyError(f"{assembly} is not a cloud assembly (no manifest.json)")
+        raise ReleaseError(f"{assembly} is not a cloud assembly (no manifest.json)")
     total = hashlib.sha256()
     for path in sorted(p for p in assembly.rglob("*") if p.is_file()):
         relative = path.relative_to(assembly).as_posix()
@@ -65,31 +33,16 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
-        raise AssemblyError(f"cannot read {path}: {error}") from error
+        raise ReleaseError(f"cannot read {path}: {error}") from error
 
 
-def _artifacts(directory: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every artifact of this assembly and of the nested (Stage) assemblies it contains."""
-    manifest = _read_json(directory / "manifest.json")
-    for artifact in manifest.get("artifacts", {}).values():
-        if artifact.get("type") == _NESTED_ASSEMBLY:
+def _artifacts(directory: Path) -> Iterator[tuple[Path, str, dict[str, Any]]]:
+    """Every artifact (directory, id, artifact) of this assembly and of the nested (Stage) assemblies."""
+    for artifact_id, artifact in _read_json(directory / "manifest.json").get("artifacts", {}).items():
+        if artifact.get("type") == "cdk:cloud-assembly":
             yield from _artifacts(directory / artifact["properties"]["directoryName"])
         else:
-            yield directory, artifact
-
-
-def read_assembly(assembly: Path) -> Assembly:
-    stacks: list[Stack] = []
-    image_assets: list[str] = []
-    for directory, artifact in _artifacts(assembly):
-        properties = artifact.get("properties", {})
-        if artifact.get("type") == _STACK:
-            name = properties.get("stackName") or artifact.get("displayName", "?")
-            stacks.append(Stack(name=name, template=_read_json(directory / properties["templateFile"])))
-        elif artifact.get("type") == _ASSET_MANIFEST:
-            assets = _read_json(directory / properties["file"])
-            image_assets += [f"{properties['file']}: {asset}" for asset in assets.get("dockerImages", {})]
-    return Assembly(stacks=tuple(stacks), container_image_assets=tuple(image_assets))
+            yield directory, artifact_id, artifact
 
 
 def render(value: Any) -> str:
@@ -104,8 +57,6 @@ def render(value: Any) -> str:
             return str(separator).join(render(part) for part in parts)
         if function == "Ref":
             return "amazonaws.com" if argument == "AWS::URLSuffix" else f"${{{argument}}}"
-        if function == "Fn::Sub" and isinstance(argument, str):
-            return argument.replace("${AWS::URLSuffix}", "amazonaws.com")
     return json.dumps(value, sort_keys=True)
 
 
@@ -119,95 +70,72 @@ def image_uris(template: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def stage_accounts(pairs: Sequence[str]) -> dict[str, str]:
-    """``["Staging=111111111111", ...]`` (one per GitHub repository variable) as {stage name: account}."""
-    accounts: dict[str, str] = {}
-    for pair in pairs:
-        name, _, account = pair.partition("=")
-        try:
-            stage_named(name)
-        except SettingsError as error:
-            raise AssemblyError(f"--account {pair!r}: {error}") from error
-        if not ACCOUNT.match(account):
-            raise AssemblyError(f"--account {pair!r}: the account must be 12 digits (is its variable set?)")
-        accounts[name] = account
-    return accounts
-
-
-def expected_images(accounts: Mapping[str, str], digest: str) -> dict[str, str]:
-    """{stack name: the one image URI it may run}: the digest, from its stage's repository and account."""
-    if not IMAGE_DIGEST.match(digest):
-        raise AssemblyError(f"digest {digest!r} must look like sha256:<64 hex digits>")
-    images = {}
-    for name, account in accounts.items():
-        settings = stage_named(name)
-        try:
-            host = registry(account, settings.region)
-        except PushError as error:
-            raise AssemblyError(str(error)) from error
-        images[settings.stack_name] = f"{host}/{settings.container_assets_repository(account)}@{digest}"
-    return images
-
-
-def problems(assembly: Assembly, images: Mapping[str, str]) -> list[str]:
-    """Everything that stops the named stacks of this assembly from deploying exactly `images` ({stack name:
-    image}); empty if none."""
-    found: list[str] = []
-    by_name = {stack.name: stack for stack in assembly.stacks}
-    for name in images:
-        if name not in by_name:
-            found.append(f"stack {name} is not in the assembly (stacks: {sorted(by_name)})")
-        elif not image_uris(by_name[name].template):
+def problems(assembly: Path, images: Mapping[str, str]) -> list[str]:
+    """Everything that stops the named stacks of the assembly from deploying exactly `images` ({stack name:
+    image URI}); empty if none."""
+    templates: dict[str, dict[str, Any]] = {}
+    image_assets: list[str] = []
+    for directory, artifact_id, artifact in _artifacts(assembly):
+        properties = artifact.get("properties", {})
+        if artifact.get("type") == "aws:cloudformation:stack":  # CDK writes no stackName equal to the id
+            name = properties.get("stackName", artifact_id)
+            templates[name] = _read_json(directory / properties["templateFile"])
+        elif artifact.get("type") == "cdk:asset-manifest":
+            assets = _read_json(directory / properties["file"]).get("dockerImages", {})
+            image_assets += [f"{properties['file']}: {asset}" for asset in assets]
+    found = []
+    for name, image in images.items():
+        if name not in templates:
+            found.append(f"stack {name} is not in the assembly (stacks: {sorted(templates)})")
+        elif not (uris := image_uris(templates[name])):
             found.append(f"stack {name} has no container-image Lambda function")
-    for stack in assembly.stacks:
-        for logical_id, uri in image_uris(stack.template).items() if stack.name in images else ():
-            if uri != images[stack.name]:
-                found.append(f"{stack.name}/{logical_id} runs {uri}, not {images[stack.name]}")
-    found += [
-        f"container image asset {asset} would be built at deploy time"
-        for asset in assembly.container_image_assets
-    ]
-    return found
+        else:
+            found += [
+                f"{name}/{logical_id} runs {uri}, not {image}"
+                for logical_id, uri in uris.items()
+                if uri != image
+            ]
+    return found + [f"container image asset {asset} would be built at deploy time" for asset in image_assets]
 
 
-def verify(assembly_dir: Path, images: Mapping[str, str], expected_fingerprint: str | None = None) -> str:
-    """Raises :class:`AssemblyError` listing every problem; returns the assembly's fingerprint."""
-    actual = fingerprint(assembly_dir)
-    found = problems(read_assembly(assembly_dir), images)
-    if expected_fingerprint is not None and actual != expected_fingerprint:
+def verify(
+    assembly: Path,
+    accounts: Iterable[tuple[StageSettings, str]],
+    digest: str,
+    expected_fingerprint: str | None = None,
+) -> str:
+    """Checks that each stage, in its account, runs the digest from its own repository; raises
+    :class:`ReleaseError` listing every problem, else prints what it checked and returns the fingerprint."""
+    images = {stage.stack_name: stage_image(stage, account, f"@{digest}") for stage, account in accounts}
+    actual = fingerprint(assembly)
+    found = problems(assembly, images)
+    if expected_fingerprint not in (None, actual):
         found.insert(0, f"fingerprint {actual} is not the synthesised assembly's {expected_fingerprint}")
     if found:
-        raise AssemblyError("\n  ".join([f"{assembly_dir} must not be deployed:", *found]))
+        raise ReleaseError("\n  ".join([f"{assembly} must not be deployed:", *found]))
+    for stack, image in images.items():
+        print(f"{assembly}: {stack} deploys {image}")
+    print(f"fingerprint {actual}")
     return actual
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    show = commands.add_parser("fingerprint", help="print the assembly's fingerprint")
-    show.add_argument("--assembly", type=Path, required=True)
+    commands.add_parser("fingerprint", help="print it").add_argument("--assembly", type=Path, required=True)
     check = commands.add_parser("verify", help="check the assembly deploys exactly this image digest")
     check.add_argument("--assembly", type=Path, required=True)
-    check.add_argument("--digest", required=True, help="the image digest built by this release")
+    check.add_argument("--digest", type=parse_digest, required=True, help="the image this release built")
     check.add_argument(
-        "--account", action="append", required=True, help="STAGE=ACCOUNT: a stage to check, in its account"
+        "--account", type=parse_stage_account, action="append", required=True, metavar="STAGE=ACCOUNT"
     )
     check.add_argument("--fingerprint", help="the fingerprint recorded when the assembly was synthesised")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "fingerprint":
-            print(fingerprint(args.assembly))
-        else:
-            images = expected_images(stage_accounts(args.account), args.digest)
-            identity = verify(args.assembly, images, args.fingerprint)
-            for stack, image in images.items():
-                print(f"{args.assembly}: {stack} deploys {image}")
-            print(f"fingerprint {identity}")
-    except AssemblyError as error:
-        print(f"release_assembly: {error}", file=sys.stderr)
-        return 1
-    return 0
+    if args.command == "fingerprint":
+        print(fingerprint(args.assembly))
+    else:
+        verify(args.assembly, args.account, args.digest, args.fingerprint)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

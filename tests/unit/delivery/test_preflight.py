@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from infra_cdk.settings import LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
-from scripts.release import preflight
+from scripts.release import ReleaseError, preflight
 from scripts.release.preflight import Problem
 
 ACCOUNT = "123456789012"  # moto's
@@ -288,19 +288,28 @@ def test_a_check_that_may_not_read_says_so_and_the_others_still_run(account):
 
 # --- Command line ----------------------------------------------------------------------------------------
 def test_the_command_exits_0_on_a_ready_account(account, capsys):
-    assert preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY]) == 0
+    preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY])
     assert capsys.readouterr().out == f"preflight Staging: ready ({REGION}, bootstrap dpstaging)\n"
 
 
 def test_the_command_prints_one_line_per_problem_and_exits_1(mocked_aws, capsys):
-    assert preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY]) == 1
+    with pytest.raises(ReleaseError, match=r"^Staging: 3 problem\(s\)$"):
+        preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1] == "preflight Staging: 3 problem(s)"
-    for line in lines[:-1]:
+    assert len(lines) == 3
+    for line in lines:
         assert line.startswith("PROBLEM "), line
         assert " FIX: " in line, line
 
 
-def test_an_unknown_stage_is_refused(capsys):
-    assert preflight.main(["--stage", "Prod"]) == 2
-    assert "no stage 'Prod'" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--stage", "Prod"], "no stage 'Prod'"),
+        (["--stage", "Staging", "--github-repository", "x"], "owner/name"),
+    ],
+)
+def test_bad_arguments_are_refused(capsys, arguments, message):
+    with pytest.raises(SystemExit, match="2"):
+        preflight.main(arguments)
+    assert message in capsys.readouterr().err
