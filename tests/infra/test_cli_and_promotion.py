@@ -1,68 +1,57 @@
-"""The two other ways the app is synthesized: by the CDK CLI (as a developer or a workflow runs it) and with
-an existing image pinned by digest (promotion from Staging to Production)."""
+"""The two other ways the app is synthesized: by the CDK CLI as the release runs it (scripts/release/synth.py,
+against the image digest), and in process with an existing image pinned by digest (promotion)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from infra_cdk.function import container_image
 from infra_cdk.settings import STAGES, StageSettings
+from scripts.release import assembly as release_assembly
+from scripts.release import synth as release_synth
 from scripts.release.assembly import render
 from tests.infra.cfn import props, resources
-from tests.infra.conftest import GITHUB_REPOSITORY, Assembly, synthesize, without_aws_credentials
+from tests.infra.conftest import Assembly, synthesize, without_aws_credentials
+from tests.unit.delivery.conftest import IMAGES, synth_args
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 @pytest.mark.slow
-def test_cdk_synth_all_stacks_with_the_cli_needs_no_docker_and_no_credentials(
-    tmp_path: Path, model_artifact_path: Path
+def test_the_release_synthesis_through_the_cdk_cli_needs_no_docker_and_no_credentials(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model_artifact_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-    env.update(
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
-        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
-        AWS_CONFIG_FILE="/nonexistent",
-        AWS_EC2_METADATA_DISABLED="true",
-        DOCKER_HOST="unix:///nonexistent.sock",  # nothing may be built: the image asset is only staged
-        PATH=f"{REPO_ROOT / 'node_modules' / '.bin'}:{env['PATH']}",
-    )
-    result = subprocess.run(
-        [
-            "npx",
-            "--no-install",
-            "cdk",
-            "synth",
-            "**",
-            "--quiet",
-            "--output",
-            str(tmp_path / "cdk.out"),
-            "--context",
-            f"github_repository={GITHUB_REPOSITORY}",
-            "--context",
-            f"model_artifact={model_artifact_path}",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    # Given no AWS credentials at all and no Docker (synthesis must need neither), and the project's CDK CLI
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    monkeypatch.setenv("PATH", f"{REPO_ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
+    monkeypatch.chdir(REPO_ROOT)
+
+    # When the release synthesises against a pushed digest
+    release_synth.main(synth_args(tmp_path / "cdk.out", model=model_artifact_path))
+
+    # Then every stack is there, both stages run exactly that image from their own repository in this account,
+    # nothing is left to build, and the recorded fingerprint is the assembly's
     manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text())
-    stacks = {
-        name
-        for name, artifact in manifest["artifacts"].items()
-        if artifact["type"] in ("aws:cloudformation:stack", "cdk:cloud-assembly")
-    }
-    assert {"DeliveryAccess", "assembly-Staging", "assembly-Production"} <= stacks
+    assert {"DeliveryAccess", "assembly-Staging", "assembly-Production"} <= set(manifest["artifacts"])
+    expected = {f"{stage}-Service": image for stage, image in IMAGES.items()}
+    assert release_assembly.problems(tmp_path / "cdk.out", expected) == []
+    fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
+    assert (tmp_path / "github-output").read_text() == f"fingerprint={fingerprint}\n"
 
 
 @pytest.fixture(scope="module")
