@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,6 @@ from scripts.release import ReleaseError
 from scripts.release import assembly as release_assembly
 from scripts.release import push_image as release_push
 from scripts.release import synth as release_synth
-from tests.integration.stand_ins import install_fake_tool, path_with
 from tests.unit.delivery.conftest import (
     ACCOUNT,
     DOCKER_MANIFEST,
@@ -31,6 +32,16 @@ from tests.unit.delivery.conftest import (
     synth_args,
     write_oci_archive,
 )
+
+
+def stand_in(name: str, python_source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Puts an executable `name`, written in Python, first on PATH."""
+    tool = tmp_path / "bin" / name
+    tool.parent.mkdir(exist_ok=True)
+    tool.write_text(f"#!{sys.executable}\n{python_source}", encoding="utf-8")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tool.parent}{os.pathsep}{os.environ['PATH']}")
+
 
 # --- synth, with a stand-in `npx` -----------------------------------------------------------------------
 FAKE_NPX = f"""
@@ -53,8 +64,7 @@ write_assembly(out, images, docker_image_assets=assets)
 
 @pytest.fixture
 def npx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    install_fake_tool(tmp_path / "bin", "npx", FAKE_NPX)
-    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    stand_in("npx", FAKE_NPX, tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
     return tmp_path / "github-output"
 
@@ -98,8 +108,7 @@ if os.environ.get("FAKE_SKOPEO_FAILS"):
 
 @pytest.fixture
 def skopeo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    install_fake_tool(tmp_path / "bin", "skopeo", FAKE_SKOPEO)
-    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    stand_in("skopeo", FAKE_SKOPEO, tmp_path, monkeypatch)
     monkeypatch.setenv("FAKE_SKOPEO_CALLS", str(tmp_path / "calls"))
     return tmp_path / "calls"
 

@@ -15,8 +15,6 @@ import pytest
 import yaml
 
 from infra_cdk.settings import StageSettings, stage_named
-from tests.integration.stand_ins import install_fake_tool as install_fake_tool  # the bridge below
-from tests.integration.stand_ins import path_with as path_with
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GITHUB_DIR = REPO_ROOT / ".github"
@@ -39,14 +37,6 @@ def release() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def checks() -> dict[str, Any]:
     return load_yaml(WORKFLOW_DIR / "checks.yml")
-
-
-# A bridge for test_smoke_image.py (owned elsewhere, bound for tests/integration), which still takes the
-# stand-in helpers and `trained_artifact` from here: the shared artifact of tests/conftest.py under its old
-# name. It goes when that module moves.
-@pytest.fixture(scope="session")
-def trained_artifact(model_artifact_path: Path) -> Path:
-    return model_artifact_path
 
 
 # --- Cloud assemblies laid out as `cdk synth '**'` writes them (root manifest, one nested one per Stage) ---
