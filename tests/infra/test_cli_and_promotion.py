@@ -24,25 +24,17 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 @pytest.mark.slow
 def test_the_release_synthesis_through_the_cdk_cli_needs_no_docker_and_no_credentials(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    model_artifact_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_artifact_path: Path
 ) -> None:
-    # Given no AWS credentials at all and no Docker (synthesis must need neither), and the project's CDK CLI
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    # Given no Docker and no AWS credentials at all (synthesis must need neither), and the project's CDK CLI
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     monkeypatch.setenv("PATH", f"{REPO_ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
     monkeypatch.chdir(REPO_ROOT)
 
     # When the release synthesises against a pushed digest
-    release_synth.main(synth_args(tmp_path / "cdk.out", model=model_artifact_path))
+    with without_aws_credentials():
+        release_synth.main(synth_args(tmp_path / "cdk.out", model=model_artifact_path))
 
     # Then every stack is there, both stages run exactly that image from their own repository in this account,
     # nothing is left to build, and the recorded fingerprint is the assembly's
