@@ -19,13 +19,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag
-from infra_cdk.settings import (
-    GITHUB_OIDC_HOST,
-    GITHUB_REPOSITORY,
-    LAMBDA_CONCURRENCY_QUOTA_CODE,
-    OIDC_AUDIENCE,
-    StageSettings,
-)
+from infra_cdk.identifiers import GITHUB_REPOSITORY
+from infra_cdk.settings import GITHUB_OIDC_HOST, LAMBDA_CONCURRENCY_QUOTA_CODE, OIDC_AUDIENCE, StageSettings
 
 GITHUB_OIDC_THUMBPRINTS = (
     "6938fd4d98bab03faadb97b34396831e3780aea1",

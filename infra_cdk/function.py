@@ -37,8 +37,9 @@ from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_tracing_policy, skip_checkov
+from infra_cdk.identifiers import IMAGE_DIGEST
 from infra_cdk.log_groups import stage_log_group
-from infra_cdk.settings import IMAGE_DIGEST, StageSettings
+from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 
 LIVE_ALIAS = "live"

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from infra_cdk.identifiers import ACCOUNT as ACCOUNT
+from infra_cdk.identifiers import ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN
+from infra_cdk.identifiers import GITHUB_REPOSITORY as GITHUB_REPOSITORY
+from infra_cdk.identifiers import IMAGE_DIGEST as IMAGE_DIGEST
+from infra_cdk.identifiers import REGION as REGION
 from lambda_fn.contract import SERVICE_NAME
+
+# The identifiers imported "as" themselves are re-exported: scripts/release/ still imports them from here.
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 
@@ -23,24 +30,7 @@ DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "line
 LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+))$")
-
-# Identifiers checked wherever they enter, at synthesis and in the release scripts: defined once here.
-ACCOUNT: Final = re.compile(r"^\d{12}$")
-# Every partition's form: us-east-1, us-gov-west-1, ap-southeast-2, cn-north-1, us-isob-east-1.
-REGION: Final = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-IMAGE_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")  # what ECR and Lambda pin an image by
-# GitHub's "owner/name": owners are letters, digits and hyphens; repository names may add "_" and ".". The
-# OIDC subject of repositories created or renamed from 15 July 2026 on names both with their immutable ids,
-# "owner@<owner id>/name@<repository id>": the delivery roles must then trust that form (docs/deploy.md).
-GITHUB_REPOSITORY: Final = re.compile(
-    r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+$|^[A-Za-z0-9-]+@\d+/[A-Za-z0-9._-]+@\d+$"
-)
-# `cdk bootstrap --qualifier`: at most 10 characters (role names stay under 64), lower case because the
-# qualifier names the bootstrap bucket and image repository.
-BOOTSTRAP_QUALIFIER: Final = re.compile(r"^[a-z0-9]{1,10}$")
 DEFAULT_BOOTSTRAP_QUALIFIER: Final = "hnb659fds"  # what a plain `cdk bootstrap` creates
-_SUBSCRIBER: Final = re.compile(r"^(?:[^@\s]+@[^@\s]+\.[^@\s]+|https://\S+)$")
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
 DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -Production with one per stage
@@ -185,10 +175,10 @@ class StageSettings:
         yield from _within("alarm_function_errors", self.alarm_function_errors, 1, 1_000_000)
         yield from _within("alarm_extrapolated_percent", self.alarm_extrapolated_percent, 0.01, 100)
         for arn in self.invoker_principals:
-            if not _PRINCIPAL_ARN.match(arn):
+            if not PRINCIPAL_ARN.match(arn):
                 yield f"invoker_principals entry {arn!r} is not an IAM account, role or user ARN"
         for subscriber in self.alarm_subscribers:
-            if not _SUBSCRIBER.match(subscriber):
+            if not ALARM_SUBSCRIBER.match(subscriber):
                 yield f"alarm_subscribers entry {subscriber!r} is not an e-mail address or https:// URL"
 
 

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
+from infra_cdk.identifiers import GITHUB_REPOSITORY
 from infra_cdk.settings import (
-    GITHUB_REPOSITORY,
     STAGES,
     SettingsError,
     check_stages,
