@@ -1,8 +1,8 @@
 """The stage's customer-managed KMS key: alarm notifications and every log group are encrypted with it.
 
 A customer-managed key (not the AWS-managed ``alias/aws/sns``) because CloudWatch alarms can publish to an
-encrypted topic only when the key policy lets the CloudWatch service use the key, and logs can carry request
-metadata of a health service.
+encrypted topic only when the key policy lets the CloudWatch service use the key (infra_cdk/monitoring.py
+allows it, next to the topic), and logs can carry request metadata of a health service.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ class StageKey(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy(settings),
         )
-        self._allow_cloudwatch_logs()
-        self._allow_cloudwatch_alarms()
-
-    def _allow_cloudwatch_logs(self) -> None:
         # Scoped by encryption context: the logs service may use the key only for this account's log groups.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -52,17 +48,5 @@ class StageKey(Construct):
                         )
                     }
                 },
-            )
-        )
-
-    def _allow_cloudwatch_alarms(self) -> None:
-        # Alarm actions publish to the KMS-encrypted SNS topic as the CloudWatch service.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )

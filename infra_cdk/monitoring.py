@@ -55,7 +55,7 @@ class Monitoring(Construct):
             master_key=key,
             enforce_ssl=True,
         )
-        self._allow_cloudwatch_alarms_to_publish()
+        self._allow_cloudwatch_alarms_to_publish(key)
         for index, endpoint in enumerate(settings.alarm_subscribers):
             # Named by position: an address never becomes a construct path or logical id.
             sns.Subscription(
@@ -79,21 +79,29 @@ class Monitoring(Construct):
             alarm.add_ok_action(actions.SnsAction(self.topic))
         self.dashboard = self._build_dashboard()
 
-    def _allow_cloudwatch_alarms_to_publish(self) -> None:
-        # enforce_ssl gives the topic an AWS::SNS::TopicPolicy, which replaces SNS's default policy: without
-        # this statement no alarm action could publish. Scoped to this account's alarms (confused deputy).
-        # The other half, CloudWatch's use of the topic's KMS key, is in infra_cdk/encryption.py.
+    def _allow_cloudwatch_alarms_to_publish(self, key: kms.IKey) -> None:
+        # Both halves, scoped to this account (confused deputy): the topic policy (enforce_ssl gives the topic
+        # one, which replaces SNS's default policy) for its alarms, and the key policy for the topic's key.
+        # Without either, no alarm action could publish.
+        cloudwatch_service = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        this_account = {"aws:SourceAccount": Aws.ACCOUNT_ID}
         alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[cloudwatch_service],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": alarms},
-                },
+                conditions={"StringEquals": this_account, "ArnLike": {"aws:SourceArn": alarms}},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[cloudwatch_service],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": this_account},
             )
         )
 
