@@ -21,30 +21,33 @@ stages' region, whatever the CLI's default region is.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Annotations, App, Aspects, DefaultStackSynthesizer, Environment, Validations
+from aws_cdk import Annotations, App, Aspects, DefaultStackSynthesizer, Environment, Stage, Validations
 from cdk_nag import AwsSolutionsChecks, WriteNagSuppressionsToCloudFormationAspect
 
 from infra_cdk.delivery_access import DeliveryAccessStack
-from infra_cdk.settings import DELIVERY_ACCESS_STACK_ID, STAGES, StageSettings, delivery_access_stacks
-from infra_cdk.stage import ServiceStage
+from infra_cdk.service_stack import ServiceStack
+from infra_cdk.settings import (
+    DELIVERY_ACCESS_STACK_ID,
+    SERVICE_STACK_ID,
+    STAGES,
+    StageSettings,
+    delivery_access_stacks,
+)
 from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
-
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
     """Adds every stage and stack to ``app`` from its context; nag runs when the app is synthesized."""
     context = app.node.try_get_context
     artifact = load_artifact(Path(context("model_artifact") or DEFAULT_ARTIFACT_PATH))
+    digest = context("image_digest") or None
     for settings in stages:
-        stage = ServiceStage(
-            app, settings=settings, artifact=artifact, image_digest=context("image_digest") or None
-        )
+        stage = Stage(app, settings.name, env=_environment(settings))
+        ServiceStack(stage, SERVICE_STACK_ID, settings=settings, artifact=artifact, image_digest=digest)
         # Aspects stop at Stage boundaries: record the acknowledgements in each stage's templates too.
         Aspects.of(stage).add(WriteNagSuppressionsToCloudFormationAspect())
     repository = context("github_repository") or os.environ.get("GITHUB_REPOSITORY")
@@ -56,11 +59,8 @@ def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
                 github_repository=repository,
                 stages=group,
                 github_oidc_provider_arn=context("github_oidc_provider_arn") or None,
-                # The stages' region (one per account, infra_cdk/settings.py), never the CLI's default: the
-                # roles are scoped to it. Deployed through the first stage's bootstrap.
-                env=Environment(
-                    account=group[0].account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=group[0].region
-                ),
+                # Roles scoped to the stages' region; deployed through the first stage's bootstrap.
+                env=_environment(group[0]),
                 synthesizer=DefaultStackSynthesizer(qualifier=group[0].bootstrap_qualifier),
             )
     else:
@@ -75,17 +75,13 @@ def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
     return app
 
 
-def default_outdir() -> str:
-    """The CLI passes CDK_OUTDIR; a direct `python infra_cdk/app.py` honours cdk.json's "output" too."""
-    return os.environ.get("CDK_OUTDIR") or str(
-        _REPO_ROOT
-        / json.loads((_REPO_ROOT / "cdk.json").read_text(encoding="utf-8")).get("output", "cdk.out")
+def _environment(settings: StageSettings) -> Environment:
+    """Without an account in the settings, the account of the CLI's credentials; always the settings'
+    region, never the CLI's default."""
+    return Environment(
+        account=settings.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region
     )
 
 
-def main() -> None:
-    build(App(outdir=default_outdir())).synth()
-
-
 if __name__ == "__main__":
-    main()
+    build(App()).synth()  # the CLI passes the output directory (CDK_OUTDIR), which App reads
