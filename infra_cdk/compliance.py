@@ -16,24 +16,24 @@ from constructs import IConstruct
 def acknowledge_nag(resource: IConstruct, rule: str, reason: str, *, applies_to: str | None = None) -> None:
     """Accepts one AwsSolutions finding on one resource, e.g. ``("IAM5", why, applies_to="Resource::*")``."""
     rule_id = f"AwsSolutions-{rule}" + (f"[{applies_to}]" if applies_to else "")
-    Validations.of(_cfn(resource)).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    Validations.of(cfn_resource(resource)).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
 def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
     """Adds a ``checkov: skip`` entry (with its reason) to the resource's CloudFormation Metadata."""
-    cfn = _cfn(resource)
+    cfn = cfn_resource(resource)
     metadata: dict[str, Any] = cfn.get_metadata("checkov") or {}
     skips = [*metadata.get("skip", []), {"id": check_id, "comment": reason}]
     cfn.add_metadata("checkov", {**metadata, "skip": skips})
 
 
-def _cfn(resource: IConstruct) -> CfnResource:
-    """The L1 resource behind ``resource``: acknowledgements belong on exactly one CloudFormation resource."""
+def cfn_resource(resource: IConstruct) -> CfnResource:
+    """The one CloudFormation resource behind ``resource``, which acknowledgements and overrides go on."""
     if isinstance(resource, CfnResource):
         return resource
     child = resource.node.default_child
     if not isinstance(child, CfnResource):
-        raise TypeError(f"{resource.node.path} has no single CloudFormation resource to annotate")
+        raise TypeError(f"{resource.node.path} has no single CloudFormation resource")
     return child
 
 

@@ -1,16 +1,8 @@
 """The prediction function: the image built from ``lambda_fn/``, its role, its logs and its ``live`` alias.
 
-Sizing, from the function's benchmark (scripts/bench/function.py, docs/benchmarks.md "## Function"; one
-local x86 core): peak RSS 40 MB (target < 80 MB), a warm prediction 63 µs p50, a 10 000-value batch 2.06 ms,
-a cold start (import, model load, first call) ~200 ms. Lambda allocates CPU in proportion to memory
-(1 769 MB = one vCPU), so memory is bought for CPU during the cold start, not for space: 1 024 MB
-(~0.58 vCPU) keeps the import-bound cold start around a third of a second, where 256 MB would take over a
-second. A warm call is billed at the 1 ms granularity whatever the size, so the larger size costs about
-$0.007 more per million calls than 512 MB (docs/deploy.md). Staging uses the same size so its latency
-predicts Production's.
-The timeout (5 s) is ~1 000x the slowest legitimate request (a full batch) and far below API Gateway's
-29 s integration limit: a hung invocation fails fast instead of holding a reserved-concurrency slot.
-arm64 (Graviton): the function is pure Python (pydantic-core ships aarch64 wheels), 20% cheaper per GB-s.
+Lambda gives CPU in proportion to memory and the cold start (imports, model load) is CPU-bound, so the
+stage's memory buys CPU, not space; Staging's matches Production's so its latency predicts theirs
+(measurements: docs/benchmarks.md#function). arm64: the function is pure Python, and Graviton costs less.
 """
 
 from __future__ import annotations
@@ -18,21 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Stack
-from aws_cdk import (
-    aws_ecr as ecr,
-)
-from aws_cdk import (
-    aws_iam as iam,
-)
-from aws_cdk import (
-    aws_kms as kms,
-)
-from aws_cdk import (
-    aws_lambda as lambda_,
-)
-from aws_cdk import (
-    aws_logs as logs,
-)
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 

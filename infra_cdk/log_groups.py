@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra_cdk.compliance import cfn_resource
 from infra_cdk.settings import StageSettings
 
 
@@ -19,9 +20,7 @@ def stage_log_group(
     )
     # In Python, RetentionDays members are named, not numbered: the days go straight into the resource
     # (settings.LOG_RETENTION_DAYS lists the values CloudWatch Logs accepts).
-    resource = group.node.default_child
-    assert isinstance(resource, logs.CfnLogGroup)
-    resource.retention_in_days = settings.log_retention_days
+    cfn_resource(group).add_property_override("RetentionInDays", settings.log_retention_days)
     return group
 
 

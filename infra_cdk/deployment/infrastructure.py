@@ -17,25 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import (
-    CfnResource,
-    Duration,
-    Stack,
-)
-from aws_cdk import (
-    aws_cloudwatch as cloudwatch,
-)
-from aws_cdk import (
-    aws_codedeploy as codedeploy,
-)
-from aws_cdk import (
-    aws_iam as iam,
-)
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_codedeploy as codedeploy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra_cdk.compliance import acknowledge_nag, acknowledge_tracing_policy, skip_checkov
+from infra_cdk.compliance import acknowledge_nag, acknowledge_tracing_policy, cfn_resource, skip_checkov
 from infra_cdk.function import NO_RESERVATION_REASON
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, DeploymentStrategy, StageSettings
@@ -68,8 +58,8 @@ class SafeDeployment(Construct):
         self.deployment_group = self._build_deployment_group(alias, rollback_alarms)
         # The alias names both only inside its UpdatePolicy; make CloudFormation update them first, so the
         # shift of a new version is checked by a hook that already knows that version.
-        _cfn(alias).add_dependency(_cfn(self.hook))
-        _cfn(alias).add_dependency(_cfn(self.deployment_group))
+        cfn_resource(alias).add_resource_dependency(cfn_resource(self.hook))
+        cfn_resource(alias).add_resource_dependency(cfn_resource(self.deployment_group))
 
     def _build_pre_traffic_hook(
         self, version: lambda_.IVersion, checks: list[dict[str, Any]], key: kms.IKey
@@ -143,7 +133,7 @@ class SafeDeployment(Construct):
             applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSCodeDeployRoleForLambdaLimited",
         )
-        hook_arn = Stack.of(self).resolve(Stack.of(self).get_logical_id(_cfn(self.hook)))
+        hook_arn = Stack.of(self).resolve(Stack.of(self).get_logical_id(cfn_resource(self.hook)))
         acknowledge_nag(
             group.role.node.find_child("DefaultPolicy"),
             "IAM5",
@@ -152,9 +142,3 @@ class SafeDeployment(Construct):
             applies_to=f"Resource::<{hook_arn}.Arn>:*",
         )
         return group
-
-
-def _cfn(construct: Construct) -> CfnResource:
-    child = construct.node.default_child
-    assert isinstance(child, CfnResource)
-    return child
