@@ -28,22 +28,9 @@ from lambda_fn import contract
 
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
 OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"
-
-# A synchronous Lambda invocation carries at most 6 MB of event; API Gateway base64-encodes a binary body
-# (x 4/3) and wraps it in a JSON event with the headers, so only bodies well under 6 MB / (4/3) = 4.5 MB are
-# certain to reach the function.
-LAMBDA_SYNC_PAYLOAD_MAX_BYTES: Final = 6 * 1024 * 1024
-_BASE64_GROWTH: Final = 4 / 3
-
-
-def oversized_body_threshold(body_max_bytes: int = contract.BODY_MAX_BYTES) -> int:
-    """The smallest ``d x 10^k`` above the function's own limit: the function still answers everything up to
-    and a little past its limit (its own 413), and the threshold has a short, exact decimal regex."""
-    unit = int("1" + "0" * (len(str(body_max_bytes)) - 1))  # the place value of its leading digit
-    threshold = (body_max_bytes // unit + 1) * unit
-    if threshold * _BASE64_GROWTH >= LAMBDA_SYNC_PAYLOAD_MAX_BYTES:
-        raise ValueError(f"a {threshold}-byte body may not fit a synchronous Lambda invocation")
-    return threshold
+PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+_WAF = wafv2.CfnWebACL  # every property type of a web ACL is declared on it
+_AS_IS = [_WAF.TextTransformationProperty(priority=0, type="NONE")]
 
 
 def decimal_at_least_pattern(threshold: int) -> str:
@@ -54,9 +41,6 @@ def decimal_at_least_pattern(threshold: int) -> str:
         raise ValueError(f"{threshold} is not a single digit followed by zeros")
     k = len(rest)
     return f"^0*([{lead}-9][0-9]{{{k}}}|[1-9][0-9]{{{k + 1},}})$"
-
-
-PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 
 
 class WebProtection(Construct):
@@ -72,156 +56,118 @@ class WebProtection(Construct):
         super().__init__(scope, construct_id)
         self._settings = settings
         self._metric_prefix = f"{contract.METRICS_NAMESPACE}-{settings.slug}"
-        self.web_acl = self._build_web_acl()
-        self._build_association(stage)
-        self._build_logging(key)
-
-    def _build_web_acl(self) -> wafv2.CfnWebACL:
-        return wafv2.CfnWebACL(
+        self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            default_action=_WAF.DefaultActionProperty(allow={}),
             visibility_config=self._visibility("WebAcl"),
-            rules=[
-                self._rate_rule(),
-                self._public_rate_rule(),
-                self._oversized_body_rule(),
-                *self._managed_rules(),
-            ],
+            rules=self._rules(),
             custom_response_bodies={
-                PAYLOAD_TOO_LARGE: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                PAYLOAD_TOO_LARGE: _WAF.CustomResponseBodyProperty(
                     content_type="APPLICATION_JSON", content=_payload_too_large_body()
                 )
             },
         )
-
-    def _rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
-        return self._per_ip_rate_rule(
-            "RateLimitPerIp", priority=0, limit=self._settings.waf_rate_limit_per_5_minutes_per_ip
+        wafv2.CfnWebACLAssociation(
+            self, "StageAssociation", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
+        self._build_logging(key)
 
-    def _public_rate_rule(self) -> wafv2.CfnWebACL.RuleProperty:
+    def _rules(self) -> list[_WAF.RuleProperty]:
+        settings, block = self._settings, _WAF.RuleActionProperty(block={})
         # The routes anyone may call without a signature get a tighter per-IP budget of their own, so
         # unauthenticated traffic cannot use up the stage's throttle at the expense of signed callers.
         public_paths = [
-            wafv2.CfnWebACL.StatementProperty(
-                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            _WAF.StatementProperty(
+                byte_match_statement=_WAF.ByteMatchStatementProperty(
+                    field_to_match=_WAF.FieldToMatchProperty(uri_path={}),
                     positional_constraint="ENDS_WITH",  # the path WAF sees starts with the API stage
                     search_string=path,
-                    text_transformations=[
-                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                    ],
+                    text_transformations=_AS_IS,
                 )
             )
             for path in contract.PUBLIC_PATHS
         ]
-        return self._per_ip_rate_rule(
-            "RateLimitPublicRoutesPerIp",
-            priority=1,
-            limit=self._settings.waf_public_rate_limit_per_5_minutes_per_ip,
-            scope_down=wafv2.CfnWebACL.StatementProperty(
-                or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=public_paths)
-            ),
-        )
-
-    def _per_ip_rate_rule(
-        self,
-        name: str,
-        *,
-        priority: int,
-        limit: int,
-        scope_down: wafv2.CfnWebACL.StatementProperty | None = None,
-    ) -> wafv2.CfnWebACL.RuleProperty:
-        return wafv2.CfnWebACL.RuleProperty(
-            name=name,
-            priority=priority,
-            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    aggregate_key_type="IP",
-                    limit=limit,
-                    evaluation_window_sec=300,
-                    scope_down_statement=scope_down,
-                )
-            ),
-            visibility_config=self._visibility(name),
-        )
-
-    def _oversized_body_rule(self) -> wafv2.CfnWebACL.RuleProperty:
+        public = _WAF.StatementProperty(or_statement=_WAF.OrStatementProperty(statements=public_paths))
         # By the declared length: with a Content-Length, the body is never longer than it says (any further
         # bytes would be the next request). A request without one (chunked, or HTTP/2 without the header)
-        # is not matched and meets API Gateway's own limits, as before this rule.
-        return wafv2.CfnWebACL.RuleProperty(
-            name=OVERSIZED_BODY_RULE,
-            priority=2,
-            action=wafv2.CfnWebACL.RuleActionProperty(
-                block=wafv2.CfnWebACL.BlockActionProperty(
-                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                        response_code=contract.ERRORS[PAYLOAD_TOO_LARGE].status,
-                        custom_response_body_key=PAYLOAD_TOO_LARGE,
-                    )
-                )
-            ),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
-                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
-                        single_header={"Name": "content-length"}
-                    ),
-                    regex_string=decimal_at_least_pattern(oversized_body_threshold()),
-                    text_transformations=[
-                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                    ],
-                )
-            ),
-            visibility_config=self._visibility(OVERSIZED_BODY_RULE),
+        # is not matched and meets API Gateway's own limits.
+        oversized = _WAF.StatementProperty(
+            regex_match_statement=_WAF.RegexMatchStatementProperty(
+                field_to_match=_WAF.FieldToMatchProperty(single_header={"Name": "content-length"}),
+                regex_string=decimal_at_least_pattern(contract.EDGE_BODY_LIMIT_BYTES),
+                text_transformations=_AS_IS,
+            )
         )
-
-    def _managed_rules(self) -> list[wafv2.CfnWebACL.RuleProperty]:
-        common = self._managed(
-            "AWSManagedRulesCommonRuleSet",
-            priority=3,
-            # COUNT, not BLOCK: legitimate batches are far larger than this rule's 8 KB (see module doc).
-            overrides=[
-                wafv2.CfnWebACL.RuleActionOverrideProperty(
-                    name=BODY_SIZE_RULE, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
-                )
-            ],
+        too_large = _WAF.CustomResponseProperty(
+            response_code=contract.ERRORS[PAYLOAD_TOO_LARGE].status,
+            custom_response_body_key=PAYLOAD_TOO_LARGE,
         )
-        # Known bad inputs (Log4Shell and friends): cheap, and what checkov's CKV_AWS_192 asks for.
-        known_bad = self._managed("AWSManagedRulesKnownBadInputsRuleSet", priority=4)
-        return [common, known_bad]
+        # COUNT, not BLOCK: legitimate batches are far larger than this rule's 8 KB (see module doc).
+        count_body_size = _WAF.RuleActionOverrideProperty(
+            name=BODY_SIZE_RULE, action_to_use=_WAF.RuleActionProperty(count={})
+        )
+        return [
+            self._rule(
+                0, "RateLimitPerIp", _per_ip(settings.waf_rate_limit_per_5_minutes_per_ip), action=block
+            ),
+            self._rule(
+                1,
+                "RateLimitPublicRoutesPerIp",
+                _per_ip(settings.waf_public_rate_limit_per_5_minutes_per_ip, scope_down=public),
+                action=block,
+            ),
+            self._rule(
+                2,
+                OVERSIZED_BODY_RULE,
+                oversized,
+                action=_WAF.RuleActionProperty(block=_WAF.BlockActionProperty(custom_response=too_large)),
+            ),
+            self._managed_rule(3, "AWSManagedRulesCommonRuleSet", overrides=[count_body_size]),
+            # Known bad inputs (Log4Shell and friends): cheap, and what checkov's CKV_AWS_192 asks for.
+            self._managed_rule(4, "AWSManagedRulesKnownBadInputsRuleSet"),
+        ]
 
-    def _managed(
+    def _rule(
         self,
-        name: str,
-        *,
         priority: int,
-        overrides: list[wafv2.CfnWebACL.RuleActionOverrideProperty] | None = None,
-    ) -> wafv2.CfnWebACL.RuleProperty:
-        return wafv2.CfnWebACL.RuleProperty(
+        name: str,
+        statement: _WAF.StatementProperty,
+        *,
+        action: _WAF.RuleActionProperty | None = None,
+        override_action: _WAF.OverrideActionProperty | None = None,
+    ) -> _WAF.RuleProperty:
+        return _WAF.RuleProperty(
             name=name,
             priority=priority,
-            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-            statement=wafv2.CfnWebACL.StatementProperty(
-                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                    vendor_name="AWS", name=name, rule_action_overrides=overrides
-                )
-            ),
+            action=action,
+            override_action=override_action,
+            statement=statement,
             visibility_config=self._visibility(name),
         )
 
-    def _visibility(self, name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-        return wafv2.CfnWebACL.VisibilityConfigProperty(
+    def _managed_rule(
+        self,
+        priority: int,
+        name: str,
+        overrides: list[_WAF.RuleActionOverrideProperty] | None = None,
+    ) -> _WAF.RuleProperty:
+        group = _WAF.ManagedRuleGroupStatementProperty(
+            vendor_name="AWS", name=name, rule_action_overrides=overrides
+        )
+        return self._rule(
+            priority,
+            name,
+            _WAF.StatementProperty(managed_rule_group_statement=group),
+            override_action=_WAF.OverrideActionProperty(none={}),
+        )
+
+    def _visibility(self, name: str) -> _WAF.VisibilityConfigProperty:
+        return _WAF.VisibilityConfigProperty(
             cloud_watch_metrics_enabled=True,
             metric_name=f"{self._metric_prefix}-{name}",
             sampled_requests_enabled=True,
-        )
-
-    def _build_association(self, stage: apigw.Stage) -> None:
-        wafv2.CfnWebACLAssociation(
-            self, "StageAssociation", resource_arn=stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
 
     def _build_logging(self, key: kms.IKey) -> None:
@@ -268,10 +214,17 @@ class WebProtection(Construct):
         logging.node.add_dependency(group)
 
 
+def _per_ip(limit: int, scope_down: _WAF.StatementProperty | None = None) -> _WAF.StatementProperty:
+    return _WAF.StatementProperty(
+        rate_based_statement=_WAF.RateBasedStatementProperty(
+            aggregate_key_type="IP", limit=limit, evaluation_window_sec=300, scope_down_statement=scope_down
+        )
+    )
+
+
 def _payload_too_large_body() -> str:
-    limit = oversized_body_threshold()
     message = (
         f"The request body is too large: this service accepts at most {contract.BODY_MAX_BYTES} bytes, and "
-        f"refuses any request declaring {limit} bytes or more before it is read."
+        f"refuses any request declaring {contract.EDGE_BODY_LIMIT_BYTES} bytes or more before it is read."
     )
     return json.dumps(contract.error_body(PAYLOAD_TOO_LARGE, message))
