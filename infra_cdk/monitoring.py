@@ -11,6 +11,8 @@ deployment, since a new version does not change who the patients are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -47,7 +49,6 @@ class Monitoring(Construct):
         self._settings = settings
         self._api_name = api_name
         self._function = function
-        self._alias = alias
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -69,15 +70,60 @@ class Monitoring(Construct):
                     else sns.SubscriptionProtocol.EMAIL
                 ),
             )
-        self.api_5xx_rate = self._build_api_5xx_rate_alarm()
-        self.api_p99_latency = self._build_api_latency_alarm()
-        self.function_errors = self._build_function_errors_alarm()
-        self.function_throttles = self._build_function_throttles_alarm()
-        self.extrapolated_inputs = self._build_extrapolated_inputs_alarm()
-        for alarm in self.all_alarms:
+        api_5xx_rate = self._alarm(
+            "Api5xxRate",
+            self._api_5xx_rate(),
+            threshold=settings.alarm_5xx_rate_percent,
+            description=f"at least {settings.alarm_5xx_rate_percent}% of API requests fail with 5XX",
+        )
+        api_p99_latency = self._alarm(
+            "ApiP99Latency",
+            self._p99_with_enough_requests(),
+            threshold=settings.alarm_p99_latency_ms,
+            description=(
+                f"p99 API latency at or above {settings.alarm_p99_latency_ms} ms, in minutes of "
+                f"{P99_MIN_REQUESTS} requests or more"
+            ),
+        )
+        # On the alias: during a canary these are the errors of the versions actually taking traffic.
+        function_errors = self._alarm(
+            "FunctionErrors",
+            alias.metric_errors(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+            threshold=settings.alarm_function_errors,
+            description="the live alias reports function errors (unhandled exceptions, timeouts)",
+        )
+        function_throttles = self._alarm(
+            "FunctionThrottles",
+            function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+            threshold=1,
+            description="invocations throttled: reserved concurrency is exhausted",
+        )
+        extrapolated_inputs = self._alarm(
+            "ExtrapolatedInputs",
+            self._extrapolated_ratio(Duration.minutes(15)),
+            threshold=settings.alarm_extrapolated_percent,
+            description=(
+                f"at least {settings.alarm_extrapolated_percent}% of inputs lie outside the training "
+                "range (model drift: the served population differs from the training data)"
+            ),
+            periods=2,
+        )
+        self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
+        self._alarms = [
+            api_5xx_rate,
+            api_p99_latency,
+            function_errors,
+            function_throttles,
+            extrapolated_inputs,
+        ]
+        for alarm in self._alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
-        self.dashboard = self._build_dashboard()
+        dashboard = self._build_dashboard()
+        self.dashboard_url = (
+            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards:name={dashboard.dashboard_name}"
+        )
 
     def _allow_cloudwatch_alarms_to_publish(self, key: kms.IKey) -> None:
         # Both halves, scoped to this account (confused deputy): the topic policy (enforce_ssl gives the topic
@@ -103,27 +149,6 @@ class Monitoring(Construct):
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions={"StringEquals": this_account},
             )
-        )
-
-    @property
-    def rollback_alarms(self) -> list[cloudwatch.IAlarm]:
-        return [self.function_errors, self.api_5xx_rate, self.api_p99_latency]
-
-    @property
-    def all_alarms(self) -> list[cloudwatch.Alarm]:
-        return [
-            self.api_5xx_rate,
-            self.api_p99_latency,
-            self.function_errors,
-            self.function_throttles,
-            self.extrapolated_inputs,
-        ]
-
-    @property
-    def dashboard_url(self) -> str:
-        return (
-            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
-            f"#dashboards:name={self.dashboard.dashboard_name}"
         )
 
     # --- metrics ---------------------------------------------------------------------------------------
@@ -167,6 +192,17 @@ class Monitoring(Construct):
             period=period,
         )
 
+    def _p99_with_enough_requests(self) -> cloudwatch.MathExpression:
+        return cloudwatch.MathExpression(
+            expression=f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
+            using_metrics={
+                "requests": self._api_metric("Count", cloudwatch.Stats.SUM),
+                "p99": self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
+            },
+            label=f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
+            period=_MINUTE,
+        )
+
     # --- alarms ----------------------------------------------------------------------------------------
     def _alarm(
         self,
@@ -189,63 +225,6 @@ class Monitoring(Construct):
             alarm_description=f"{contract.SERVICE_NAME} {self._settings.slug}: {description}",
         )
 
-    def _build_api_5xx_rate_alarm(self) -> cloudwatch.Alarm:
-        return self._alarm(
-            "Api5xxRate",
-            self._api_5xx_rate(),
-            threshold=self._settings.alarm_5xx_rate_percent,
-            description=f"at least {self._settings.alarm_5xx_rate_percent}% of API requests fail with 5XX",
-        )
-
-    def _build_api_latency_alarm(self) -> cloudwatch.Alarm:
-        p99_with_enough_requests = cloudwatch.MathExpression(
-            expression=f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
-            using_metrics={
-                "requests": self._api_metric("Count", cloudwatch.Stats.SUM),
-                "p99": self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
-            },
-            label=f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
-            period=_MINUTE,
-        )
-        return self._alarm(
-            "ApiP99Latency",
-            p99_with_enough_requests,
-            threshold=self._settings.alarm_p99_latency_ms,
-            description=(
-                f"p99 API latency at or above {self._settings.alarm_p99_latency_ms} ms, in minutes of "
-                f"{P99_MIN_REQUESTS} requests or more"
-            ),
-        )
-
-    def _build_function_errors_alarm(self) -> cloudwatch.Alarm:
-        # On the alias: during a canary these are the errors of the versions actually taking traffic.
-        return self._alarm(
-            "FunctionErrors",
-            self._alias.metric_errors(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
-            threshold=self._settings.alarm_function_errors,
-            description="the live alias reports function errors (unhandled exceptions, timeouts)",
-        )
-
-    def _build_function_throttles_alarm(self) -> cloudwatch.Alarm:
-        return self._alarm(
-            "FunctionThrottles",
-            self._function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
-            threshold=1,
-            description="invocations throttled: reserved concurrency is exhausted",
-        )
-
-    def _build_extrapolated_inputs_alarm(self) -> cloudwatch.Alarm:
-        return self._alarm(
-            "ExtrapolatedInputs",
-            self._extrapolated_ratio(Duration.minutes(15)),
-            threshold=self._settings.alarm_extrapolated_percent,
-            description=(
-                f"at least {self._settings.alarm_extrapolated_percent}% of inputs lie outside the training "
-                "range (model drift: the served population differs from the training data)"
-            ),
-            periods=2,
-        )
-
     # --- dashboard -------------------------------------------------------------------------------------
     def _build_dashboard(self) -> cloudwatch.Dashboard:
         cold_starts = cloudwatch.MathExpression(
@@ -260,64 +239,47 @@ class Monitoring(Construct):
             label="Cold starts",
             period=_MINUTE,
         )
-        dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            default_interval=Duration.hours(3),
+        sum_, percentile, api = cloudwatch.Stats.SUM, cloudwatch.Stats.percentile, self._api_metric
+        p99_alarm = cloudwatch.HorizontalAnnotation(
+            value=self._settings.alarm_p99_latency_ms, label="p99 alarm"
+        )
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        dashboard.add_widgets(
+            _graph("Requests", [api("Count", sum_, "Requests")]),
+            _graph(
+                "Latency (ms)",
+                [api("Latency", percentile(p), f"p{p}") for p in (50, 90, 99)],
+                left_annotations=[p99_alarm],
+            ),
+            _graph("4XX / 5XX", [api("4XXError", sum_, "4XX"), api("5XXError", sum_, "5XX")]),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Requests", left=[self._api_metric("Count", cloudwatch.Stats.SUM, "Requests")], width=8
+            _graph(
+                "Predictions",
+                [self._app_metric(contract.METRIC_PREDICTIONS), self._app_metric(contract.METRIC_REJECTIONS)],
             ),
-            cloudwatch.GraphWidget(
-                title="Latency (ms)",
-                left=[
-                    self._api_metric("Latency", cloudwatch.Stats.percentile(p), f"p{p}") for p in (50, 90, 99)
-                ],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(
-                        value=self._settings.alarm_p99_latency_ms, label="p99 alarm"
-                    )
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="4XX / 5XX",
-                left=[
-                    self._api_metric("4XXError", cloudwatch.Stats.SUM, "4XX"),
-                    self._api_metric("5XXError", cloudwatch.Stats.SUM, "5XX"),
-                ],
-                width=8,
-            ),
-        )
-        dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Predictions",
-                left=[
-                    self._app_metric(contract.METRIC_PREDICTIONS),
-                    self._app_metric(contract.METRIC_REJECTIONS),
-                ],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Extrapolated inputs",
-                left=[self._app_metric(contract.METRIC_EXTRAPOLATED)],
+            _graph(
+                "Extrapolated inputs",
+                [self._app_metric(contract.METRIC_EXTRAPOLATED)],
                 right=[self._extrapolated_ratio(Duration.minutes(15))],
-                width=8,
             ),
-            cloudwatch.GraphWidget(
-                title="Cold starts and concurrency",
-                left=[cold_starts],
+            _graph(
+                "Cold starts and concurrency",
+                [cold_starts],
                 right=[
                     self._function.metric(
                         "ConcurrentExecutions", statistic=cloudwatch.Stats.MAXIMUM, period=_MINUTE
                     ),
-                    self._function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+                    self._function.metric_throttles(statistic=sum_, period=_MINUTE),
                 ],
-                width=8,
             ),
         )
         dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.all_alarms), width=24)
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self._alarms), width=24)
         )
         return dashboard
+
+
+def _graph(title: str, left: list[cloudwatch.IMetric], **options: Any) -> cloudwatch.GraphWidget:
+    """A third of the dashboard's width."""
+    return cloudwatch.GraphWidget(title=title, left=left, width=8, **options)
