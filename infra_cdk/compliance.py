@@ -19,11 +19,11 @@ def acknowledge_nag(resource: IConstruct, rule: str, reason: str, *, applies_to:
     Validations.of(cfn_resource(resource)).acknowledge(Acknowledgment(id=rule_id, reason=reason))
 
 
-def skip_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
-    """Adds a ``checkov: skip`` entry (with its reason) to the resource's CloudFormation Metadata."""
+def skip_checkov(resource: IConstruct, **reasons: str) -> None:
+    """Adds ``checkov: skip`` entries (check id=reason) to the resource's CloudFormation Metadata."""
     cfn = cfn_resource(resource)
     metadata: dict[str, Any] = cfn.get_metadata("checkov") or {}
-    skips = [*metadata.get("skip", []), {"id": check_id, "comment": reason}]
+    skips = [*metadata.get("skip", []), *({"id": check, "comment": why} for check, why in reasons.items())]
     cfn.add_metadata("checkov", {**metadata, "skip": skips})
 
 

@@ -124,21 +124,14 @@ class PredictionFunction(Construct):
         acknowledge_tracing_policy(self.role)
         skip_checkov(
             function,
-            "CKV_AWS_116",
-            "synchronous API backend: a failed call returns an error to its caller; no event to dead-letter",
-        )
-        skip_checkov(
-            function,
-            "CKV_AWS_117",
-            "reaches no private network resource; a VPC would add cold-start latency and NAT cost in vain",
+            CKV_AWS_116="synchronous API backend: a failed call returns an error to its caller; no event to "
+            "dead-letter",
+            CKV_AWS_117="reaches no private network resource; a VPC would add cold-start latency and NAT "
+            "cost in vain",
+            CKV_AWS_173="environment holds names only (service, stage, namespace, log level), no secrets",
         )
         if settings.reserved_concurrency is None:
-            skip_checkov(function, "CKV_AWS_115", NO_RESERVATION_REASON)
-        skip_checkov(
-            function,
-            "CKV_AWS_173",
-            "environment holds names only (service, stage, namespace, log level), no secrets",
-        )
+            skip_checkov(function, CKV_AWS_115=NO_RESERVATION_REASON)
         return function
 
     def _build_alias(self) -> lambda_.Alias:

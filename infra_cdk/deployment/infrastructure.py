@@ -99,15 +99,14 @@ class SafeDeployment(Construct):
             "Python 3.13 is the repository's toolchain (the function image, and the venv the hook is "
             "unit-tested in); the hook moves with them, not ahead of them",
         )
-        skip_checkov(hook, "CKV_AWS_116", "invoked synchronously by CodeDeploy, which records the outcome")
         skip_checkov(
-            hook, "CKV_AWS_117", "calls only the Lambda and CodeDeploy APIs; no private network to reach"
+            hook,
+            CKV_AWS_116="invoked synchronously by CodeDeploy, which records the outcome",
+            CKV_AWS_117="calls only the Lambda and CodeDeploy APIs; no private network to reach",
+            CKV_AWS_173="environment holds the version ARN and public test inputs, no secrets",
         )
         if self._settings.reserved_concurrency is None:
-            skip_checkov(hook, "CKV_AWS_115", NO_RESERVATION_REASON)
-        skip_checkov(
-            hook, "CKV_AWS_173", "environment holds the version ARN and public test inputs, no secrets"
-        )
+            skip_checkov(hook, CKV_AWS_115=NO_RESERVATION_REASON)
         acknowledge_tracing_policy(role)
         return hook
 
