@@ -25,16 +25,6 @@ from infra_cdk.settings import StageSettings
 from lambda_fn import contract
 
 LIVE_ALIAS = "live"
-NO_RESERVATION_REASON = (
-    "this stage reserves no concurrency by its settings: a new account's quota of 10 must stay wholly "
-    "unreserved; the API stage's throttling bounds the calls instead"
-)
-_APPLICATION_LOG_LEVELS = {
-    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
-    "INFO": lambda_.ApplicationLogLevel.INFO,
-    "WARNING": lambda_.ApplicationLogLevel.WARN,
-    "ERROR": lambda_.ApplicationLogLevel.ERROR,
-}
 DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root
 # The root .dockerignore allow-lists the image's inputs. CDK stages the asset directory through it, and
 # re-includes only a Dockerfile at the context root, so this one must be re-included by path or the staged
@@ -65,6 +55,33 @@ def container_image(
     return lambda_.DockerImageCode.from_ecr(repository, tag_or_digest=image_digest)
 
 
+def logs_and_role(
+    scope: Construct, prefix: str, *, settings: StageSettings, key: kms.IKey, what: str
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A function's own log group, and its role: no AWSLambdaBasicExecutionRole, it writes there only."""
+    log_group = stage_log_group(scope, f"{prefix}Logs", settings=settings, key=key)
+    role = iam.Role(
+        scope,
+        f"{prefix}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{contract.SERVICE_NAME} {settings.slug} {what}",
+    )
+    log_group.grant_write(role)
+    return log_group, role
+
+
+def acknowledge_common_findings(function: lambda_.Function, role: iam.Role, settings: StageSettings) -> None:
+    """What every function of a stage accepts: tracing's "*" permissions, and no reservation where the stage
+    reserves none."""
+    acknowledge_tracing_policy(role)
+    if settings.reserved_concurrency is None:
+        skip_checkov(
+            function,
+            CKV_AWS_115="this stage reserves no concurrency by its settings: a new account's quota of 10 "
+            "must stay wholly unreserved; the API stage's throttling bounds the calls instead",
+        )
+
+
 class PredictionFunction(Construct):
     """The function, published as a version behind the ``live`` alias that API Gateway and CodeDeploy use."""
 
@@ -79,29 +96,8 @@ class PredictionFunction(Construct):
         model_version: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._settings = settings
-        self.log_group = self._build_log_group(key)
-        self.role = self._build_role()
-        self.function = self._build_function(image, model_version)
-        self.alias = self._build_alias()
-
-    def _build_log_group(self, key: kms.IKey) -> logs.LogGroup:
-        return stage_log_group(self, "Logs", settings=self._settings, key=key)
-
-    def _build_role(self) -> iam.Role:
-        # An explicit role without AWSLambdaBasicExecutionRole: it may write to its own log group only.
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{contract.SERVICE_NAME} {self._settings.slug} function",
-        )
-        self.log_group.grant_write(role)
-        return role
-
-    def _build_function(self, image: lambda_.DockerImageCode, model_version: str) -> lambda_.Function:
-        settings = self._settings
-        function = lambda_.DockerImageFunction(
+        log_group, role = logs_and_role(self, "", settings=settings, key=key, what="function")
+        self.function = lambda_.DockerImageFunction(
             self,
             "Function",
             code=image,
@@ -112,27 +108,26 @@ class PredictionFunction(Construct):
             timeout=Duration.seconds(settings.timeout_seconds),
             reserved_concurrent_executions=settings.reserved_concurrency,  # None: no reservation
             tracing=lambda_.Tracing.ACTIVE,
-            role=self.role,
-            log_group=self.log_group,
+            role=role,
+            log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            # Lambda filters JSON application logs by level too: keep it in step with Powertools' level.
-            application_log_level_v2=_APPLICATION_LOG_LEVELS[settings.log_level],
+            # Lambda filters JSON application logs by level too, in step with Powertools' (WARNING is WARN).
+            application_log_level_v2=lambda_.ApplicationLogLevel[
+                settings.log_level.replace("WARNING", "WARN")
+            ],
             # START/END/REPORT platform lines only above WARN: REPORT's numbers are in Lambda's metrics.
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             environment=contract.function_environment(stage=settings.slug, log_level=settings.log_level),
         )
-        acknowledge_tracing_policy(self.role)
+        acknowledge_common_findings(self.function, role, settings)
         skip_checkov(
-            function,
+            self.function,
             CKV_AWS_116="synchronous API backend: a failed call returns an error to its caller; no event to "
             "dead-letter",
             CKV_AWS_117="reaches no private network resource; a VPC would add cold-start latency and NAT "
             "cost in vain",
             CKV_AWS_173="environment holds names only (service, stage, namespace, log level), no secrets",
         )
-        if settings.reserved_concurrency is None:
-            skip_checkov(function, CKV_AWS_115=NO_RESERVATION_REASON)
-        return function
-
-    def _build_alias(self) -> lambda_.Alias:
-        return lambda_.Alias(self, "LiveAlias", alias_name=LIVE_ALIAS, version=self.function.current_version)
+        self.alias = lambda_.Alias(
+            self, "LiveAlias", alias_name=LIVE_ALIAS, version=self.function.current_version
+        )

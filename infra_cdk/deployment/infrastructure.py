@@ -20,24 +20,16 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra_cdk.compliance import acknowledge_nag, acknowledge_tracing_policy, cfn_resource, skip_checkov
-from infra_cdk.function import NO_RESERVATION_REASON
-from infra_cdk.log_groups import stage_log_group
-from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, DeploymentStrategy, StageSettings
+from infra_cdk.compliance import acknowledge_nag, cfn_resource, skip_checkov
+from infra_cdk.function import acknowledge_common_findings, logs_and_role
+from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, StageSettings
 from lambda_fn import contract
 
 HOOK_RUNTIME_DIR = Path(__file__).resolve().parent / "pre_traffic_hook"
-
-DEPLOYMENT_CONFIGS: dict[DeploymentStrategy, codedeploy.ILambdaDeploymentConfig] = {
-    "all_at_once": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
-    "canary_10_percent_5_minutes": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
-    "linear_10_percent_every_1_minute": codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_1_MINUTE,
-}
 
 
 class SafeDeployment(Construct):
@@ -53,25 +45,46 @@ class SafeDeployment(Construct):
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._settings = settings
-        self.hook = self._build_pre_traffic_hook(alias.version, checks, key)
-        self.deployment_group = self._build_deployment_group(alias, rollback_alarms)
+        hook = self._build_pre_traffic_hook(settings, alias.version, checks, key)
+        group = codedeploy.LambdaDeploymentGroup(
+            self,
+            "DeploymentGroup",
+            alias=alias,
+            # The strategies are named after CDK's predefined configurations, in lower case.
+            deployment_config=getattr(
+                codedeploy.LambdaDeploymentConfig, settings.deployment_strategy.upper()
+            ),
+            alarms=list(rollback_alarms),
+            pre_hook=hook,
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+            ),
+        )
+        acknowledge_nag(
+            group.role,
+            "IAM4",
+            "AWSCodeDeployRoleForLambdaLimited is the AWS-managed policy for CodeDeploy's Lambda "
+            "deployments, limited to alias updates and CodeDeployHook_* invocations",
+            applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSCodeDeployRoleForLambdaLimited",
+        )
+        hook_arn = Stack.of(self).resolve(Stack.of(self).get_logical_id(cfn_resource(hook)))
+        acknowledge_nag(
+            group.role.node.find_child("DefaultPolicy"),
+            "IAM5",
+            "CodeDeploy invokes only the pre-traffic hook; the ':*' suffix added by grantInvoke covers that "
+            "one function's versions and aliases",
+            applies_to=f"Resource::<{hook_arn}.Arn>:*",
+        )
         # The alias names both only inside its UpdatePolicy; make CloudFormation update them first, so the
         # shift of a new version is checked by a hook that already knows that version.
-        cfn_resource(alias).add_resource_dependency(cfn_resource(self.hook))
-        cfn_resource(alias).add_resource_dependency(cfn_resource(self.deployment_group))
+        cfn_resource(alias).add_resource_dependency(cfn_resource(hook))
+        cfn_resource(alias).add_resource_dependency(cfn_resource(group))
 
     def _build_pre_traffic_hook(
-        self, version: lambda_.IVersion, checks: list[dict[str, Any]], key: kms.IKey
+        self, settings: StageSettings, version: lambda_.IVersion, checks: list[dict[str, Any]], key: kms.IKey
     ) -> lambda_.Function:
-        log_group = stage_log_group(self, "HookLogs", settings=self._settings, key=key)
-        role = iam.Role(
-            self,
-            "HookRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{contract.SERVICE_NAME} {self._settings.slug} pre-traffic hook",
-        )
-        log_group.grant_write(role)
+        log_group, role = logs_and_role(self, "Hook", settings=settings, key=key, what="pre-traffic hook")
         hook = lambda_.Function(
             self,
             "PreTrafficHook",
@@ -84,7 +97,7 @@ class SafeDeployment(Construct):
             timeout=Duration.minutes(1),
             # Reserved only where the stage reserves (see HOOK_RESERVED_CONCURRENCY).
             reserved_concurrent_executions=(
-                None if self._settings.reserved_concurrency is None else HOOK_RESERVED_CONCURRENCY
+                None if settings.reserved_concurrency is None else HOOK_RESERVED_CONCURRENCY
             ),
             role=role,
             log_group=log_group,
@@ -105,39 +118,5 @@ class SafeDeployment(Construct):
             CKV_AWS_117="calls only the Lambda and CodeDeploy APIs; no private network to reach",
             CKV_AWS_173="environment holds the version ARN and public test inputs, no secrets",
         )
-        if self._settings.reserved_concurrency is None:
-            skip_checkov(hook, CKV_AWS_115=NO_RESERVATION_REASON)
-        acknowledge_tracing_policy(role)
+        acknowledge_common_findings(hook, role, settings)
         return hook
-
-    def _build_deployment_group(
-        self, alias: lambda_.Alias, rollback_alarms: Sequence[cloudwatch.IAlarm]
-    ) -> codedeploy.LambdaDeploymentGroup:
-        group = codedeploy.LambdaDeploymentGroup(
-            self,
-            "DeploymentGroup",
-            alias=alias,
-            deployment_config=DEPLOYMENT_CONFIGS[self._settings.deployment_strategy],
-            alarms=list(rollback_alarms),
-            pre_hook=self.hook,
-            auto_rollback=codedeploy.AutoRollbackConfig(
-                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
-            ),
-        )
-        acknowledge_nag(
-            group.role,
-            "IAM4",
-            "AWSCodeDeployRoleForLambdaLimited is the AWS-managed policy for CodeDeploy's Lambda "
-            "deployments, limited to alias updates and CodeDeployHook_* invocations",
-            applies_to="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSCodeDeployRoleForLambdaLimited",
-        )
-        hook_arn = Stack.of(self).resolve(Stack.of(self).get_logical_id(cfn_resource(self.hook)))
-        acknowledge_nag(
-            group.role.node.find_child("DefaultPolicy"),
-            "IAM5",
-            "CodeDeploy invokes only the pre-traffic hook; the ':*' suffix added by grantInvoke covers that "
-            "one function's versions and aliases",
-            applies_to=f"Resource::<{hook_arn}.Arn>:*",
-        )
-        return group

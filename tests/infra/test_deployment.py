@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk.assertions import Template
 
-from infra_cdk.deployment.infrastructure import DEPLOYMENT_CONFIGS
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import DeploymentStrategy, StageSettings
 from model.artifact import load_artifact
 from tests.infra.cfn import as_list, one, policy_statements, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
@@ -20,8 +21,11 @@ CONFIG_NAMES = {
 }
 
 
-def test_every_strategy_maps_to_its_codedeploy_configuration() -> None:
-    assert set(DEPLOYMENT_CONFIGS) == set(CONFIG_NAMES)
+def test_every_strategy_a_stage_may_set_is_a_codedeploy_configuration() -> None:
+    # The deployment group looks each strategy up by name among CDK's predefined configurations.
+    assert set(typing.get_args(DeploymentStrategy)) == set(CONFIG_NAMES)
+    for strategy, name in CONFIG_NAMES.items():
+        assert getattr(codedeploy.LambdaDeploymentConfig, strategy.upper()).deployment_config_name == name
 
 
 def test_the_deployment_group_uses_the_stage_strategy_and_rolls_back_on_alarms(
