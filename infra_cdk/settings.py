@@ -1,10 +1,8 @@
 """Per-stage settings: every way Staging and Production differ, defined once, typed and validated.
 
 Constructs never ask "which stage is this?"; they read a :class:`StageSettings`. The stages live in
-:data:`STAGES`, and only there: a setting changes by a reviewed commit that the next release deploys. Nothing
-overrides them at synthesis or deployment, so no release can silently revert what another one deployed.
-The values people must set for their own deployment (account, region, bootstrap qualifiers, who may call
-the API, who receives the alarms) are fields like any other (docs/deploy.md, "First deployment").
+:data:`STAGES` only, changed by reviewed commits: nothing overrides them at synthesis or deployment, so no
+release can silently revert what another deployed (docs/deploy.md, "Per-stage settings").
 """
 
 from __future__ import annotations
@@ -41,6 +39,23 @@ LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "C
 # The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
 # these two slots (one run and a retry) so a saturated function cannot starve the check of its own release.
 HOOK_RESERVED_CONCURRENCY: Final = 2
+
+# The range of each number a stage sets. Lambda allows 128..10 240 MB; API Gateway's integration timeout caps
+# synchronous calls at 29 s, so a longer function timeout would only hide a hung request; WAF rate-based rules
+# count over 5 minutes, from 10 requests.
+_LIMITS: Final[dict[str, tuple[float, float]]] = {
+    "memory_mb": (128, 10_240),
+    "timeout_seconds": (1, 29),
+    "reserved_concurrency": (1, 1_000),
+    "throttle_rate_per_second": (1, 10_000),
+    "throttle_burst": (1, 5_000),
+    "waf_rate_limit_per_5_minutes_per_ip": (10, 2_000_000_000),
+    "waf_public_rate_limit_per_5_minutes_per_ip": (10, 2_000_000_000),
+    "alarm_5xx_rate_percent": (0.01, 100),
+    "alarm_p99_latency_ms": (10, 29_000),
+    "alarm_function_errors": (1, 1_000_000),
+    "alarm_extrapolated_percent": (0.01, 100),
+}
 
 
 class SettingsError(ValueError):
@@ -148,43 +163,22 @@ class StageSettings:
             yield f"region {self.region!r} is not an AWS region name"
         if not BOOTSTRAP_QUALIFIER.match(self.bootstrap_qualifier):
             yield f"bootstrap_qualifier {self.bootstrap_qualifier!r}: 1 to 10 lower-case letters or digits"
-        # Lambda limits: 128..10240 MB of memory, 1..900 s; API Gateway's integration timeout caps
-        # synchronous calls at 29 s, so a longer function timeout would only hide a hung request.
-        yield from _within("memory_mb", self.memory_mb, 128, 10_240)
-        yield from _within("timeout_seconds", self.timeout_seconds, 1, 29)
-        if self.reserved_concurrency is not None:
-            yield from _within("reserved_concurrency", self.reserved_concurrency, 1, 1_000)
-        yield from _within("throttle_rate_per_second", self.throttle_rate_per_second, 1, 10_000)
-        yield from _within("throttle_burst", self.throttle_burst, 1, 5_000)
+        for field, (low, high) in _LIMITS.items():
+            value = getattr(self, field)
+            if value is not None and not low <= value <= high:
+                yield f"{field} {value} must be between {low} and {high}"
         if self.throttle_burst < self.throttle_rate_per_second:
             yield "throttle_burst must be at least throttle_rate_per_second"
-        # WAF rate-based rules count over 5 minutes and accept limits from 10 to 2e9.
-        yield from _within(
-            "waf_rate_limit_per_5_minutes_per_ip", self.waf_rate_limit_per_5_minutes_per_ip, 10, 2_000_000_000
-        )
-        yield from _within(
-            "waf_public_rate_limit_per_5_minutes_per_ip",
-            self.waf_public_rate_limit_per_5_minutes_per_ip,
-            10,
-            self.waf_rate_limit_per_5_minutes_per_ip,
-        )
+        if self.waf_public_rate_limit_per_5_minutes_per_ip > self.waf_rate_limit_per_5_minutes_per_ip:
+            yield "waf_public_rate_limit_per_5_minutes_per_ip must be at most the stage's rate limit"
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             yield f"log_retention_days {self.log_retention_days} is not one CloudWatch Logs accepts"
-        yield from _within("alarm_5xx_rate_percent", self.alarm_5xx_rate_percent, 0.01, 100)
-        yield from _within("alarm_p99_latency_ms", self.alarm_p99_latency_ms, 10, 29_000)
-        yield from _within("alarm_function_errors", self.alarm_function_errors, 1, 1_000_000)
-        yield from _within("alarm_extrapolated_percent", self.alarm_extrapolated_percent, 0.01, 100)
         for arn in self.invoker_principals:
             if not PRINCIPAL_ARN.match(arn):
                 yield f"invoker_principals entry {arn!r} is not an IAM account, role or user ARN"
         for subscriber in self.alarm_subscribers:
             if not ALARM_SUBSCRIBER.match(subscriber):
                 yield f"alarm_subscribers entry {subscriber!r} is not an e-mail address or https:// URL"
-
-
-def _within(field: str, value: float, low: float, high: float) -> typing.Iterator[str]:
-    if not low <= value <= high:
-        yield f"{field} {value} must be between {low} and {high}"
 
 
 def check_stages(stages: Sequence[StageSettings]) -> tuple[StageSettings, ...]:
@@ -218,10 +212,10 @@ def check_stages(stages: Sequence[StageSettings]) -> tuple[StageSettings, ...]:
 
 def stages_by_account(stages: Sequence[StageSettings]) -> dict[str | None, tuple[StageSettings, ...]]:
     """The stages by account (None: the account of the credentials), in order: one DeliveryAccess each."""
-    grouped: dict[str | None, tuple[StageSettings, ...]] = {}
-    for stage in stages:
-        grouped[stage.account] = (*grouped.get(stage.account, ()), stage)
-    return grouped
+    return {
+        account: tuple(s for s in stages if s.account == account)
+        for account in dict.fromkeys(s.account for s in stages)
+    }
 
 
 def delivery_access_stacks(stages: Sequence[StageSettings]) -> dict[str, tuple[StageSettings, ...]]:

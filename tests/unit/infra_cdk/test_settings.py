@@ -42,8 +42,9 @@ def test_the_committed_stages_are_staging_then_production() -> None:
         ({"alarm_subscribers": ("http://hooks.example.org",)}, "is not an e-mail address or https://"),
         (
             {"waf_public_rate_limit_per_5_minutes_per_ip": 5000},
-            "waf_public_rate_limit_per_5_minutes_per_ip 5000 must be between 10 and 1000",
+            "waf_public_rate_limit_per_5_minutes_per_ip must be at most the stage's rate limit",
         ),
+        ({"waf_public_rate_limit_per_5_minutes_per_ip": 5}, "must be between 10 and 2000000000"),
     ],
 )
 def test_a_bad_value_is_refused_with_a_message_naming_the_stage_and_field(change: dict, message: str) -> None:
