@@ -47,28 +47,15 @@ class PredictionApi(Construct):
         invoker_principals: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
-        self._settings = settings
         self.api_name = f"{contract.SERVICE_NAME}-{settings.slug}"
-        self.access_logs = stage_log_group(self, "AccessLogs", settings=settings, key=key)
-        self.rest_api = self._build_rest_api(invoker_principals)
-        self._build_gateway_responses()
-        self._integration = apigw.LambdaIntegration(alias, allow_test_invoke=False)
-        self._not_found = self._build_not_found_integration()
-        self._build_routes()
-
-    @property
-    def stage(self) -> apigw.Stage:
-        return self.rest_api.deployment_stage
-
-    def _build_rest_api(self, invoker_principals: Sequence[str]) -> apigw.RestApi:
-        settings = self._settings
-        api = apigw.RestApi(
+        access_logs = stage_log_group(self, "AccessLogs", settings=settings, key=key)
+        self.rest_api = apigw.RestApi(
             self,
             "Api",
             rest_api_name=self.api_name,
             description=f"Diabetes progression predictions ({settings.slug})",
             endpoint_configuration=apigw.EndpointConfiguration(types=[apigw.EndpointType.REGIONAL]),
-            policy=self._resource_policy(invoker_principals),
+            policy=_resource_policy(invoker_principals),
             # Execution logging needs the account-level API Gateway CloudWatch role: one setting per account
             # and region, which the DeliveryAccess stack owns (two stages in one account would fight over it).
             cloud_watch_role=False,
@@ -78,7 +65,7 @@ class PredictionApi(Construct):
                 stage_name=settings.slug,
                 throttling_rate_limit=settings.throttle_rate_per_second,
                 throttling_burst_limit=settings.throttle_burst,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=_access_log_format(),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
@@ -86,49 +73,23 @@ class PredictionApi(Construct):
                 tracing_enabled=True,
             ),
         )
+        self.stage = self.rest_api.deployment_stage
         # The stack's outputs are the contract's (ApiUrl, ...); drop RestApi's own auto-named endpoint output.
-        api.node.try_remove_child("Endpoint")
+        self.rest_api.node.try_remove_child("Endpoint")
         acknowledge_nag(
-            api,
+            self.rest_api,
             "APIG2",
             "every body is validated by the function against the one definition of its request type "
             "(lambda_fn/schemas.py); an edge validator would judge the same bodies a second time, with codes "
             "of its own",
         )
         skip_checkov(
-            api.deployment_stage,
+            self.stage,
             CKV_AWS_120="no response caching: predictions are POSTs and cheap; a cache would also hold "
             "health data",
         )
-        return api
-
-    def _resource_policy(self, invoker_principals: Sequence[str]) -> iam.PolicyDocument:
-        # Anyone may reach the API (public routes, 404s); on protected routes only the listed principals pass,
-        # whatever their own IAM policies say. Unsigned requests never get that far: AWS_IAM rejects them.
-        # Each path with and without a trailing slash, so the slash cannot slip past the Deny. Not "<path>/*":
-        # longer paths are {proxy+} MOCK 404s that reach nothing, and an unsigned caller should get that 404,
-        # not a 403 (the end-to-end suite checks it).
-        protected = [
-            f"execute-api:/*/*{path}{slash}" for path in contract.PROTECTED_PATHS for slash in ("", "/")
-        ]
-        return iam.PolicyDocument(
-            statements=[
-                iam.PolicyStatement(
-                    sid="AnyoneMayReachTheApi",
-                    principals=[iam.AnyPrincipal()],
-                    actions=["execute-api:Invoke"],
-                    resources=["execute-api:/*"],
-                ),
-                iam.PolicyStatement(
-                    sid="OnlyInvokersOnProtectedRoutes",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["execute-api:Invoke"],
-                    resources=protected,
-                    conditions={"ArnNotLike": {"aws:PrincipalArn": principal_patterns(invoker_principals)}},
-                ),
-            ]
-        )
+        self._build_gateway_responses()
+        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
 
     def _build_gateway_responses(self) -> None:
         for response_type, code in contract.GATEWAY_RESPONSES.items():
@@ -144,8 +105,29 @@ class PredictionApi(Construct):
                 templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
             )
 
-    def _build_not_found_integration(self) -> apigw.MockIntegration:
-        return apigw.MockIntegration(
+    def _build_routes(self, integration: apigw.Integration) -> None:
+        root = self.rest_api.root
+        routed: set[str] = set()
+        for route in contract.ROUTES:
+            resource = root.resource_for_path(route.path)
+            routed.add(resource.path)
+            authorization = apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.IAM
+            method = resource.add_method("ANY", integration, authorization_type=authorization)
+            if route.public:
+                reason = (
+                    f"{route.path} is public by contract (health and API documentation), rate-limited by "
+                    "the WAF"
+                )
+                acknowledge_nag(method, "APIG4", reason)
+                skip_checkov(method, CKV_AWS_59=reason)
+            else:
+                reason = (
+                    "callers authenticate with SigV4 (AWS_IAM): they are AWS principals, not Cognito users"
+                )
+            acknowledge_nag(method, "COG4", reason)
+        # Every resource in the tree answers unknown children with the MOCK 404, and so do the resources
+        # that are only path prefixes (/, /v1).
+        not_found = apigw.MockIntegration(
             request_templates={"application/json": '{"statusCode": 404}'},
             passthrough_behavior=apigw.PassthroughBehavior.NEVER,
             integration_responses=[
@@ -156,54 +138,10 @@ class PredictionApi(Construct):
                 )
             ],
         )
-
-    def _build_routes(self) -> None:
-        root = self.rest_api.root
-        routed: set[str] = set()
-        for route in contract.ROUTES:
-            resource = root.resource_for_path(route.path)
-            routed.add(resource.path)
-            self._add_route_methods(resource, route)
-        # Every resource in the tree answers unknown children with the MOCK 404, and so do the resources
-        # that are only path prefixes (/, /v1).
         for node in self._all_resources(root):
-            self._add_not_found(node.add_resource("{proxy+}"))
+            _add_not_found(node.add_resource("{proxy+}"), not_found)
             if node.path not in routed:
-                self._add_not_found(node)
-
-    def _add_route_methods(self, resource: apigw.IResource, route: contract.Route) -> None:
-        authorization = apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.IAM
-        method = resource.add_method("ANY", self._integration, authorization_type=authorization)
-        self._acknowledge_authorization(method, route)
-
-    def _add_not_found(self, resource: apigw.IResource) -> None:
-        method = resource.add_method(
-            "ANY",
-            self._not_found,
-            authorization_type=apigw.AuthorizationType.NONE,
-            method_responses=[
-                apigw.MethodResponse(
-                    status_code="404", response_parameters={"method.response.header.Content-Type": True}
-                )
-            ],
-        )
-        reason = (
-            "MOCK integration that only answers 404 in the error shape: it reaches no backend and no data"
-        )
-        acknowledge_nag(method, "APIG4", reason)
-        acknowledge_nag(method, "COG4", reason)
-        skip_checkov(method, CKV_AWS_59=reason)
-
-    def _acknowledge_authorization(self, method: apigw.Method, route: contract.Route) -> None:
-        if route.public:
-            reason = (
-                f"{route.path} is public by contract (health and API documentation), rate-limited by the WAF"
-            )
-            acknowledge_nag(method, "APIG4", reason)
-            skip_checkov(method, CKV_AWS_59=reason)
-        else:
-            reason = "callers authenticate with SigV4 (AWS_IAM): they are AWS principals, not Cognito users"
-        acknowledge_nag(method, "COG4", reason)
+                _add_not_found(node, not_found)
 
     @staticmethod
     def _all_resources(root: apigw.IResource) -> list[apigw.IResource]:
@@ -214,6 +152,50 @@ class PredictionApi(Construct):
             found.append(resource)
             pending.extend(c for c in resource.node.children if isinstance(c, apigw.Resource))
         return found
+
+
+def _add_not_found(resource: apigw.IResource, integration: apigw.Integration) -> None:
+    method = resource.add_method(
+        "ANY",
+        integration,
+        authorization_type=apigw.AuthorizationType.NONE,
+        method_responses=[
+            apigw.MethodResponse(
+                status_code="404", response_parameters={"method.response.header.Content-Type": True}
+            )
+        ],
+    )
+    reason = "MOCK integration that only answers 404 in the error shape: it reaches no backend and no data"
+    acknowledge_nag(method, "APIG4", reason)
+    acknowledge_nag(method, "COG4", reason)
+    skip_checkov(method, CKV_AWS_59=reason)
+
+
+def _resource_policy(invoker_principals: Sequence[str]) -> iam.PolicyDocument:
+    # Anyone may reach the API (public routes, 404s); on protected routes only the listed principals pass,
+    # whatever their own IAM policies say. Unsigned requests never get that far: AWS_IAM rejects them.
+    # Each path with and without a trailing slash, so the slash cannot slip past the Deny. Not "<path>/*":
+    # longer paths are {proxy+} MOCK 404s that reach nothing, and an unsigned caller should get that 404,
+    # not a 403 (the end-to-end suite checks it).
+    protected = [f"execute-api:/*/*{path}{slash}" for path in contract.PROTECTED_PATHS for slash in ("", "/")]
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="AnyoneMayReachTheApi",
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+            ),
+            iam.PolicyStatement(
+                sid="OnlyInvokersOnProtectedRoutes",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=protected,
+                conditions={"ArnNotLike": {"aws:PrincipalArn": principal_patterns(invoker_principals)}},
+            ),
+        ]
+    )
 
 
 def principal_patterns(invoker_principals: Sequence[str]) -> list[str]:
