@@ -9,8 +9,10 @@ infrastructure.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
+from infra_cdk.deployment.pre_traffic_hook.hook import Check
 from lambda_fn import contract
 from lambda_fn.schemas import (
     BatchPredictRequest,
@@ -27,7 +29,7 @@ _OK, _UNPROCESSABLE = 200, 422
 
 
 def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
-    """Checks (see pre_traffic_hook.hook.Check) covering health, model identity, both prediction routes,
+    """Checks, as the hook reads them, covering health, model identity, both prediction routes,
     the legacy route's unit conversion and the rejection of a bad body."""
     feature, version = artifact.feature, artifact.model_version
     low, high = feature.train_min, feature.train_max
@@ -76,11 +78,4 @@ def _check(
 ) -> dict[str, Any]:
     if (method, path) not in {(r.method, r.path) for r in contract.ROUTES}:
         raise ValueError(f"pre-traffic check {name!r}: {method} {path} is not a contract route")
-    return {
-        "name": name,
-        "method": method,
-        "path": path,
-        "body": body,
-        "status": status,
-        "expect": dict(expect),
-    }
+    return asdict(Check(name, method, path, body, status, dict(expect)))

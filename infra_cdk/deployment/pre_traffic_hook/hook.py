@@ -23,8 +23,7 @@ from typing import Any
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-REL_TOLERANCE = 1e-9  # the function computes slope * bmi + intercept in float64, as the expectation does
-ABS_TOLERANCE = 1e-9
+TOLERANCE = 1e-9  # the function computes slope * bmi + intercept in float64, as the expectation does
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +40,6 @@ class Check:
     body: Any
     status: int
     expect: dict[str, Any]
-
-    @staticmethod
-    def from_document(document: dict[str, Any]) -> Check:
-        return Check(
-            name=str(document["name"]),
-            method=str(document["method"]),
-            path=str(document["path"]),
-            body=document.get("body"),
-            status=int(document["status"]),
-            expect=dict(document.get("expect", {})),
-        )
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, str]:
@@ -70,7 +58,7 @@ def run(event: dict[str, Any], *, lambda_client: Any, codedeploy_client: Any, en
     failures: list[str]
     try:
         target = environ["TARGET_VERSION_ARN"]
-        checks = [Check.from_document(d) for d in json.loads(environ["CHECKS"])]
+        checks = [Check(**document) for document in json.loads(environ["CHECKS"])]
         if not checks:
             raise ValueError("CHECKS is empty: refusing to pass a deployment that was not checked")
         failures = [problem for check in checks for problem in verify(lambda_client, target, check)]
@@ -125,7 +113,7 @@ def matches(actual: Any, expected: Any) -> bool:
         return (
             isinstance(actual, int | float)
             and math.isfinite(actual)
-            and math.isclose(actual, expected, rel_tol=REL_TOLERANCE, abs_tol=ABS_TOLERANCE)
+            and math.isclose(actual, expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
         )
     if isinstance(expected, dict):  # only the fields the check names
         return isinstance(actual, dict) and all(matches(actual.get(k), v) for k, v in expected.items())

@@ -18,7 +18,7 @@ from infra_cdk.deployment.pre_traffic_hook import hook
 
 TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:diabetes-progression-staging:7"
 EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "hook-execution-id-1"}
-CHECK = {
+CHECK: dict[str, Any] = {
     "name": "batch prediction",
     "method": "POST",
     "path": "/v1/predict/batch",
@@ -143,7 +143,7 @@ def test_every_check_runs_and_each_failure_is_reported(caplog: pytest.LogCapture
 
 
 def test_the_event_is_an_api_gateway_rest_proxy_event() -> None:
-    event = hook.api_gateway_event(hook.Check.from_document(CHECK))
+    event = hook.api_gateway_event(hook.Check(**CHECK))
     assert event["httpMethod"] == "POST"
     assert (
         event["path"] == event["resource"] == event["requestContext"]["resourcePath"] == "/v1/predict/batch"
@@ -152,7 +152,7 @@ def test_the_event_is_an_api_gateway_rest_proxy_event() -> None:
     assert event["headers"]["Content-Type"] == "application/json"
     assert event["requestContext"]["requestId"]
     assert event["isBase64Encoded"] is False
-    assert hook.api_gateway_event(hook.Check.from_document({**CHECK, "body": None}))["body"] is None
+    assert hook.api_gateway_event(hook.Check(**{**CHECK, "body": None}))["body"] is None
 
 
 @pytest.mark.parametrize(
