@@ -35,10 +35,3 @@ def cfn_resource(resource: IConstruct) -> CfnResource:
     if not isinstance(child, CfnResource):
         raise TypeError(f"{resource.node.path} has no single CloudFormation resource")
     return child
-
-
-def acknowledge_tracing_policy(role: IConstruct) -> None:
-    """Active X-Ray tracing adds xray:PutTraceSegments/PutTelemetryRecords on "*" to a function's role."""
-    policy = role.node.find_child("DefaultPolicy")
-    reason = "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
-    acknowledge_nag(policy, "IAM5", reason, applies_to="Resource::*")

@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
-from infra_cdk.compliance import acknowledge_tracing_policy, skip_checkov
+from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.identifiers import IMAGE_DIGEST
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
@@ -35,12 +35,8 @@ _ASSET_EXCLUDE = (".git", ".venv*", "node_modules", "cdk.out", ".cache", "*_cach
 def container_image(
     scope: Construct, *, settings: StageSettings, repo_root: Path, image_digest: str | None
 ) -> lambda_.DockerImageCode:
-    """The image pinned by digest in the stage's bootstrap repository (a release), or, without a digest, the
-    image built from source (a developer's `cdk deploy`).
-
-    Delivery builds the image once, pushes that very image into each stage's bootstrap repository and
-    deploys it there by digest: the same digest in every stage.
-    """
+    """The image pinned by digest in the stage's bootstrap repository, where a release pushed the one image
+    it built for every stage; without a digest, the image built from source (a developer's `cdk deploy`)."""
     if image_digest is None:
         return lambda_.DockerImageCode.from_image_asset(
             str(repo_root),
@@ -73,7 +69,9 @@ def logs_and_role(
 def acknowledge_common_findings(function: lambda_.Function, role: iam.Role, settings: StageSettings) -> None:
     """What every function of a stage accepts: tracing's "*" permissions, and no reservation where the stage
     reserves none."""
-    acknowledge_tracing_policy(role)
+    # Active X-Ray tracing adds xray:PutTraceSegments/PutTelemetryRecords on "*" to the function's role.
+    reason = "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions"
+    acknowledge_nag(role.node.find_child("DefaultPolicy"), "IAM5", reason, applies_to="Resource::*")
     if settings.reserved_concurrency is None:
         skip_checkov(
             function,

@@ -1,12 +1,10 @@
 """Alarms (to a KMS-encrypted topic) and the stage's dashboard.
 
 Three alarms also guard deployments (:attr:`Monitoring.rollback_alarms`): the live alias's errors, the API's
-5xx rate and its p99 latency. CodeDeploy rolls a deployment back when any of them fires during the shift.
-The latency alarm counts only minutes with at least :data:`P99_MIN_REQUESTS` requests: over fewer, a "p99" is
-the slowest of a handful, and the few cold starts every new version has would roll a good release back.
-The extrapolated-input ratio is the model-drift signal: the share of inputs outside the BMI range the model
-was trained on. It alarms (someone should look at the population being served) but never rolls back a
-deployment, since a new version does not change who the patients are.
+5xx rate and its p99 latency (see :data:`P99_MIN_REQUESTS`). CodeDeploy rolls a deployment back when any of
+them fires during the shift. The extrapolated-input ratio is the model-drift signal: the share of inputs
+outside the BMI range the model was trained on. It alarms (someone should look at the population being
+served) but never rolls back a deployment, since a new version does not change who the patients are.
 """
 
 from __future__ import annotations
@@ -59,16 +57,10 @@ class Monitoring(Construct):
         self._allow_cloudwatch_alarms_to_publish(key)
         for index, endpoint in enumerate(settings.alarm_subscribers):
             # Named by position: an address never becomes a construct path or logical id.
+            https = endpoint.startswith("https://")
+            protocol = sns.SubscriptionProtocol.HTTPS if https else sns.SubscriptionProtocol.EMAIL
             sns.Subscription(
-                self,
-                f"AlarmSubscriber{index}",
-                topic=self.topic,
-                endpoint=endpoint,
-                protocol=(
-                    sns.SubscriptionProtocol.HTTPS
-                    if endpoint.startswith("https://")
-                    else sns.SubscriptionProtocol.EMAIL
-                ),
+                self, f"AlarmSubscriber{index}", topic=self.topic, endpoint=endpoint, protocol=protocol
             )
         api_5xx_rate = self._alarm(
             "Api5xxRate",

@@ -205,10 +205,8 @@ class WebProtection(Construct):
             },
             # SigV4 signatures are credentials-derived; never write them to logs.
             redacted_fields=[
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"}),
-                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
-                    single_header={"Name": "x-amz-security-token"}
-                ),
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in ("authorization", "x-amz-security-token")
             ],
         )
         logging.node.add_dependency(group)

@@ -4,10 +4,8 @@ and rolled back automatically when a rollback alarm fires.
 Production shifts by canary (10% for 5 minutes), Staging all at once (it has no users to protect, and its
 end-to-end suite runs right after). Either way the hook must pass before the first request moves.
 
-Except on a stage's first deployment: the alias's CodeDeploy UpdatePolicy applies only when CloudFormation
-*updates* the alias, and the stack's first create *creates* it, pointing straight at the first version, so
-neither the hook nor the canary runs then. Only later releases are gated; the first version of Production is
-vouched for by Staging's end-to-end suite, which runs against the same image before Production exists.
+Except on a stage's first deployment, which creates the alias pointing straight at the first version (the
+alias's UpdatePolicy applies to updates only): docs/architecture.md, "Canary with automatic rollback".
 """
 
 from __future__ import annotations
