@@ -133,9 +133,9 @@ class DeliveryAccessStack(Stack):
         )
         partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
         qualifier = settings.bootstrap_qualifier
-        # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
-        # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
-        role.add_to_policy(
+        for statement in (
+            # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
+            # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
             iam.PolicyStatement(
                 sid="AssumeOwnStageBootstrapRoles",
                 actions=["sts:AssumeRole", "sts:TagSession"],
@@ -143,34 +143,24 @@ class DeliveryAccessStack(Stack):
                     f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{name}-role-{account}-{region}"
                     for name in _BOOTSTRAP_ROLES
                 ],
-            )
-        )
-        # The API's id is generated in another stack (another Stage: no cross-references), so the statement
-        # names the account, region and API stage, and leaves the API id open.
-        invoke = f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"
-        role.add_to_policy(
-            iam.PolicyStatement(sid="InvokeOwnStageApi", actions=["execute-api:Invoke"], resources=[invoke])
-        )
-        # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
-        # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
-        stack = f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
-        role.add_to_policy(
+            ),
+            # The API's id is generated in another stack (another Stage: no cross-references), so the
+            # statement names the account, region and API stage, and leaves the API id open.
+            iam.PolicyStatement(
+                sid="InvokeOwnStageApi",
+                actions=["execute-api:Invoke"],
+                resources=[f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"],
+            ),
+            # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
+            # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
             iam.PolicyStatement(
                 sid="ReadOwnStack",
                 actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-                resources=[stack],
-            )
-        )
-        self._allow_preflight(role, settings)
-        self._acknowledge_open_ids(role, settings)
-        return role
-
-    @staticmethod
-    def _allow_preflight(role: iam.Role, settings: StageSettings) -> None:
-        """The read-only calls of the preflight, which the Release runs before every deployment."""
-        partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
-        repository = settings.container_assets_repository(account)
-        role.add_to_policy(
+                resources=[
+                    f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
+                ],
+            ),
+            # The read-only calls of the preflight, which the Release runs before every deployment.
             iam.PolicyStatement(
                 sid="PreflightReads",
                 actions=[
@@ -182,21 +172,22 @@ class DeliveryAccessStack(Stack):
                     "iam:GetOpenIDConnectProvider",
                 ],
                 resources=[
-                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/"
-                    f"{settings.bootstrap_qualifier}/version",
-                    f"arn:{partition}:ecr:{region}:{account}:repository/{repository}",
+                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
+                    f"arn:{partition}:ecr:{region}:{account}:repository/"
+                    f"{settings.container_assets_repository(account)}",
                     f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
                     f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
                     f"arn:{partition}:apigateway:{region}::/account",
                     f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
                 ],
-            )
-        )
-        role.add_to_policy(
+            ),
             iam.PolicyStatement(
                 sid="PreflightAccountSettings", actions=["lambda:GetAccountSettings"], resources=["*"]
-            )
-        )
+            ),
+        ):
+            role.add_to_policy(statement)
+        self._acknowledge_open_ids(role, settings)
+        return role
 
     @staticmethod
     def _acknowledge_open_ids(role: iam.Role, settings: StageSettings) -> None:
