@@ -1,16 +1,11 @@
 """The REST API: one explicit resource per contract route, proxied to the function's ``live`` alias.
 
-Why it is shaped this way:
-
-* Every route of :data:`lambda_fn.contract.ROUTES` gets an ``ANY`` method, so a wrong method still reaches
-  the function and gets its 405 with ``Allow``. Bodies are judged in one place, the function: the edge
-  has no request validator whose errors would overlap the function's.
-* Protected routes require SigV4 (``AWS_IAM``); public routes (health and documentation) do not.
-* Unknown paths hit ``{proxy+}`` catch-alls with a MOCK integration answering 404 in the error shape: they
-  never reach (or bill) the function, and an unsigned request for a typo'd path is not told "missing
-  authentication token", which is API Gateway's answer for a path with no method.
-* API Gateway's own errors (throttling, auth, too large, WAF block...) are rewritten into the one error shape.
-* Execution logs stay at ERROR without data tracing: request bodies are health data.
+Every route gets an ``ANY`` method, so a wrong method still reaches the function (its 405 with ``Allow``) and
+bodies are judged by the function alone; protected routes require SigV4 (``AWS_IAM``). Unknown paths hit
+``{proxy+}`` MOCK catch-alls answering 404 in the error shape: they never reach (or bill) the function, and an
+unsigned typo is not told "missing authentication token". API Gateway's own errors (throttling, auth, too
+large, WAF block...) are rewritten into the error shape. Execution logs stay at ERROR without data tracing:
+request bodies are health data.
 """
 
 from __future__ import annotations
@@ -88,10 +83,6 @@ class PredictionApi(Construct):
             CKV_AWS_120="no response caching: predictions are POSTs and cheap; a cache would also hold "
             "health data",
         )
-        self._build_gateway_responses()
-        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
-
-    def _build_gateway_responses(self) -> None:
         for response_type, code in contract.GATEWAY_RESPONSES.items():
             body = json.dumps(contract.error_body(code, _GATEWAY_MESSAGE))
             self.rest_api.add_gateway_response(
@@ -104,6 +95,7 @@ class PredictionApi(Construct):
                 response_headers={"Content-Type": "'application/json'"},
                 templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
             )
+        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
 
     def _build_routes(self, integration: apigw.Integration) -> None:
         root = self.rest_api.root

@@ -1,22 +1,13 @@
-"""The CDK app: the Staging and Production stages and the DeliveryAccess stack.
+"""The CDK app: the Staging and Production stages and the DeliveryAccess stack(s). cdk.json runs it as
+``python -m infra_cdk.app`` from the repository root, which makes ``lambda_fn`` and ``model`` importable.
 
-cdk.json runs it as ``python -m infra_cdk.app`` from the repository root, which makes ``lambda_fn.contract``
-and ``model.artifact`` importable without touching ``sys.path``.
-
-Stage settings come from infra_cdk/settings.py only (a commit changes them). Context keys (``-c key=value``)
-say what to build, never how a stage is configured:
-
-* ``image_digest``: deploy the image with this digest from each stage's bootstrap repository (a release)
-  instead of building lambda_fn/Dockerfile.
-* ``github_repository``: ``owner/name`` trusted by the DeliveryAccess roles (defaults to the
-  ``GITHUB_REPOSITORY`` environment variable that GitHub Actions sets); without it those stacks are left out.
-* ``github_oidc_provider_arn``: the account's existing IAM OIDC provider for GitHub, trusted by the
-  DeliveryAccess roles instead of creating one (an account holds only one provider per URL).
-* ``model_artifact``: path of the model artifact to deploy (default: model/artifacts/model.json).
-
-One DeliveryAccess stack per account the stages use: ``DeliveryAccess`` when they share one account,
-``DeliveryAccess-Staging`` and ``DeliveryAccess-Production`` with one account per stage. Each lives in its
-stages' region, whatever the CLI's default region is.
+Stages are configured by infra_cdk/settings.py only; context keys (``-c key=value``) say what to build:
+``image_digest`` (a release: each stage runs that digest from its bootstrap repository instead of building
+lambda_fn/Dockerfile), ``github_repository`` (``owner/name`` the DeliveryAccess roles trust; default
+``$GITHUB_REPOSITORY``; without it those stacks are left out), ``github_oidc_provider_arn`` (the account's
+existing GitHub OIDC provider, trusted instead of creating one) and ``model_artifact`` (default
+model/artifacts/model.json). One DeliveryAccess stack per account, in its stages' region: ``DeliveryAccess``,
+or ``DeliveryAccess-Staging`` and ``DeliveryAccess-Production`` with one account per stage.
 """
 
 from __future__ import annotations

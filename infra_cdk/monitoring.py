@@ -64,13 +64,26 @@ class Monitoring(Construct):
             )
         api_5xx_rate = self._alarm(
             "Api5xxRate",
-            self._api_5xx_rate(),
+            cloudwatch.MathExpression(
+                expression="100 * errors",
+                using_metrics={"errors": self._api_metric("5XXError", cloudwatch.Stats.AVERAGE)},
+                label="5XX rate (%)",
+                period=_MINUTE,
+            ),
             threshold=settings.alarm_5xx_rate_percent,
             description=f"at least {settings.alarm_5xx_rate_percent}% of API requests fail with 5XX",
         )
         api_p99_latency = self._alarm(
             "ApiP99Latency",
-            self._p99_with_enough_requests(),
+            cloudwatch.MathExpression(
+                expression=f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
+                using_metrics={
+                    "requests": self._api_metric("Count", cloudwatch.Stats.SUM),
+                    "p99": self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
+                },
+                label=f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
+                period=_MINUTE,
+            ),
             threshold=settings.alarm_p99_latency_ms,
             description=(
                 f"p99 API latency at or above {settings.alarm_p99_latency_ms} ms, in minutes of "
@@ -165,14 +178,6 @@ class Monitoring(Construct):
             label=label,
         )
 
-    def _api_5xx_rate(self) -> cloudwatch.MathExpression:
-        return cloudwatch.MathExpression(
-            expression="100 * errors",
-            using_metrics={"errors": self._api_metric("5XXError", cloudwatch.Stats.AVERAGE)},
-            label="5XX rate (%)",
-            period=_MINUTE,
-        )
-
     def _extrapolated_ratio(self, period: Duration) -> cloudwatch.MathExpression:
         return cloudwatch.MathExpression(
             expression="IF(predictions > 0, 100 * extrapolated / predictions, 0)",
@@ -182,17 +187,6 @@ class Monitoring(Construct):
             },
             label="Inputs outside the training range (%)",
             period=period,
-        )
-
-    def _p99_with_enough_requests(self) -> cloudwatch.MathExpression:
-        return cloudwatch.MathExpression(
-            expression=f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
-            using_metrics={
-                "requests": self._api_metric("Count", cloudwatch.Stats.SUM),
-                "p99": self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
-            },
-            label=f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
-            period=_MINUTE,
         )
 
     # --- alarms ----------------------------------------------------------------------------------------

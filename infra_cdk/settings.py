@@ -64,11 +64,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StageSettings:
-    """Everything that may differ between stages. Units are in the field names.
-
-    A field with a default holds a value every stage shares; a field without one differs between the
-    stages by design, so each stage in :data:`STAGES` states it, side by side with the other's.
-    """
+    """Everything that may differ between stages, units in the field names. A field with a default holds a
+    value every stage shares; each stage in :data:`STAGES` states the others, side by side."""
 
     name: str  # the CDK Stage id, e.g. "Production"
     slug: str  # lower-case stage name: the function's STAGE, the API stage and the metric dimension

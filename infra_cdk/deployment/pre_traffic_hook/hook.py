@@ -1,13 +1,9 @@
 """CodeDeploy pre-traffic hook: proves that a new function version serves its model before traffic moves.
 
-CodeDeploy calls this function with a deployment id and a hook execution id before it shifts the ``live``
-alias. The hook invokes the new version directly (no API Gateway in between) with API Gateway proxy events
-for inputs whose answers are known at synthesis, computed from the model artifact's own coefficients, and
-reports ``Succeeded`` only when every answer matches. Anything else, including an exception in the hook
-itself, is reported as ``Failed``: the deployment stops and the alias stays on the old version.
-
-Runs on the Lambda Python runtime with its bundled boto3; standard library otherwise. Configuration
-(``TARGET_VERSION_ARN``, ``CHECKS``) comes from the environment, written by infra_cdk/deployment.
+It invokes the new version directly with API Gateway proxy events whose answers were computed at synthesis
+from the artifact's coefficients (``CHECKS``, infra_cdk/deployment/checks.py) and reports ``Succeeded`` only
+when every answer matches; anything else, an exception of its own included, is ``Failed``, and the alias
+stays on the old version. Runs on the Lambda Python runtime: standard library and its bundled boto3 only.
 """
 
 from __future__ import annotations
@@ -128,7 +124,6 @@ def matches(actual: Any, expected: Any) -> bool:
 
 def api_gateway_event(check: Check) -> dict[str, Any]:
     """A REST API (v1) Lambda proxy event, as API Gateway would send it for this request."""
-    request_id = str(uuid.uuid4())
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json",
@@ -149,7 +144,7 @@ def api_gateway_event(check: Check) -> dict[str, Any]:
             "httpMethod": check.method,
             "path": check.path,
             "stage": "pre-traffic",
-            "requestId": request_id,
+            "requestId": str(uuid.uuid4()),
             "identity": {"sourceIp": "127.0.0.1", "userAgent": "pre-traffic-hook"},
         },
         "body": None if check.body is None else json.dumps(check.body),
