@@ -105,7 +105,7 @@ class Monitoring(Construct):
         )
         extrapolated_inputs = self._alarm(
             "ExtrapolatedInputs",
-            self._extrapolated_ratio(Duration.minutes(15)),
+            self._extrapolated_ratio(),
             threshold=settings.alarm_extrapolated_percent,
             description=(
                 f"at least {settings.alarm_extrapolated_percent}% of inputs lie outside the training "
@@ -156,7 +156,6 @@ class Monitoring(Construct):
             )
         )
 
-    # --- metrics ---------------------------------------------------------------------------------------
     def _app_metric(self, name: str, period: Duration = _MINUTE) -> cloudwatch.Metric:
         return cloudwatch.Metric(
             namespace=contract.METRICS_NAMESPACE,
@@ -178,7 +177,8 @@ class Monitoring(Construct):
             label=label,
         )
 
-    def _extrapolated_ratio(self, period: Duration) -> cloudwatch.MathExpression:
+    def _extrapolated_ratio(self) -> cloudwatch.MathExpression:
+        period = Duration.minutes(15)
         return cloudwatch.MathExpression(
             expression="IF(predictions > 0, 100 * extrapolated / predictions, 0)",
             using_metrics={
@@ -189,7 +189,6 @@ class Monitoring(Construct):
             period=period,
         )
 
-    # --- alarms ----------------------------------------------------------------------------------------
     def _alarm(
         self,
         construct_id: str,
@@ -211,7 +210,6 @@ class Monitoring(Construct):
             alarm_description=f"{contract.SERVICE_NAME} {self._settings.slug}: {description}",
         )
 
-    # --- dashboard -------------------------------------------------------------------------------------
     def _build_dashboard(self) -> cloudwatch.Dashboard:
         cold_starts = cloudwatch.MathExpression(
             # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
@@ -247,7 +245,7 @@ class Monitoring(Construct):
             _graph(
                 "Extrapolated inputs",
                 [self._app_metric(contract.METRIC_EXTRAPOLATED)],
-                right=[self._extrapolated_ratio(Duration.minutes(15))],
+                right=[self._extrapolated_ratio()],
             ),
             _graph(
                 "Cold starts and concurrency",
@@ -260,9 +258,7 @@ class Monitoring(Construct):
                 ],
             ),
         )
-        dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self._alarms), width=24)
-        )
+        dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24))
         return dashboard
 
 
