@@ -25,8 +25,6 @@ from lambda_fn.schemas import (
 )
 from model.artifact import ModelArtifact
 
-_OK, _UNPROCESSABLE = 200, 422
-
 
 def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     """Checks, as the hook reads them, covering health, model identity, both prediction routes,
@@ -46,36 +44,23 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
         "extrapolated_count": sum(feature.is_extrapolated(b) for b in batch),
         "model_version": version,
     }
+    legacy_request = LegacyStreamRequest(input=scaled)
     legacy: LegacyPredictResponse = {"Response Predict": [predict(feature.to_raw(scaled))]}
     identity = {"artifact": {"model_version": version, "sha256": artifact.sha256}}  # /v1/model, in part
     return [
-        _check("health", "GET", contract.PATH_HEALTH, None, _OK, health),
-        _check("model identity", "GET", contract.PATH_MODEL, None, _OK, identity),
-        _check("single prediction", "POST", contract.PATH_PREDICT, PredictRequest(bmi=middle), _OK, single),
-        _check(
-            "batch prediction",
-            "POST",
-            contract.PATH_PREDICT_BATCH,
-            BatchPredictRequest(bmi=batch),
-            _OK,
-            many,
-        ),
-        _check(
-            "legacy stream (scaled units)",
-            "POST",
-            contract.PATH_LEGACY_STREAM,
-            LegacyStreamRequest(input=scaled),
-            _OK,
-            legacy,
-        ),
+        _check("health", contract.PATH_HEALTH, None, health),
+        _check("model identity", contract.PATH_MODEL, None, identity),
+        _check("single prediction", contract.PATH_PREDICT, PredictRequest(bmi=middle), single),
+        _check("batch prediction", contract.PATH_PREDICT_BATCH, BatchPredictRequest(bmi=batch), many),
+        _check("legacy stream (scaled units)", contract.PATH_LEGACY_STREAM, legacy_request, legacy),
         # A string: the strict request type must refuse it.
-        _check("bad body is rejected", "POST", contract.PATH_PREDICT, {"bmi": "27.3"}, _UNPROCESSABLE, {}),
+        _check("bad body is rejected", contract.PATH_PREDICT, {"bmi": "27.3"}, {}, status=422),
     ]
 
 
-def _check(
-    name: str, method: str, path: str, body: Any, status: int, expect: Mapping[str, Any]
-) -> dict[str, Any]:
-    if (method, path) not in {(r.method, r.path) for r in contract.ROUTES}:
-        raise ValueError(f"pre-traffic check {name!r}: {method} {path} is not a contract route")
-    return asdict(Check(name, method, path, body, status, dict(expect)))
+def _check(name: str, path: str, body: Any, expect: Mapping[str, Any], status: int = 200) -> dict[str, Any]:
+    """The contract's method for ``path``; a path that is no contract route stops the synthesis."""
+    methods = {route.path: route.method for route in contract.ROUTES}
+    if path not in methods:
+        raise ValueError(f"pre-traffic check {name!r}: {path} is not a contract route")
+    return asdict(Check(name, methods[path], path, body, status, dict(expect)))
