@@ -67,8 +67,7 @@ def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
 
 
 def _environment(settings: StageSettings) -> Environment:
-    """Without an account in the settings, the account of the CLI's credentials; always the settings'
-    region, never the CLI's default."""
+    """The settings' account, else the credentials'; always the settings' region, never the CLI's default."""
     return Environment(
         account=settings.account or os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region
     )

@@ -1,9 +1,5 @@
-"""Recording why a finding is accepted, next to the resource it concerns.
-
-Two audiences read these: cdk-nag (AwsSolutions, run at synthesis) and checkov (run over the synthesized
-templates). Both kinds of acknowledgement sit on one resource and carry a specific reason; nothing is
-suppressed for a whole stack.
-"""
+"""Why a finding is accepted, recorded on the one resource it concerns with a specific reason, for cdk-nag
+(AwsSolutions, at synthesis) and checkov (over the synthesized templates); nothing is accepted stack-wide."""
 
 from __future__ import annotations
 

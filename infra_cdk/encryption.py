@@ -1,9 +1,6 @@
-"""The stage's customer-managed KMS key: alarm notifications and every log group are encrypted with it.
-
-A customer-managed key (not the AWS-managed ``alias/aws/sns``) because CloudWatch alarms can publish to an
-encrypted topic only when the key policy lets the CloudWatch service use the key (infra_cdk/monitoring.py
-allows it, next to the topic), and logs can carry request metadata of a health service.
-"""
+"""The stage's customer-managed KMS key, for its alarm topic and every log group: customer-managed because
+CloudWatch alarms can publish to an encrypted topic only when the key policy lets CloudWatch use the key
+(infra_cdk/monitoring.py allows it, next to the topic), and logs can carry a health service's request data."""
 
 from __future__ import annotations
 

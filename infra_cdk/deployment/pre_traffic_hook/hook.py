@@ -24,11 +24,8 @@ TOLERANCE = 1e-9  # the function computes slope * bmi + intercept in float64, as
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One request to the new version and what its response must contain.
-
-    ``expect`` lists JSON fields of the response body: numbers (and lists of numbers) must match within
-    the tolerance, everything else exactly. Fields not listed are not checked.
-    """
+    """One request to the new version and what its response must contain: ``expect`` lists JSON fields of
+    the body: numbers (and lists of them) match within the tolerance, the rest exactly, others are ignored."""
 
     name: str
     method: str
