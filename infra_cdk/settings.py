@@ -79,7 +79,7 @@ class StageSettings:
 
     # Function (see infra_cdk/function.py for why these numbers)
     memory_mb: int = 1_024
-    timeout_seconds: int = 5
+    timeout_seconds: int = 5  # ~1 000x a full batch, far below API Gateway's 29 s: a hung call fails fast
     # A cost and blast-radius ceiling taken from the account's Lambda concurrency quota, with the hook's
     # HOOK_RESERVED_CONCURRENCY; None reserves nothing (function and hook use the unreserved pool), which is
     # what an account with the new-account quota of 10 allows (docs/deploy.md, "Lambda concurrency quota").
