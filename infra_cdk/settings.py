@@ -13,13 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from infra_cdk.identifiers import ACCOUNT as ACCOUNT
-from infra_cdk.identifiers import ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN, REGION
-from infra_cdk.identifiers import GITHUB_REPOSITORY as GITHUB_REPOSITORY
-from infra_cdk.identifiers import IMAGE_DIGEST as IMAGE_DIGEST
+from infra_cdk.identifiers import ACCOUNT, ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN, REGION
 from lambda_fn.contract import SERVICE_NAME
-
-# Re-exported ("as" themselves) while scripts/release/__init__.py still imports them from here.
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 

@@ -11,14 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infra_cdk.settings import (
-    ACCOUNT,
-    GITHUB_REPOSITORY,
-    IMAGE_DIGEST,
-    SettingsError,
-    StageSettings,
-    stage_named,
-)
+from infra_cdk.identifiers import ACCOUNT, GITHUB_REPOSITORY, IMAGE_DIGEST
+from infra_cdk.settings import SettingsError, StageSettings, stage_named
 
 
 class ReleaseError(Exception):
