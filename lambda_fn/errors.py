@@ -42,6 +42,17 @@ class ApiError(Exception):
     def response(self) -> Response[str]:
         return Response(contract.ERRORS[self.code].status, JSON, to_json(self.body()), headers=self.headers)
 
+    def as_proxy_response(self) -> dict[str, Any]:
+        """The Lambda proxy result, for answers given before (or instead of) the resolver."""
+        headers = {"Content-Type": [JSON], **{k: [v] for k, v in self.headers.items()}}
+        status = contract.ERRORS[self.code].status
+        return {
+            "statusCode": status,
+            "multiValueHeaders": headers,
+            "body": to_json(self.body()),
+            "isBase64Encoded": False,
+        }
+
 
 # The request-body errors, each built in one place: raised by the body checks and shown as the examples of
 # their status in the OpenAPI document, which therefore shows exactly what the function answers.
@@ -57,6 +68,10 @@ def payload_too_large() -> ApiError:
         f"The request body exceeds {contract.BODY_MAX_BYTES} bytes; "
         f"send at most {contract.BATCH_MAX} values per request.",
     )
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError("bad_request", message)
 
 
 def empty_body() -> ApiError:
@@ -84,11 +99,12 @@ def _reject(error: ApiError) -> Response[str]:
     return error.response()
 
 
-def _unexpected(error: Exception) -> Response[str]:
-    # The one path to a 5xx: a bug. Its detail goes to the log (with the stack), never to the client.
-    logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+def unexpected_error() -> ApiError:
+    """The one path to a 5xx: a bug. Its detail goes to the log (with the stack), never to the client;
+    call it inside the ``except`` that caught the bug."""
+    logger.exception("unhandled error")
     note_error("internal_error")
-    return ApiError("internal_error", contract.ERRORS["internal_error"].meaning).response()
+    return ApiError("internal_error", contract.ERRORS["internal_error"].meaning)
 
 
 def register(app: ApiGatewayResolver) -> None:
@@ -109,5 +125,5 @@ def register(app: ApiGatewayResolver) -> None:
     # Registered by call rather than as decorators: Powertools' decorator is untyped.
     app.exception_handler(ApiError)(_reject)
     app.exception_handler(ValidationError)(lambda error: _reject(invalid(error)))
-    app.exception_handler(Exception)(_unexpected)
+    app.exception_handler(Exception)(lambda _: unexpected_error().response())
     app.not_found(not_found)

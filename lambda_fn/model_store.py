@@ -30,7 +30,8 @@ def load_model(path: Path | None = None) -> ModelArtifact:
         model = load_artifact(path)
     except ArtifactError as error:
         logger.error(
-            "model artifact rejected; refusing to start", extra={"path": str(path), "reason": str(error)}
+            "model artifact rejected; refusing to start",
+            extra={"path": str(path)[:500], "reason": str(error)[:2000]},
         )
         raise
     logger.info(

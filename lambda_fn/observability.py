@@ -81,11 +81,12 @@ def publish_metrics(context: LambdaContext) -> None:
         metrics.clear_metrics()  # drops the metadata this request set, so nothing carries over
 
 
-def log_request(*, method: str, path: str, status: int) -> None:
+def log_request(*, method: str | None, route: str | None, status: int) -> None:
     """One line per request: INFO for a rejection or an error (what someone will investigate), DEBUG for a
     success, which its EMF record already counts (an INFO line per success would double the log volume
-    and cost a third of a warm request: docs/benchmarks.md)."""
-    fields = {"method": method, "path": path, "status": status, **_request}
+    and cost a third of a warm request: docs/benchmarks.md). ``route`` is a contract path or None: what a
+    caller typed as a path is never logged (lambda_fn.event_guard)."""
+    fields = {"method": method, "route": route, "status": status, **_request}
     if status < 400:
         logger.debug("request served", extra=fields)
     else:

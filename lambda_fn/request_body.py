@@ -1,10 +1,14 @@
 """Reading a request body: from the raw event to a value of the route's declared request type.
 
-The checks that need no parsing come first, each a clear 4xx: content type (415), size (413), emptiness
-(400), then JSON syntax (400), then the declared type (422: :mod:`model.jsontypes`), then a field given twice
-(422: JSON parsers keep the last value, so ``{"bmi": 30, "bmi": 31}`` would otherwise be answered for a
-value the client may not have meant). Parsing is the standard library's C decoder; only a body that could
-hide a repeated field is parsed a second time.
+The checks that need no parsing come first, each a clear 4xx: content type and encoding (415; 400 when
+the headers disagree), size (413), emptiness (400), then JSON syntax (400), then the declared type (422:
+:mod:`model.jsontypes`), then a field given twice (422: JSON parsers keep the last value, so
+``{"bmi": 30, "bmi": 31}`` would otherwise be answered for a value the client may not have meant).
+
+Work is bounded by the body's size *and* its shape: parsing costs per token, so a body with more commas than
+any valid request can hold is refused before it is parsed (a 1 MiB body of 300 000 empty objects would
+otherwise cost ten valid batches), and integers are read as floats (CPython's integer parsing is quadratic
+in the number of digits). docs/operations.md ("Threat model") lists what bounds each input.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from lambda_fn import contract, errors
 from model.jsontypes import Issue, ValidationError, read
@@ -20,38 +24,65 @@ from model.jsontypes import Issue, ValidationError, read
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+JSON_MEDIA_TYPE: Final = "application/json"
+# A valid body holds at most BATCH_MAX values, so at most that many commas; twice that is certainly not a
+# request, and parsing it would cost more than the largest valid one.
+MAX_COMMAS: Final = 2 * contract.BATCH_MAX
 
-def is_json_media_type(content_type: str | None) -> bool:
-    """True for a missing header, ``application/json`` (any parameters, e.g. charset) and ``*/*+json``."""
-    if not content_type or not content_type.strip():
-        return True  # no declared type: the body is judged on its content (valid JSON is accepted)
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
+
+def header_values(event: APIGatewayProxyEvent, name: str) -> set[str]:
+    """Every distinct value of header ``name`` (any case), from both of API Gateway's header maps."""
+    wanted = name.lower()
+    single = event.get("headers") or {}
+    multi = event.get("multiValueHeaders") or {}
+    values = {v for k, v in single.items() if k.lower() == wanted}
+    values.update(v for k, vs in multi.items() if k.lower() == wanted for v in vs)
+    return {v.strip().lower() for v in values}
 
 
 def read_body[T](event: APIGatewayProxyEvent, kind: type[T]) -> T:
     """The body as ``kind``, or an :class:`errors.ApiError` / :class:`model.jsontypes.ValidationError`."""
-    if not is_json_media_type(event.headers.get("content-type")):
-        raise errors.unsupported_media_type()
-    text = _text(event.body, base64_encoded=bool(event.is_base64_encoded))
+    _check_declared_encoding(event)
+    text = _text(event.get("body"), base64_encoded=event.get("isBase64Encoded") is True)
     if not text or text.isspace():
         raise errors.empty_body()
+    if text.count(",") > MAX_COMMAS:
+        raise ValidationError([Issue(None, f"holds more values than a request may ({contract.BATCH_MAX})")])
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
+        document = json.loads(text, parse_int=float)
+    except RecursionError:  # valid JSON nested deeper than the parser goes: no request is
+        raise ValidationError([Issue(None, "is nested too deeply to be a request")]) from None
+    except ValueError:
         raise errors.malformed_json() from None
-    except (ValueError, RecursionError):  # an integer past 4 300 digits; nesting past the parser's depth
-        raise ValidationError([Issue(None, "holds a number too long or nesting too deep to read")]) from None
     value = read(document, kind)
     _refuse_repeated_fields(text, value)
     return value
 
 
-def _text(body: str | None, *, base64_encoded: bool) -> str:
+def _check_declared_encoding(event: APIGatewayProxyEvent) -> None:
+    """``application/json`` (optionally ``; charset=utf-8``) or no Content-Type at all, in which case the
+    body is judged on its content; no Content-Encoding but ``identity``."""
+    declared = header_values(event, "content-type")
+    if len(declared) > 1:
+        raise errors.bad_request("The request has conflicting Content-Type headers; send one.")
+    if declared and not _is_json(declared.pop()):
+        raise errors.unsupported_media_type()
+    if header_values(event, "content-encoding") - {"identity", ""}:
+        raise errors.unsupported_media_type()
+
+
+def _is_json(content_type: str) -> bool:
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    return media_type in (JSON_MEDIA_TYPE, "") and all(
+        p.replace(" ", "") == "charset=utf-8" for p in parameters
+    )
+
+
+def _text(body: Any, *, base64_encoded: bool) -> str:
     if not body:
         return ""
+    if not isinstance(body, str):
+        raise errors.bad_request("The request body must be text.")
     try:
         # API Gateway hands the body over as text; its size on the wire is its UTF-8 length. A lone
         # surrogate cannot have come from UTF-8 on the wire: the body is not readable text.
@@ -63,16 +94,15 @@ def _text(body: str | None, *, base64_encoded: bool) -> str:
         raise errors.malformed_json() from None
     if size > contract.BODY_MAX_BYTES:
         raise errors.payload_too_large()
-    return body
+    return str(body)
 
 
 def _refuse_repeated_fields(text: str, value: Any) -> None:
     """Only a valid body gets here, so it is one flat object: a repeat needs its quoted name twice in the
     text (or an escape sequence spelling it), and only then is the body parsed again to be sure."""
-    names = list(value)
-    if "\\" not in text and all(text.count(f'"{name}"') < 2 for name in names):
+    if "\\" not in text and all(text.count(f'"{name}"') < 2 for name in value):
         return
-    json.loads(text, object_pairs_hook=_unique_object)
+    json.loads(text, object_pairs_hook=_unique_object, parse_int=float)
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

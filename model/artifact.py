@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ FEATURE_UNIT: Final = "kg/m^2"
 DEFAULT_MIN_R2: Final = 0.4
 DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
 DEFAULT_ARTIFACT_PATH: Final = Path(__file__).resolve().parent / "artifacts" / "model.json"
+MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 2 kB
 QUALITY_GATE: Final = "quality (hold-out R2)"
 CONVERGENCE_GATE: Final = "convergence (relative training-MSE gap to least squares)"
 
@@ -173,21 +175,36 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
 
 
 def load_artifact(path: Path) -> ModelArtifact:
-    """Reads and fully validates an artifact; raises :class:`ArtifactError` for anything unservable."""
+    """Reads and fully validates an artifact; raises :class:`ArtifactError` for anything unservable.
+
+    Bounded whatever sits at ``path``: opened without blocking (a FIFO would otherwise stall the function's
+    init with nothing logged), refused unless it is a regular file, and read no further than
+    MAX_ARTIFACT_BYTES."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise ArtifactError(f"model artifact not found at {path}; run `python -m model.train`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"model artifact at {path} is unreadable: {exc}") from exc
+    except OSError as exc:
+        raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ArtifactError(f"model artifact at {path} is not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        raw = file.read(MAX_ARTIFACT_BYTES + 1)
+    if len(raw) > MAX_ARTIFACT_BYTES:
+        raise ArtifactError(f"model artifact at {path} is larger than {MAX_ARTIFACT_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArtifactError(f"model artifact at {path} is not UTF-8 text") from None
     return parse_artifact(text, source=str(path))
 
 
 def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
     try:
         document = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise ArtifactError(f"{source}: not valid JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: valid JSON nested past the parser's depth
+        raise ArtifactError(f"{source}: not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(document, dict):
         raise ArtifactError(f"{source}: must be a JSON object")
     version = document.get("schema_version")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import signal
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -237,5 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_on_termination(signum: int, _frame: object) -> None:
+    # SystemExit unwinds through write_artifact_atomically, which removes its temporary file: a run stopped
+    # by `kill` or a closed terminal leaves nothing beside the artifact (SIGKILL cannot be caught).
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
+    for termination in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(termination, _exit_on_termination)
     sys.exit(main())

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lambda_fn import contract
 from model.artifact import ModelArtifact
 
-from .conftest import Invoker, Result
+from .conftest import Invoker, Result, api_event
 
 POST_ROUTES = [r.path for r in contract.ROUTES if r.method == "POST"]
 
@@ -197,3 +197,123 @@ def test_any_method_and_body_on_any_route_is_answered_without_a_5xx(
     assert result.status < 500, result.raw_body
     if result.status >= 400:
         assert_error_shape(result)
+
+
+# --- Hostile input, by family: bounded work, no exception out of the entry point, bounded echo ----------
+def test_a_body_with_more_values_than_any_request_is_refused_before_it_is_parsed(invoke: Invoker) -> None:
+    # Given 300 000 empty objects in a body under the size limit (parsing it would cost ten valid batches)
+    body = '{"bmi": [' + ",".join(["{}"] * 300_000) + "]}"
+    assert len(body) < contract.BODY_MAX_BYTES
+    result = invoke("POST", "/v1/predict/batch", body)
+    assert (result.status, result.body["error"]["code"]) == (422, "validation_error")
+    assert result.body["error"]["details"] == [
+        {"field": None, "issue": "holds more values than a request may (10000)"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "issue"),
+    [
+        ('{"bmi": ' + "9" * 5_000 + "}", "must be a finite number"),  # past CPython's 4 300-digit limit
+        ('{"bmi": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+        ('{"bmi": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}", "must be a number"),
+    ],
+    ids=["5000-digit integer", "deep arrays", "deep objects"],
+)
+def test_numbers_and_nesting_no_parser_should_chew_on_are_a_422(
+    invoke: Invoker, body: str, issue: str
+) -> None:
+    result = invoke("POST", "/v1/predict", body)
+    assert (result.status, result.body["error"]["code"]) == (422, "validation_error")
+    assert issue in result.body["error"]["details"][0]["issue"]
+
+
+def test_thousands_of_unknown_keys_cost_twenty_details_and_a_count(invoke: Invoker) -> None:
+    body = "{" + ",".join(f'"k{i}": 0' for i in range(15_000)) + "}"
+    details = invoke("POST", "/v1/predict", body).body["error"]["details"]
+    assert len(details) == 21
+    assert details[-1] == {"field": None, "issue": "... and 14981 more problems"}
+
+
+MALFORMED_EVENTS: dict[str, Any] = {
+    "requestContext null": {"requestContext": None},
+    "requestContext a string": {"requestContext": "x"},
+    "requestId a number": {"requestContext": {"requestId": 7}},
+    "headers a list": {"headers": ["Content-Type"]},
+    "a header value a number": {"headers": {"Content-Type": 5}},
+    "multiValueHeaders not lists": {"multiValueHeaders": {"Content-Type": "application/json"}},
+    "httpMethod missing": {"httpMethod": None},
+    "httpMethod 65 000 characters": {"httpMethod": "G" * 65_000},
+    "path missing": {"path": None},
+    "path relative": {"path": "v1/predict"},
+    "path with a newline": {"path": "/v1/predict\n"},
+    "body an object": {"body": {"bmi": 27.3}},
+    "body a list": {"body": ["27.3"]},
+    "isBase64Encoded a string": {"isBase64Encoded": "yes"},
+}
+
+
+@pytest.mark.parametrize("change", MALFORMED_EVENTS.values(), ids=list(MALFORMED_EVENTS))
+def test_a_malformed_event_is_a_400_and_one_log_line_never_an_exception(
+    invoke: Invoker, change: dict[str, Any]
+) -> None:
+    event = {**api_event("POST", "/v1/predict", '{"bmi": 27.3}'), **change}
+    result = invoke.event(event)
+    assert (result.status, result.body["error"]["code"]) == (400, "bad_request")
+    assert_error_shape(result)
+    assert len(result.raw_body) < 300
+    (line,) = [line for line in result.logs if line["message"] == "request rejected"]
+    assert line["status"] == 400
+
+
+@pytest.mark.parametrize("event", [None, [], "GET /health", 42], ids=["null", "list", "string", "number"])
+def test_an_event_that_is_not_an_object_is_a_400(invoke: Invoker, event: Any) -> None:
+    result = invoke.event(event)
+    assert (result.status, result.body["error"]["code"]) == (400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({"Content-Type": "application/json", "Content-Encoding": "gzip"}, 415, "unsupported_media_type"),
+        ({"Content-Type": "application/json", "content-encoding": "br"}, 415, "unsupported_media_type"),
+        ({"Content-Type": "application/json", "Content-Encoding": "identity"}, 200, None),
+        ({"Content-Type": "application/json", "content-type": "text/plain"}, 400, "bad_request"),
+    ],
+)
+def test_content_encodings_and_conflicting_types_are_refused(
+    invoke: Invoker, headers: dict[str, str], status: int, code: str | None
+) -> None:
+    result = invoke("POST", "/v1/predict", '{"bmi": 27.3}', headers=headers)
+    assert result.status == status
+    if code:
+        assert result.body["error"]["code"] == code
+
+
+def test_a_content_type_repeated_with_another_value_is_a_400(invoke: Invoker) -> None:
+    # Given two Content-Type headers: API Gateway keeps the last in headers and both in multiValueHeaders
+    event = api_event("POST", "/v1/predict", '{"bmi": 27.3}')
+    event["multiValueHeaders"] = {"Content-Type": ["text/plain", "application/json"]}
+    assert invoke.event(event).status == 400
+
+
+@pytest.mark.parametrize("path", ["/v1/predict/", "/v1/predict//", "/health/", "/v1//predict"])
+def test_paths_match_exactly_as_the_deployed_gateway_routes_them(invoke: Invoker, path: str) -> None:
+    result = invoke("POST", path, '{"bmi": 27.3}')
+    assert (result.status, result.body["error"]["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/predict/27.3456789", "/" + "p" * 100_000])
+def test_a_path_that_is_no_route_never_reaches_the_log(invoke: Invoker, path: str) -> None:
+    result = invoke("GET", path)
+    assert result.status == 404
+    text = "\n".join(result.output)
+    assert "27.3456789" not in text
+    assert len(text) < 2_000
+    (line,) = result.logs
+    assert line.get("route") is None  # Powertools leaves out keys whose value is None
+
+
+def test_a_lone_surrogate_in_the_body_is_malformed_text_not_a_500(invoke: Invoker) -> None:
+    result = invoke("POST", "/v1/predict", '{"bmi": 27.3, "x": "\ud800"}')
+    assert (result.status, result.body["error"]["code"]) == (400, "malformed_json")

@@ -96,7 +96,7 @@ def test_a_rejection_is_logged_once_with_correlation_id_and_model_version(
         "validation_error",
         ["bmi[1]"],
     )
-    assert (line["method"], line["path"]) == ("POST", "/v1/predict/batch")
+    assert (line["method"], line["route"]) == ("POST", "/v1/predict/batch")
 
 
 def test_an_unknown_field_is_named_to_the_client_but_not_in_the_log(invoke: Invoker) -> None:

@@ -102,7 +102,7 @@ def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelAr
         "application/json",
         "application/json; charset=utf-8",
         "Application/JSON",
-        "application/problem+json",
+        "application/json;charset=UTF-8",
     ],
 )
 def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
@@ -113,7 +113,16 @@ def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "application/json-patch+json",
+        "application/problem+json",
+        "application/json; charset=latin-1",
+        "application/jsonx",
+    ],
 )
 def test_a_declared_non_json_content_type_is_415_saying_what_to_send(
     invoke: Invoker, content_type: str

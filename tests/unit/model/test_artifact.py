@@ -1,4 +1,5 @@
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def test_refuses_missing_and_non_json_files(tmp_path: Path):
     with pytest.raises(ArtifactError, match="not found"):
         load_artifact(tmp_path / "absent.json")
     (tmp_path / "garbage.json").write_bytes(b"\x00\xff garbage")
-    with pytest.raises(ArtifactError, match=r"unreadable|not valid JSON"):
+    with pytest.raises(ArtifactError, match=r"not UTF-8|not valid JSON"):
         load_artifact(tmp_path / "garbage.json")
 
 
@@ -158,3 +159,33 @@ def test_refuses_gates_that_are_not_the_serving_policy(model_artifact: ModelArti
     edit(doc)
     with pytest.raises(ArtifactError, match=message):
         parse_artifact(resealed(doc))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "larger than"),
+        ("[" * 30_000 + "]" * 30_000, "not valid JSON"),  # nested past the parser's depth
+        ('{"schema_version": ' + "9" * 5_000 + "}", "not valid JSON"),  # past CPython's integer digits
+        ('{"schema_version": 1e400}', "not supported"),
+        ("\xff\xfe", "not UTF-8"),
+    ],
+    ids=["huge", "deep", "long integer", "overflowing number", "not text"],
+)
+def test_malformed_artifacts_are_one_artifact_error_never_a_raw_exception(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(content.encode("latin-1") if content == "\xff\xfe" else content.encode())
+    with pytest.raises(ArtifactError, match=message) as raised:
+        load_artifact(path)
+    assert len(str(raised.value)) < 500
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.json"
+    os.mkfifo(fifo)  # nobody writes to it: a plain open() would wait forever
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        load_artifact(fifo)
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        load_artifact(tmp_path)
