@@ -152,3 +152,15 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape_with_the_detail_only_
     assert "secret internal detail" in levels["unhandled error"]["exception"]
     assert levels["unhandled error"]["level"] == "ERROR"
     assert levels["request failed"]["status"] == 500
+
+
+def test_powertools_debug_logging_never_sees_a_request_value(
+    invoke: Invoker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Powertools formats the route's arguments into a DEBUG message on every request: the routes take none,
+    # and the body is read inside them, so no request value can reach a repr it logs.
+    with caplog.at_level("DEBUG", logger="aws_lambda_powertools"):
+        invoke("POST", "/v1/predict/batch", {"bmi": [DISTINCTIVE_BMI, 31.0]})
+        invoke("POST", "/v1/predict", {"bmi": "x", "note": DISTINCTIVE_BMI})
+    assert any("Calling API Route Handler" in r.getMessage() for r in caplog.records)
+    assert not [r.getMessage() for r in caplog.records if str(DISTINCTIVE_BMI) in r.getMessage()]
