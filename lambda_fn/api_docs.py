@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import aws_lambda_powertools
 
@@ -57,8 +56,7 @@ _BODY_ERRORS: Final[dict[str, tuple[str, tuple[Callable[[], errors.ApiError], ..
 _SWAGGER_UI: Final = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(NamedTuple):
     """One documented route: what it takes, what it answers, and how to show an example of both."""
 
     route: contract.Route

@@ -8,8 +8,7 @@ that importing it costs nothing at cold start and nothing at synthesis.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 SERVICE_NAME: Final = "diabetes-progression"
 METRICS_NAMESPACE: Final = "DiabetesProgression"
@@ -28,8 +27,7 @@ EDGE_BODY_LIMIT_BYTES: Final = 2_000_000
 
 
 # --- Routes -------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     method: str
     path: str
     public: bool  # public routes need no SigV4 signature behind API Gateway
@@ -63,8 +61,7 @@ PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)
 # Every error, from the function or from the edge (API Gateway, WAF), has one shape, built by error_body(),
 # and one code per meaning. Statuses and meanings are listed once, here: the function, the gateway
 # responses, the web ACL, the development server and the documentation read them from this table.
-@dataclass(frozen=True, slots=True)
-class ErrorCode:
+class ErrorCode(NamedTuple):
     status: int
     meaning: str
 

@@ -10,7 +10,6 @@ that import fail: see :mod:`lambda_fn.model_store`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from functools import cache
 from typing import Any, Final
 
@@ -70,7 +69,7 @@ def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], 
             observability.record_predictions(count=count, extrapolated=extrapolated, batch=batch)
             return body
 
-        OPERATIONS.append(replace(operation, answer=lambda request: answer(request)[0]))
+        OPERATIONS.append(operation._replace(answer=lambda request: answer(request)[0]))
         app.route(path, operation.route.method)(serve)
         return answer
 
@@ -80,7 +79,7 @@ def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], 
 def get(path: str, **documentation: Any) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     def register(answer: Callable[[], Any]) -> Callable[[], Any]:
         operation = _operation(path, answer, **documentation)
-        OPERATIONS.append(replace(operation, answer=lambda _: answer()))
+        OPERATIONS.append(operation._replace(answer=lambda _: answer()))
         app.route(path, operation.route.method)(answer)
         return answer
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lambda_fn.contract import BMI_MAX, BMI_MIN
 from model.artifact import ModelArtifact
@@ -21,8 +21,7 @@ from model.jsontypes import Issue, ValidationError
 IMPLAUSIBLE = f"converts to a BMI outside the plausible range (between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2)"
 
 
-@dataclass(frozen=True, slots=True)
-class BatchPrediction:
+class BatchPrediction(NamedTuple):
     values: list[float]  # in input order
     extrapolated: list[bool]  # per input, same order
     extrapolated_count: int

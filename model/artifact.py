@@ -19,7 +19,6 @@ import json
 import math
 import os
 import stat
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -158,6 +157,8 @@ def model_version_for(*, data_sha256: dict[str, str], config: dict[str, Any], co
 
 def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
     """Writes the artifact so that readers see either the previous file or the complete new one."""
+    import tempfile  # the trainer writes artifacts, the function only reads them: not at its cold start
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -17,8 +17,7 @@ import math
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, get_args, get_origin, is_typeddict
+from typing import Annotated, Any, Final, Literal, NamedTuple, get_args, get_origin, is_typeddict
 
 MAX_ISSUES: Final = 20
 MAX_NAME: Final = 64  # a field name is the caller's own text: it is shortened before it is echoed
@@ -27,8 +26,7 @@ FINITE: Final = "must be a finite number (no NaN, Infinity or overflowing value)
 
 
 # --- Annotations -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Range:
+class Range(NamedTuple):
     """Inclusive bounds of a number, and the unit its error message names."""
 
     minimum: float
@@ -36,23 +34,20 @@ class Range:
     unit: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Items:
+class Items(NamedTuple):
     """How many items an array holds."""
 
     min_items: int
     max_items: int
 
 
-@dataclass(frozen=True, slots=True)
-class Doc:
+class Doc(NamedTuple):
     description: str
     example: Any = None
 
 
 # --- Problems ------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(NamedTuple):
     field: str | None  # "bmi", "bmi[3]", "metrics.gates[0].value"; None: the document as a whole
     issue: str
 

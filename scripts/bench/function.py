@@ -1,11 +1,17 @@
 """Measures the prediction function: cold start, warm latency, batch scaling, memory, installed size.
 
-    python -m scripts.bench.function [--quick] [--json build/bench/function.json]
+    python -m scripts.bench.function [--quick] [--baseline REF] [--json build/bench/function.json]
 
 Every measurement runs in a fresh ``python -S`` process whose only import path is the image-equivalent
 directory (scripts/dev/image_root.py), through the real entry point, with API Gateway REST proxy events
 built by the development server's adapter. The timed process runs scripts/bench/function_worker.py, which
 imports nothing of this harness. Results and the machine they came from: docs/benchmarks.md.
+
+The cold start is also compared, in interleaved rounds of one run each, with its floors (a bare
+interpreter, the Lambda runtime client's import, loading the artifact, a minimal Powertools app), with the
+function as it was at ``--baseline`` (built from that commit's own Dockerfile and lock) and with the system
+this service replaces (scripts/bench/replaced_system.py, in its own virtual environment). ``--quick``
+leaves the comparison out.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from scripts import REPO_ROOT
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import (
     build_image_root,
+    build_runtime_dir,
     dockerfile_env,
     installed_dependencies,
     installed_size_bytes,
 )
 
 WORK: Final = REPO_ROOT / "build" / "bench"
+BASELINE: Final = "626574a"  # main when issue 16 measured the cold start it asks to halve
+ROUNDS: Final = 10
 WORKER: Final = Path(__file__).with_name("function_worker.py")
 BATCH_SIZES: Final = (1, 10, 100, 1_000, 10_000)
 TARGETS: Final = {
@@ -57,14 +66,15 @@ def events() -> dict[str, dict[str, Any]]:
         "reject": post(contract.PATH_PREDICT, {"bmi": "27.3"}),
         "legacy": post(contract.PATH_LEGACY_STREAM, {"input": 0.0616962065186885}),
         "health": proxy_event("GET", contract.PATH_HEALTH, stage="bench"),
+        "openapi": proxy_event("GET", contract.PATH_OPENAPI, stage="bench"),
+        "docs": proxy_event("GET", contract.PATH_DOCS, stage="bench"),
         **{name: post(contract.PATH_PREDICT_BATCH, body) for name, body in batches.items()},
     }
 
 
-def run_worker(root: Path, events_file: Path, kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
-    """One worker in a fresh interpreter confined to ``root`` (with the image's ENV): its JSON line and the
-    wall time from spawning the process to reading that line."""
-    env = {
+def function_env(root: Path) -> dict[str, str]:
+    """A container built from the image: its ENV, then the function's configuration (which wins)."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(root),
         "LAMBDA_TASK_ROOT": str(root),
@@ -72,15 +82,27 @@ def run_worker(root: Path, events_file: Path, kind: str, iterations: int = 0) ->
         **dockerfile_env(),
         **contract.function_environment(stage="bench", log_level="INFO"),
     }
-    command = [sys.executable, "-S", "-s", str(WORKER), kind, str(events_file), str(iterations)]
+
+
+def first_line(command: list[str], env: dict[str, str], cwd: Path) -> tuple[str, float]:
+    """The first line a fresh process prints, and the wall time from spawning it to reading that line."""
     started = time.perf_counter()
-    with subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.PIPE, text=True) as process:
+    with subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         elapsed_ms = (time.perf_counter() - started) * 1000
         process.wait(timeout=600)
     if process.returncode != 0 or not line:
-        raise RuntimeError(f"worker {kind} failed with exit code {process.returncode}")
+        raise RuntimeError(f"{command[-3:]} failed with exit code {process.returncode}")
+    return line, elapsed_ms
+
+
+def worker(root: Path, events_file: Path, kind: str, iterations: int = 0) -> list[str]:
+    return [sys.executable, "-S", "-s", str(WORKER), kind, str(events_file), str(iterations)]
+
+
+def run_worker(root: Path, events_file: Path, kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
+    line, elapsed_ms = first_line(worker(root, events_file, kind, iterations), function_env(root), root)
     result: dict[str, Any] = json.loads(line)
     return result, elapsed_ms
 
@@ -95,14 +117,17 @@ def import_cost_ms(module: str, runs: int = 5) -> float:
     return statistics.median(samples)
 
 
-def measure(*, quick: bool) -> dict[str, Any]:
+def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
     WORK.mkdir(parents=True, exist_ok=True)
     root = build_image_root(WORK / "image-root")
     events_file = WORK / "events.json"
     events_file.write_text(json.dumps(events()), encoding="utf-8")
     run_worker(root, events_file, "cold")  # the first run writes the bytecode caches (the image ships them)
-    cold = [run_worker(root, events_file, "cold") for _ in range(10)]
+    cold = [run_worker(root, events_file, "cold") for _ in range(ROUNDS)]
+    comparison = {} if quick else compare_cold_starts(root, events_file, baseline)
     return {
+        "cold_comparison": comparison,
+        "docs": run_worker(root, events_file, "docs")[0],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.platform(terse=True)}",
         "deps_mb": installed_size_bytes(installed_dependencies(use_cache=True)) / 1e6,
@@ -118,6 +143,106 @@ def measure(*, quick: bool) -> dict[str, Any]:
     }
 
 
+# --- The cold-start comparison ----------------------------------------------------------------------------
+LOAD_ARTIFACT: Final = """
+from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
+load_artifact(DEFAULT_ARTIFACT_PATH)
+print(1)
+"""
+MINIMAL_APP: Final = """
+import json, sys
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+app, logger, metrics = APIGatewayRestResolver(), Logger(), Metrics(namespace="bench")
+app.post("/v1/predict")(lambda: {"prediction": app.current_event.json_body["bmi"] * 10.1 - 113.8})
+with open(sys.argv[1]) as events:
+    print(app.resolve(json.load(events)["predict"], None)["statusCode"])
+"""
+REPLACED_CALL: Final = """
+import asyncio, replaced_system
+async def call():
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b'{"input": 0.0617}', "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/stream", "raw_path": b"/stream", "query_string": b"",
+             "root_path": "", "headers": [(b"content-type", b"application/json")], "server": ("x", 80),
+             "client": ("y", 1)}
+    await replaced_system.app(scope, receive, send)
+    return sent[0]["status"]
+print(asyncio.run(call()))
+"""
+
+
+def baseline_root(ref: str) -> Path:
+    """The image-equivalent directory of the function at ``ref``, built by that commit's own tooling from
+    its own Dockerfile and lock, with the model its own trainer makes."""
+    tree = WORK / f"baseline-{ref}"
+    if not tree.exists():
+        tree.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", ref], cwd=REPO_ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        subprocess.run([sys.executable, "-m", "model.train"], cwd=tree, check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "scripts.image_root", "image-root"], cwd=tree, check=True)
+    return tree / "image-root"
+
+
+def replaced_system() -> tuple[Path, Path]:
+    """The replaced system's interpreter (its own virtual environment) and its pickled model."""
+    venv, pickled = WORK / "replaced-venv", WORK / "replaced-model.pkl"
+    python = venv / "bin" / "python"
+    if not pickled.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        requirements = Path(__file__).with_name("replaced_system.txt")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True)
+        fit = [str(python), str(Path(__file__).with_name("replaced_system.py")), "fit", str(pickled)]
+        subprocess.run(fit, check=True)
+    return python, pickled
+
+
+def compare_cold_starts(root: Path, events_file: Path, baseline: str) -> dict[str, float]:
+    """Median wall time from spawning each program to its first answer, over interleaved rounds."""
+    old = baseline_root(baseline)
+    runtime = build_runtime_dir(WORK / "lambda-runtime")
+    replaced_python, pickled = replaced_system()
+    here = Path(__file__).parent
+    bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC"}
+    programs: dict[str, tuple[list[str], dict[str, str], Path]] = {
+        "bare interpreter": ([sys.executable, "-S", "-s", "-c", "print(1)"], bare, root),
+        "Lambda runtime client (awslambdaric) import": (
+            [sys.executable, "-S", "-s", "-c", "import awslambdaric.bootstrap; print(1)"],
+            {**bare, "PYTHONPATH": str(runtime)},
+            root,
+        ),
+        "artifact load (schema, checksum, policy)": (
+            [sys.executable, "-S", "-s", "-c", LOAD_ARTIFACT],
+            function_env(root),
+            root,
+        ),
+        "minimal Powertools app (resolver, Logger, Metrics)": (
+            [sys.executable, "-S", "-s", "-c", MINIMAL_APP, str(events_file)], function_env(root), root
+        ),
+        "this function": (worker(root, events_file, "cold"), function_env(root), root),
+        f"the function at {baseline} (before this work)": (
+            worker(old, events_file, "cold"), function_env(old), old
+        ),
+        "the replaced system (FastAPI, pickled scikit-learn model)": (
+            [str(replaced_python), "-c", REPLACED_CALL],
+            {**bare, "PYTHONPATH": str(here), "REPLACED_MODEL": str(pickled)},
+            here,
+        ),
+    }  # fmt: skip
+    for command, env, cwd in programs.values():
+        first_line(command, env, cwd)  # bytecode caches written, files in the page cache
+    samples: dict[str, list[float]] = {name: [] for name in programs}
+    for _ in range(ROUNDS):
+        for name, (command, env, cwd) in programs.items():
+            samples[name].append(first_line(command, env, cwd)[1])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def markdown(report: dict[str, Any]) -> str:
     warm, memory, batch = report["warm"], report["memory"], report["warm"]["batch_ms"]
     rss, peak = memory["rss_mb"], memory["peak_rss_mb"]
@@ -130,8 +255,10 @@ def markdown(report: dict[str, Any]) -> str:
         return f"| {label} | {value:.{digits}f} {unit} | < {limit:.0f} {unit} | {verdict} |"
 
     sizes = [str(n) for n in BATCH_SIZES]
+    docs = report["docs"]
     return "\n".join(
         [
+            *comparison_table(report["cold_comparison"]),
             "| Measure | Result | Target | |",
             "|---|---|---|---|",
             row("Cold start: fresh process, import + one /v1/predict (median of 10)", report["cold_start_ms"],
@@ -155,6 +282,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"ms, first invocation {report['cold_first_invocation_ms']:.1f} ms; runs (ms): "
             f"{report['cold_start_runs_ms']}; 1-minute load average "
             f"{report['load_average_during_cold_runs']}.",
+            f"First documentation requests after init: `/openapi.json` {docs['first_openapi_ms']:.0f} ms, "
+            f"`/docs` {docs['first_docs_ms']:.0f} ms (built on first request, then cached).",
             f"Other warm paths (p50): `/health` {warm['health_p50_us']:.0f} µs, a 422 rejection "
             f"{warm['rejection_p50_us']:.0f} µs (it writes an INFO log line).",
             f"RSS by invocation count (MB, 10^6 bytes): {json.dumps(rss)}; peak {json.dumps(peak)}.",
@@ -166,12 +295,33 @@ def markdown(report: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
+def comparison_table(medians: dict[str, float]) -> list[str]:
+    if not medians:
+        return []
+    this = medians["this function"]
+    before = next(ms for name, ms in medians.items() if name.startswith("the function at"))
+    replaced = next(ms for name, ms in medians.items() if name.startswith("the replaced system"))
+    rows = [f"| {name} | {ms:.0f} ms | {ms / this:.2f}x |" for name, ms in medians.items()]
+    return [
+        f"Cold start, interleaved rounds (median of {ROUNDS}; spawn to first answer):",
+        "",
+        "| program | cold start | relative to this function |",
+        "|---|---|---|",
+        *rows,
+        "",
+        f"This function takes {this / before:.2f}x the cold start it had before (target: at most 0.55x) and "
+        f"is {replaced / this:.0f}x faster than the replaced system (target: at least 18x).",
+        "",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks the prediction function.")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE})")
     args = parser.parse_args(argv)
-    report = measure(quick=args.quick)
+    report = measure(quick=args.quick, baseline=args.baseline)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

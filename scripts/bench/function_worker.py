@@ -80,6 +80,12 @@ def main() -> None:
             repeats = max(20, min(2000, 200_000 // size))
             timed_us(handler, events[name], max(3, repeats // 10))
             result["batch_ms"][str(size)] = percentile(timed_us(handler, events[name], repeats), 0.5) / 1000
+    elif kind == "docs":  # the first documentation requests after init: built then, cached after
+        result = {}
+        for name in ("openapi", "docs"):
+            start = time.perf_counter()
+            handler(events[name], CONTEXT)
+            result[f"first_{name}_ms"] = (time.perf_counter() - start) * 1000
     else:  # memory: a realistic mix of routes, resident and peak memory by invocation count
         mix = [events[name] for name in ("predict", "batch-100", "reject", "health", "legacy")]
         rss: dict[int, float] = {}
