@@ -34,10 +34,14 @@ with a linear model trained on the 442-patient diabetes study.
 - BMI is in kg/m^2 and must lie between {contract.BMI_MIN:g} and {contract.BMI_MAX:g}; a BMI outside the
   model's training range is still answered, flagged `"extrapolated": true`.
 - A batch holds 1 to {contract.BATCH_MAX} values; a request body is at most {contract.BODY_MAX_BYTES} bytes.
-- Every error, on every route, has one shape (`ErrorResponse`):
-  `{{"error": {{"code": "...", "message": "...", "details": [{{"field": "...", "issue": "..."}}]}}}}`.
-  Codes: {", ".join(f"`{code}` ({error.status})" for code, error in contract.ERRORS.items())}.
-- Protected routes are called with AWS Signature Version 4 (service `execute-api`).
+- Every error, from the function or from the edge (API Gateway, its web application firewall), has one
+  shape (`ErrorResponse`), and each operation lists every status it can answer, with an example of each
+  code: `{{"error": {{"code": "...", "message": "...", "details": [{{"field": "...", "issue": "..."}}]}}}}`.
+  An unknown path is a 404 `not_found`, a known path with another method a 405 `method_not_allowed` (with
+  an `Allow` header).
+- Protected routes are called with AWS Signature Version 4 (service `execute-api`): a browser cannot sign,
+  so on a deployed stage "Try it out" works only for the public routes; sign with the project's client
+  (`diabetes-progression call`), `curl --aws-sigv4` or botocore (docs/clients.md).
 - `/stream` and `/batch` are the contract of the system this service replaces, in scikit-learn's scaled
   units; they are deprecated: use `/v1/predict` and `/v1/predict/batch`.
 """
@@ -48,10 +52,14 @@ _SIGV4_SCHEME: Final = {
     "description": "AWS Signature Version 4 (IAM authorization on API Gateway, service execute-api).",
     "x-amazon-apigateway-authtype": "awsSigv4",
 }
-_BODY_ERRORS: Final[dict[str, tuple[str, tuple[Callable[[], errors.ApiError], ...]]]] = {
-    "400": ("Malformed JSON or an empty body.", (errors.malformed_json, errors.empty_body)),
-    "413": ("The request body is too large.", (errors.payload_too_large,)),
-    "415": ("The request body is not JSON.", (errors.unsupported_media_type,)),
+# The errors the function itself builds, by code: their examples are what the function answers.
+_FUNCTION_ERRORS: Final[dict[str, Callable[[], errors.ApiError]]] = {
+    "bad_request": lambda: errors.bad_request("The request has conflicting Content-Type headers; send one."),
+    "malformed_json": errors.malformed_json,
+    "empty_body": errors.empty_body,
+    "payload_too_large": errors.payload_too_large,
+    "unsupported_media_type": errors.unsupported_media_type,
+    "internal_error": lambda: errors.ApiError("internal_error", contract.ERRORS["internal_error"].meaning),
 }
 _SWAGGER_UI: Final = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
 
@@ -128,15 +136,47 @@ def _operation(op: Operation, schemas: dict[str, Any], error_ref: dict[str, Any]
             "required": True,
             "content": {errors.JSON: {"schema": _with_example(op.request, None, op.example, schemas)}},
         }
-        for status, (description, builders) in _BODY_ERRORS.items():
-            examples = {b().code: _example(b()) for b in builders}
-            document["responses"][status] = _error(description, error_ref, examples)
-        document["responses"]["422"] = _error(
-            "The body is JSON but not a valid request (wrong type, out of range, unknown field...).",
-            error_ref,
-            {"validation_error": _example(_invalid(op.request))},
-        )
+    document["responses"].update(_errors(op, error_ref))
     return document
+
+
+def _errors(op: Operation, schema: dict[str, Any]) -> dict[str, Any]:
+    """Every error status ``op`` can answer on a deployed stage, from the function or the edge, with an
+    example of each code: the function's own answer where it builds one, API Gateway's message where the
+    edge answers."""
+    scopes = {
+        "route",
+        *(["body"] if op.request is not None else []),
+        *([] if op.route.public else ["signed"]),
+    }
+    by_status: dict[int, tuple[list[str], dict[str, Any]]] = {}
+    for code, error in contract.ERRORS.items():
+        if error.scope not in scopes:
+            continue
+        meanings, examples = by_status.setdefault(error.status, ([], {}))
+        meanings.append(f"`{code}`: {error.meaning}")
+        if (built := _function_error(code, op)) is not None:
+            examples[code] = _example(built)
+        if error.gateway_message:
+            edge = contract.error_body(code, error.gateway_message)
+            examples[f"{code} (API Gateway)"] = {"summary": error.gateway_message, "value": edge}
+    return {
+        str(status): {
+            "description": " ".join(meanings),
+            "content": {errors.JSON: {"schema": schema, "examples": examples}},
+        }
+        for status, (meanings, examples) in sorted(by_status.items())
+    }
+
+
+def _function_error(code: str, op: Operation) -> errors.ApiError | None:
+    """The function's own answer with ``code`` on ``op``, where the function builds one."""
+    if op.request is None:
+        return _FUNCTION_ERRORS["internal_error"]() if code == "internal_error" else None
+    if code == "validation_error":
+        return _invalid(op.request)
+    builder = _FUNCTION_ERRORS.get(code)
+    return None if builder is None else builder()
 
 
 def _with_example(
@@ -161,20 +201,29 @@ def _example(error: errors.ApiError) -> dict[str, Any]:
     return {"summary": error.message, "value": error.body()}
 
 
-def _error(description: str, schema: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {errors.JSON: {"schema": schema, "examples": examples}}}
-
-
-def swagger_html(document: dict[str, Any]) -> str:
-    """A self-contained Swagger UI page: the bundle, the stylesheet and the document inlined."""
+def swagger_html(document: dict[str, Any], *, signed: bool) -> str:
+    """A self-contained Swagger UI page: the bundle, the stylesheet and the document inlined. Its
+    "Authorize" box is hidden: it asks for an Authorization value, and a SigV4 signature cannot be typed.
+    ``signed``: the page is served by a deployed stage, whose protected routes need signed requests."""
     # "</" is escaped so that the document cannot close the page's <script> element.
     spec = to_json(document).replace("</", "<\\/")
     js = (_SWAGGER_UI / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     css = (_SWAGGER_UI / "swagger-ui.min.css").read_text(encoding="utf-8")
+    notice = (
+        '<p class="notice">On this stage, the routes with a lock need AWS Signature Version 4: a browser '
+        "cannot sign, so <b>Try it out</b> works for the public routes only. Call the others with "
+        "<code>diabetes-progression call</code>, <code>curl --aws-sigv4</code> or botocore "
+        "(docs/clients.md).</p>"
+        if signed
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{TITLE}</title><style>{css}</style></head>
-<body><div id="swagger-ui"></div>
+<head><meta charset="utf-8"><title>{TITLE}</title>
+<style>{css}</style>
+<style>.swagger-ui .auth-wrapper {{display: none}} .notice {{font: 14px sans-serif; margin: 1em 2em;
+padding: .8em 1em; background: #fff6e0; border-left: 4px solid #e0a000}}</style></head>
+<body>{notice}<div id="swagger-ui"></div>
 <script>{js}</script>
 <script>SwaggerUIBundle({{dom_id: "#swagger-ui", spec: {spec}, deepLinking: true}});</script>
 </body>

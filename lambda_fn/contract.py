@@ -8,7 +8,7 @@ that importing it costs nothing at cold start and nothing at synthesis.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 SERVICE_NAME: Final = "diabetes-progression"
 METRICS_NAMESPACE: Final = "DiabetesProgression"
@@ -59,38 +59,75 @@ PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)
 
 # --- Errors ---------------------------------------------------------------------------------------------
 # Every error, from the function or from the edge (API Gateway, WAF), has one shape, built by error_body(),
-# and one code per meaning. Statuses and meanings are listed once, here: the function, the gateway
-# responses, the web ACL, the development server and the documentation read them from this table.
+# and one code per meaning. This table is the one list: the function, the gateway responses, the web ACL,
+# the development server, the OpenAPI document and docs/ read it.
+Scope = Literal["body", "route", "signed", "path", "local"]
+
+
 class ErrorCode(NamedTuple):
     status: int
     meaning: str
+    # Which requests can get it: "body" those with a body (the POST routes), "route" any route, "signed"
+    # the protected routes, "path" an unknown path or method, "local" only the development server.
+    scope: Scope
+    gateway_message: str = ""  # what API Gateway itself says in the message, where the edge answers it
 
 
 ERRORS: Final = {
-    "bad_request": ErrorCode(400, "The request itself cannot be read (headers, framing, event)."),
-    "malformed_json": ErrorCode(400, "The body is not valid UTF-8 JSON."),
-    "empty_body": ErrorCode(400, "The body is empty."),
-    "unauthorized": ErrorCode(401, "The request is not authorised."),
-    "forbidden": ErrorCode(403, "The caller is not allowed on this route."),
-    "missing_authentication": ErrorCode(403, "The request is not SigV4-signed."),
-    "invalid_signature": ErrorCode(403, "The SigV4 signature does not match the request."),
-    "expired_credentials": ErrorCode(403, "The signing credentials have expired."),
-    "request_blocked": ErrorCode(403, "The web application firewall blocked the request."),
-    "not_found": ErrorCode(404, "There is no resource at this path."),
-    "method_not_allowed": ErrorCode(405, "The path exists; the method does not (see the Allow header)."),
-    "length_required": ErrorCode(411, "The development server needs a Content-Length (no chunked bodies)."),
-    "payload_too_large": ErrorCode(413, "The body is larger than the service accepts."),
-    "unsupported_media_type": ErrorCode(415, "The body is not declared as application/json."),
-    "validation_error": ErrorCode(422, "The body is JSON but not a valid request."),
-    "throttled": ErrorCode(429, "Too many requests: retry with backoff."),
-    "quota_exceeded": ErrorCode(429, "The caller's request quota is used up."),
-    "internal_error": ErrorCode(500, "The service failed to handle the request."),
-    "bad_gateway": ErrorCode(502, "The function failed or gave an unreadable answer."),
-    "gateway_timeout": ErrorCode(504, "The function did not answer in time."),
+    "bad_request": ErrorCode(400, "The request cannot be read (headers, framing).", "route", "Bad Request"),
+    "malformed_json": ErrorCode(400, "The body is not valid UTF-8 JSON.", "body"),
+    "empty_body": ErrorCode(400, "The body is empty.", "body"),
+    "missing_authentication": ErrorCode(
+        403, "The request is not SigV4-signed.", "signed", "Missing Authentication Token"
+    ),
+    "invalid_signature": ErrorCode(
+        403,
+        "The SigV4 signature does not match the request.",
+        "signed",
+        "The request signature we calculated does not match the signature you provided. Check your AWS "
+        "Secret Access Key and signing method. Consult the service documentation for details.",
+    ),
+    "expired_credentials": ErrorCode(
+        403,
+        "The signing credentials have expired.",
+        "signed",
+        "The security token included in the request is expired",
+    ),
+    "forbidden": ErrorCode(
+        403,
+        "The signer is not one of this stage's callers.",
+        "signed",
+        "User: arn:aws:sts::123456789012:assumed-role/clinic-app/session is not authorized to perform: "
+        "execute-api:Invoke on resource: arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/staging/POST/"
+        "v1/predict with an explicit deny",
+    ),
+    "request_blocked": ErrorCode(
+        403, "The web application firewall blocked the request.", "route", "Forbidden"
+    ),
+    "not_found": ErrorCode(404, "There is no resource at this path.", "path"),
+    "method_not_allowed": ErrorCode(405, "The path exists; the method does not (see Allow).", "path"),
+    "length_required": ErrorCode(411, "The development server needs a Content-Length.", "local"),
+    "payload_too_large": ErrorCode(
+        413, "The body is larger than the service accepts.", "body", "Request Too Long"
+    ),
+    "unsupported_media_type": ErrorCode(415, "The body is not declared as application/json.", "body"),
+    "validation_error": ErrorCode(422, "The body is JSON but not a valid request.", "body"),
+    "throttled": ErrorCode(429, "Too many requests: retry with backoff.", "route", "Too Many Requests"),
+    "internal_error": ErrorCode(
+        500, "The service failed to handle the request.", "route", "Internal server error"
+    ),
+    "bad_gateway": ErrorCode(
+        502, "The function failed or gave an unreadable answer.", "route", "Internal server error"
+    ),
+    "gateway_timeout": ErrorCode(
+        504, "The function did not answer in time.", "route", "Endpoint request timed out"
+    ),
 }
 
 # API Gateway's own responses (keyed by CloudFormation's ResponseType) and the code each is answered with;
-# the two defaults keep API Gateway's status, every other type takes its code's status.
+# the two defaults keep API Gateway's status, every other type takes its code's status. There is no
+# authorizer and no usage plan, so UNAUTHORIZED and QUOTA_EXCEEDED cannot happen (DEFAULT_4XX would cover
+# them).
 GATEWAY_RESPONSES: Final = {
     "DEFAULT_4XX": "bad_request",
     "DEFAULT_5XX": "internal_error",
@@ -98,10 +135,8 @@ GATEWAY_RESPONSES: Final = {
     "MISSING_AUTHENTICATION_TOKEN": "missing_authentication",
     "INVALID_SIGNATURE": "invalid_signature",
     "EXPIRED_TOKEN": "expired_credentials",
-    "UNAUTHORIZED": "unauthorized",
     "WAF_FILTERED": "request_blocked",
     "THROTTLED": "throttled",
-    "QUOTA_EXCEEDED": "quota_exceeded",
     "REQUEST_TOO_LARGE": "payload_too_large",
     "BAD_REQUEST_PARAMETERS": "bad_request",
     "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",

@@ -191,7 +191,7 @@ def docs() -> Response[str]:
 def _documentation(base_path: str) -> tuple[str, str]:
     """The document and the page, per base path: built on first request, never at init."""
     document = api_docs.openapi_document(OPERATIONS, base_path, prediction.legacy_range(MODEL))
-    return to_json(document), api_docs.swagger_html(document)
+    return to_json(document), api_docs.swagger_html(document, signed=observability.STAGE != "local")
 
 
 @logger.inject_lambda_context

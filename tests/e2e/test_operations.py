@@ -40,12 +40,15 @@ def test_openapi_document_marks_legacy_routes_deprecated_and_protected_routes_si
 
 
 @pytest.mark.smoke
-def test_docs_page_is_a_self_contained_swagger_ui(api):
+def test_docs_page_is_a_self_contained_swagger_ui(api, target):
     response = api.get("/docs")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert "swagger-ui" in response.text
     assert "cdn." not in response.text.lower()  # works without any third-party host
+    # No "Authorize" box asking for a value nobody can type; a deployed stage says how to sign instead
+    assert ".auth-wrapper {display: none}" in response.text
+    assert ("works for the public routes only" in response.text) is (not target.is_loopback)
 
 
 def test_every_response_carries_the_request_id_header(api):
