@@ -225,3 +225,10 @@ def test_response_examples_show_what_the_served_model_answers(
     # Then the documented response example is that answer
     response_schema = resolve(document, op["responses"]["200"]["content"]["application/json"]["schema"])
     assert_example_shows(response_schema["examples"][0], result.body)
+
+
+def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
+
+    validate(document, cls=OpenAPIV31SpecValidator)
