@@ -25,6 +25,8 @@ N_PATIENTS: Final = 442
 # The last 20 patients are the hold-out: the split of the system this service replaces and of
 # scikit-learn's own linear-regression example, kept so that the R² gate means the same thing.
 HOLDOUT_SIZE: Final = 20
+TRAIN_ROWS: Final = slice(0, N_PATIENTS - HOLDOUT_SIZE)
+HOLDOUT_ROWS: Final = slice(N_PATIENTS - HOLDOUT_SIZE, N_PATIENTS)
 DATASET_NAME: Final = "diabetes (Efron et al. 2004, Least Angle Regression), as shipped by scikit-learn 1.9.1"
 
 FloatArray = npt.NDArray[np.float64]
@@ -42,25 +44,38 @@ class Split:
 
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    bmi: FloatArray  # kg/m², one value per patient
+    """One value per patient in each array. AGE and SEX are not model inputs: they describe the cohort and
+    define the subgroups of the model card."""
+
+    bmi: FloatArray  # kg/m²
     target: FloatArray
+    age: FloatArray  # years
+    sex: FloatArray  # coded 1 or 2; the source does not say which code means which sex
     sha256: dict[str, str]
 
     @property
     def train(self) -> Split:
-        return Split(self.bmi[:-HOLDOUT_SIZE], self.target[:-HOLDOUT_SIZE])
+        return Split(self.bmi[TRAIN_ROWS], self.target[TRAIN_ROWS])
 
     @property
     def holdout(self) -> Split:
-        return Split(self.bmi[-HOLDOUT_SIZE:], self.target[-HOLDOUT_SIZE:])
+        return Split(self.bmi[HOLDOUT_ROWS], self.target[HOLDOUT_ROWS])
 
 
 def load_dataset(data_dir: Path = DATA_DIR) -> Dataset:
-    """Loads BMI and target, refusing files whose digest or shape is not the expected one."""
+    """Loads BMI, target, age and sex, refusing files whose digest or shape is not the expected one."""
     features = _parse(_read_verified(data_dir / FEATURES_FILE), FEATURES_FILE, columns=len(COLUMNS))
     target = _parse(_read_verified(data_dir / TARGET_FILE), TARGET_FILE, columns=1)
+
+    def column(name: str) -> FloatArray:
+        return features[:, COLUMNS.index(name)].copy()
+
     return Dataset(
-        bmi=features[:, COLUMNS.index("BMI")].copy(), target=target[:, 0].copy(), sha256=dict(EXPECTED_SHA256)
+        bmi=column("BMI"),
+        target=target[:, 0].copy(),
+        age=column("AGE"),
+        sex=column("SEX"),
+        sha256=dict(EXPECTED_SHA256),
     )
 
 

@@ -26,6 +26,10 @@ def test_matches_scikit_learns_copy():
     data = load_dataset()
     np.testing.assert_array_equal(data.bmi, raw.data[:, 2])
     np.testing.assert_array_equal(data.target, raw.target)
+    # The cohort columns of the model card: AGE and SEX, in the raw file's units (years; codes 1 and 2)
+    np.testing.assert_array_equal(data.age, raw.data[:, 0])
+    np.testing.assert_array_equal(data.sex, raw.data[:, 1])
+    assert set(np.unique(data.sex)) == {1.0, 2.0}
     # scikit-learn's scaling: (x - mean) / sqrt(sum((x - mean)^2)) per column
     centered = data.bmi - data.bmi.mean()
     np.testing.assert_allclose(centered / np.sqrt((centered**2).sum()), scaled.data[:, 2], rtol=1e-12)
