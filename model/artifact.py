@@ -25,15 +25,21 @@ from typing import Any, Final, Literal
 
 from model.jsontypes import ValidationError, read
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: prediction intervals and the calibration gate
 FEATURE_NAME: Final = "bmi"
 FEATURE_UNIT: Final = "kg/m^2"
 DEFAULT_MIN_R2: Final = 0.4
 DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
+# The level every served interval has, and how far its cross-validated coverage may stray from it:
+# 0.9 +- 0.03, i.e. between 87% and 93% of held-out patients inside their interval.
+INTERVAL_LEVEL: Final = 0.9
+DEFAULT_MAX_COVERAGE_ERROR: Final = 0.03
+INTERVAL_METHOD: Final = "normalized-cv-conformal"
 DEFAULT_ARTIFACT_PATH: Final = Path(__file__).resolve().parent / "artifacts" / "model.json"
 MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 2 kB
 QUALITY_GATE: Final = "quality (hold-out R2)"
 CONVERGENCE_GATE: Final = "convergence (relative training-MSE gap to least squares)"
+CALIBRATION_GATE: Final = "calibration (|cross-validated coverage - level| of the prediction interval)"
 
 
 class ArtifactError(ValueError):
@@ -76,6 +82,45 @@ class Coefficients:
 
 
 @dataclass(frozen=True, slots=True)
+class Scale:
+    """How large the error typically is at a BMI, in the target's units: ``max(intercept + slope * bmi,
+    floor)``, a least-squares line through the cross-validated absolute residuals, floored (at half their
+    mean) so that it stays positive for every BMI the service accepts."""
+
+    intercept: float
+    slope: float
+    floor: float
+
+    def at(self, bmi: float) -> float:
+        return max(self.intercept + self.slope * bmi, self.floor)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionInterval:
+    """``prediction +- quantile * scale(bmi)``: normalised conformal prediction on cross-validated
+    residuals. ``quantile`` is the conformal quantile, at ``level``, of |residual| / scale(bmi) over the
+    training rows; ``cv_coverage`` is the share of training rows inside their interval under nested
+    cross-validation (the interval of each outer fold built from that fold's training rows only), and
+    ``holdout_coverage`` the share of the canonical hold-out rows inside the served model's interval."""
+
+    method: Literal["normalized-cv-conformal"]
+    level: float
+    quantile: float
+    scale: Scale
+    cv_coverage: float
+    holdout_coverage: float
+
+    def half_width(self, bmi: float) -> float:
+        return self.quantile * self.scale.at(bmi)
+
+    def bounds(self, bmi: float, prediction: float) -> tuple[int, int]:
+        """The served interval: rounded outward to whole units, so it is never narrower than computed (its
+        coverage can only grow) and carries no digits the model cannot vouch for."""
+        half = self.half_width(bmi)
+        return math.floor(prediction - half), math.ceil(prediction + half)
+
+
+@dataclass(frozen=True, slots=True)
 class Gate:
     """A blocking check: ``passed`` must agree with ``value`` against ``threshold``."""
 
@@ -97,13 +142,19 @@ class Gate:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
+    """Scores of the served model; errors (MSE, MAE, RMSE) are in the target's units (squared for MSE).
+    ``cv_rmse`` and ``cv_mae`` come from the out-of-fold predictions of the same folds as ``cv_r2_*``."""
+
     holdout_r2: float
     holdout_mse: float
+    holdout_mae: float
     train_r2: float
     train_mse: float
     optimal_train_mse: float
     cv_r2_mean: float
     cv_r2_std: float
+    cv_rmse: float
+    cv_mae: float
     cv_folds: int
     gates: tuple[Gate, ...]
 
@@ -127,6 +178,7 @@ class ModelArtifact:
     model_version: str
     feature: Feature
     coefficients: Coefficients
+    interval: PredictionInterval
     metrics: Metrics
     training: Training
     sha256: str  # of the canonical document without this field; computed when written, checked when read
@@ -221,35 +273,58 @@ def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
     return artifact
 
 
+def coverage_error(interval: PredictionInterval) -> float:
+    """What the calibration gate measures: how far the cross-validated coverage is from the level."""
+    return abs(interval.cv_coverage - interval.level)
+
+
 def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], source: str) -> None:
-    """Integrity first, then what may be served: a checksum that matches, a usable feature, and gates that
-    are the real gates (both present, thresholds no looser than DEFAULT_MIN_R2 and
-    DEFAULT_MAX_CONVERGENCE_GAP, values those of the recorded metrics, verdicts re-evaluated)."""
+    """Integrity first, then what may be served: a checksum that matches, a usable feature and interval,
+    and gates that are the real gates (all three present once, thresholds no looser than DEFAULT_MIN_R2,
+    DEFAULT_MAX_CONVERGENCE_GAP and DEFAULT_MAX_COVERAGE_ERROR at INTERVAL_LEVEL, values those of the
+    recorded metrics, verdicts re-evaluated)."""
     actual = checksum(_without_checksum(document))
     if artifact.sha256 != actual:
         raise ArtifactError(
             f"{source}: checksum mismatch (declared {artifact.sha256[:12]}…, content {actual[:12]}…)"
         )
-    feature, metrics = artifact.feature, artifact.metrics
+    feature, interval, metrics = artifact.feature, artifact.interval, artifact.metrics
     if not (feature.train_min < feature.train_max and feature.sklearn_scale > 0):
         raise ArtifactError(f"{source}: feature range or scale is degenerate")
+    coverages = (interval.cv_coverage, interval.holdout_coverage)
+    if not (interval.quantile > 0 and interval.scale.floor > 0 and all(0 <= c <= 1 for c in coverages)):
+        raise ArtifactError(f"{source}: the prediction interval is degenerate")
+    if interval.level != INTERVAL_LEVEL:
+        raise ArtifactError(
+            f"{source}: the interval's level must be {INTERVAL_LEVEL:g}, not {interval.level:g}"
+        )
     for gate in metrics.gates:
         if not Gate.evaluate(gate.name, gate.comparison, gate.threshold, gate.value).passed:
             raise ArtifactError(f"{source}: refusing a model that failed its gates: {gate.describe()}")
     by_name = {gate.name: gate for gate in metrics.gates}
     quality, convergence = by_name.get(QUALITY_GATE), by_name.get(CONVERGENCE_GATE)
-    if quality is None or convergence is None or len(by_name) != len(metrics.gates):
-        raise ArtifactError(f"{source}: metrics.gates must hold the quality and convergence gates once each")
-    looser = (quality.comparison, convergence.comparison) != (">=", "<=") or (
-        quality.threshold < DEFAULT_MIN_R2 or convergence.threshold > DEFAULT_MAX_CONVERGENCE_GAP
+    calibration = by_name.get(CALIBRATION_GATE)
+    if quality is None or convergence is None or calibration is None or len(by_name) != len(metrics.gates):
+        raise ArtifactError(
+            f"{source}: metrics.gates must hold the quality, convergence and calibration gates once each"
+        )
+    looser = (quality.comparison, convergence.comparison, calibration.comparison) != (">=", "<=", "<=") or (
+        quality.threshold < DEFAULT_MIN_R2
+        or convergence.threshold > DEFAULT_MAX_CONVERGENCE_GAP
+        or calibration.threshold > DEFAULT_MAX_COVERAGE_ERROR
     )
     if looser:
         raise ArtifactError(
             f"{source}: gates looser than the serving policy (hold-out R2 >= {DEFAULT_MIN_R2}, "
-            f"convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g})"
+            f"convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g}, cross-validated coverage within "
+            f"{DEFAULT_MAX_COVERAGE_ERROR:g} of {INTERVAL_LEVEL:g})"
         )
     gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
-    if quality.value != metrics.holdout_r2 or not math.isclose(convergence.value, gap, rel_tol=1e-9):
+    if (
+        quality.value != metrics.holdout_r2
+        or not math.isclose(convergence.value, gap, rel_tol=1e-9)
+        or calibration.value != coverage_error(interval)
+    ):
         raise ArtifactError(f"{source}: gate values do not match the recorded metrics")
 
 

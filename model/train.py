@@ -1,13 +1,15 @@
 """Trains the BMI model, gates it, and writes the versioned artifact only if every gate passes.
 
     python -m model.train [--seed N] [--out PATH] [--report DIR] [--min-r2 X] [--max-convergence-gap G]
+                          [--max-coverage-error E]
 
 Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed (the
 reason is one line on stderr and no artifact is written or overwritten; a ``--report`` directory still
 receives the model card, marked FAIL, so the failure can be inspected).
 
 The gates' thresholds can be made stricter than the serving policy in ``model.artifact`` (R² ≥ 0.4,
-convergence gap ≤ 1e-6), never looser: the function refuses an artifact gated more loosely.
+convergence gap ≤ 1e-6, cross-validated coverage of the 90% prediction interval within 0.03 of 0.9), never
+looser: the function refuses an artifact gated more loosely.
 """
 
 from __future__ import annotations
@@ -21,13 +23,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
 
+import numpy as np
+
 from model.artifact import (
+    CALIBRATION_GATE,
     CONVERGENCE_GATE,
     DEFAULT_ARTIFACT_PATH,
     DEFAULT_MAX_CONVERGENCE_GAP,
+    DEFAULT_MAX_COVERAGE_ERROR,
     DEFAULT_MIN_R2,
     FEATURE_NAME,
     FEATURE_UNIT,
+    INTERVAL_LEVEL,
+    INTERVAL_METHOD,
     QUALITY_GATE,
     SCHEMA_VERSION,
     Coefficients,
@@ -35,19 +43,24 @@ from model.artifact import (
     Gate,
     Metrics,
     ModelArtifact,
+    PredictionInterval,
     Training,
+    coverage_error,
     model_version_for,
     write_artifact_atomically,
 )
+from model.conformal import Calibration, NestedCrossValidation, calibrate, nested_cross_validation, scale_of
 from model.dataset import DATASET_NAME, HOLDOUT_SIZE, DataError, Dataset, FloatArray, load_dataset
-from model.evaluation import closed_form, cross_validate, mse, r2
+from model.evaluation import closed_form, cross_validate, mae, mse, r2
 from model.sgd import SGDConfig, SGDResult, fit_sgd
 
 CV_FOLDS: Final = 5
+# The levels at which the model card shows nominal against cross-validated coverage (the served one included).
+CALIBRATION_LEVELS: Final = (0.5, 0.6, 0.7, 0.8, 0.85, INTERVAL_LEVEL, 0.95)
 EXIT_DATA_ERROR: Final = 1
 EXIT_GATE_FAILED: Final = 3
-# The code that determines the coefficients: a change to any of these files yields a new model version.
-_VERSIONED_SOURCES: Final = ("dataset.py", "evaluation.py", "sgd.py", "train.py")
+# The code that determines the model: a change to any of these files yields a new model version.
+_VERSIONED_SOURCES: Final = ("conformal.py", "dataset.py", "evaluation.py", "sgd.py", "train.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +69,7 @@ class TrainingConfig:
     sgd: SGDConfig = field(default_factory=SGDConfig)
     min_r2: float = DEFAULT_MIN_R2
     max_convergence_gap: float = DEFAULT_MAX_CONVERGENCE_GAP
+    max_coverage_error: float = DEFAULT_MAX_COVERAGE_ERROR
     cv_folds: int = CV_FOLDS
 
 
@@ -65,6 +79,7 @@ class TrainingOutcome:
     fit: SGDResult
     optimal: Coefficients  # closed-form least squares on the training rows
     dataset: Dataset
+    nested: NestedCrossValidation  # the interval's coverage on the training rows, at CALIBRATION_LEVELS
 
 
 def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
@@ -86,11 +101,13 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         return fold.slope, fold.intercept
 
     cv = cross_validate(train_split.x, train_split.y, sgd_fit, folds=config.cv_folds, seed=config.seed)
+    interval, calibration, nested = _prediction_interval(config, dataset, fitted)
     # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
     gap = (train_mse - optimal_mse) / optimal_mse if result.converged else sys.float_info.max
     gates = (
         Gate.evaluate(QUALITY_GATE, ">=", config.min_r2, holdout_r2),
         Gate.evaluate(CONVERGENCE_GATE, "<=", config.max_convergence_gap, gap),
+        Gate.evaluate(CALIBRATION_GATE, "<=", config.max_coverage_error, coverage_error(interval)),
     )
     bmi_mean = float(dataset.bmi.mean())
     run_config = _run_config(config)
@@ -109,14 +126,18 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
             sklearn_scale=math.sqrt(float(((dataset.bmi - bmi_mean) ** 2).sum())),
         ),
         coefficients=fitted,
+        interval=interval,
         metrics=Metrics(
             holdout_r2=holdout_r2,
             holdout_mse=mse(holdout.y, predict(fitted, holdout.x)),
+            holdout_mae=mae(holdout.y, predict(fitted, holdout.x)),
             train_r2=r2(train_split.y, predict(fitted, train_split.x)),
             train_mse=train_mse,
             optimal_train_mse=optimal_mse,
             cv_r2_mean=cv.r2_mean,
             cv_r2_std=cv.r2_std,
+            cv_rmse=math.sqrt(mse(train_split.y, calibration.predictions)),
+            cv_mae=mae(train_split.y, calibration.predictions),
             cv_folds=cv.folds,
             gates=gates,
         ),
@@ -131,7 +152,31 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         ),
         sha256="",  # computed when written
     )
-    return TrainingOutcome(artifact=artifact, fit=result, optimal=optimal, dataset=dataset)
+    return TrainingOutcome(artifact=artifact, fit=result, optimal=optimal, dataset=dataset, nested=nested)
+
+
+def _prediction_interval(
+    config: TrainingConfig, dataset: Dataset, fitted: Coefficients
+) -> tuple[PredictionInterval, Calibration, NestedCrossValidation]:
+    """The served interval (calibrated on every training row), its coverage under nested cross-validation
+    on the training rows, and its coverage on the canonical hold-out around the served model."""
+    train_split, holdout = dataset.train, dataset.holdout
+    folds, seed = config.cv_folds, config.seed
+    calibration = calibrate(train_split.x, train_split.y, closed_form, folds=folds, seed=seed)
+    nested = nested_cross_validation(
+        train_split.x, train_split.y, closed_form, levels=CALIBRATION_LEVELS, folds=folds, seed=seed
+    )
+    quantile = calibration.quantile(INTERVAL_LEVEL)
+    holdout_error = np.abs(holdout.y - (fitted.slope * holdout.x + fitted.intercept))
+    interval = PredictionInterval(
+        method=INTERVAL_METHOD,
+        level=INTERVAL_LEVEL,
+        quantile=quantile,
+        scale=calibration.scale,
+        cv_coverage=nested.coverage(INTERVAL_LEVEL),
+        holdout_coverage=float(np.mean(holdout_error <= quantile * scale_of(calibration.scale, holdout.x))),
+    )
+    return interval, calibration, nested
 
 
 def _run_config(config: TrainingConfig) -> dict[str, object]:
@@ -140,8 +185,10 @@ def _run_config(config: TrainingConfig) -> dict[str, object]:
         "sgd": asdict(config.sgd),
         "min_r2": config.min_r2,
         "max_convergence_gap": config.max_convergence_gap,
+        "max_coverage_error": config.max_coverage_error,
         "cv_folds": config.cv_folds,
         "holdout_size": HOLDOUT_SIZE,
+        "interval_level": INTERVAL_LEVEL,
     }
 
 
@@ -166,6 +213,15 @@ def _max_gap(text: str) -> float:
     if not 0.0 < value <= DEFAULT_MAX_CONVERGENCE_GAP:
         raise argparse.ArgumentTypeError(
             f"must be in (0, {DEFAULT_MAX_CONVERGENCE_GAP:g}] (stricter than the serving policy), got {text}"
+        )
+    return value
+
+
+def _max_coverage_error(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= DEFAULT_MAX_COVERAGE_ERROR:
+        raise argparse.ArgumentTypeError(
+            f"must be in (0, {DEFAULT_MAX_COVERAGE_ERROR:g}] (stricter than the serving policy), got {text}"
         )
     return value
 
@@ -195,12 +251,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="convergence gate: max relative training-MSE gap to least squares "
         f"(default {DEFAULT_MAX_CONVERGENCE_GAP:g})",
     )
+    parser.add_argument(
+        "--max-coverage-error",
+        type=_max_coverage_error,
+        default=DEFAULT_MAX_COVERAGE_ERROR,
+        help=f"calibration gate: max distance of the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
+        f"coverage from {INTERVAL_LEVEL:g} (default {DEFAULT_MAX_COVERAGE_ERROR:g})",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = TrainingConfig(seed=args.seed, min_r2=args.min_r2, max_convergence_gap=args.max_convergence_gap)
+    config = TrainingConfig(
+        seed=args.seed,
+        min_r2=args.min_r2,
+        max_convergence_gap=args.max_convergence_gap,
+        max_coverage_error=args.max_coverage_error,
+    )
     try:
         outcome = train(config, load_dataset())
     except DataError as exc:
@@ -230,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"hold-out R² {m.holdout_r2:.4f}  train R² {m.train_r2:.4f}  "
-        f"{m.cv_folds}-fold CV R² {m.cv_r2_mean:.4f} ± {m.cv_r2_std:.4f}"
+        f"{m.cv_folds}-fold CV R² {m.cv_r2_mean:.4f} ± {m.cv_r2_std:.4f}  CV RMSE {m.cv_rmse:.1f}"
+    )
+    interval = artifact.interval
+    print(
+        f"{interval.level:.0%} interval ({interval.method}): prediction ± {interval.quantile:.3f} × "
+        f"max({interval.scale.intercept:.2f} {interval.scale.slope:+.3f} × bmi, {interval.scale.floor:.2f}); "
+        f"coverage {interval.cv_coverage:.3f} (nested CV), {interval.holdout_coverage:.2f} (hold-out)"
     )
     for gate in m.gates:
         print(gate.describe())

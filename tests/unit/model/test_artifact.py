@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from model.artifact import (
+    CALIBRATION_GATE,
     SCHEMA_VERSION,
     ArtifactError,
     Coefficients,
@@ -41,6 +42,7 @@ def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
         "model_version",
         "feature",
         "coefficients",
+        "interval",
         "metrics",
         "training",
         "sha256",
@@ -49,10 +51,21 @@ def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
     assert set(doc["metrics"]) >= {
         "holdout_r2",
         "holdout_mse",
+        "holdout_mae",
         "train_r2",
         "cv_r2_mean",
         "cv_r2_std",
+        "cv_rmse",
+        "cv_mae",
         "gates",
+    }
+    assert set(doc["interval"]) == {
+        "method",
+        "level",
+        "quantile",
+        "scale",
+        "cv_coverage",
+        "holdout_coverage",
     }
     assert set(doc["training"]) >= {"seed", "hyperparameters", "epochs_run", "data_sha256"}
     assert doc["model_version"].startswith("bmi-linear-")
@@ -77,7 +90,7 @@ def test_refuses_a_recorded_gate_verdict_that_the_value_contradicts(model_artifa
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+        (lambda d: d.update(schema_version=1), "schema_version 1 is not supported"),
         (lambda d: d["coefficients"].update(slope="10.1"), "coefficients.slope must be a number"),
         (lambda d: d["coefficients"].update(intercept=True), "coefficients.intercept must be a number"),
         (lambda d: d["coefficients"].update(slope=10**400), "coefficients.slope must be a finite number"),
@@ -85,7 +98,12 @@ def test_refuses_a_recorded_gate_verdict_that_the_value_contradicts(model_artifa
         (lambda d: d["feature"].update(colour="red"), "feature.colour is not an accepted field"),
         (lambda d: d["feature"].update(name="age"), r"feature.name must be one of \['bmi'\]"),
         (lambda d: d["feature"].update(sklearn_scale=0.0), "degenerate"),
-        (lambda d: d["metrics"].update(gates=[]), "quality and convergence gates once each"),
+        (lambda d: d["metrics"].update(gates=[]), "quality, convergence and calibration gates once each"),
+        (lambda d: d["interval"].update(method="gaussian"), r"interval.method must be one of"),
+        (lambda d: d["interval"].pop("cv_coverage"), "interval.cv_coverage is required"),
+        (lambda d: d["interval"]["scale"].update(floor=0.0), "interval is degenerate"),
+        (lambda d: d["interval"].update(quantile=-1.0), "interval is degenerate"),
+        (lambda d: d["interval"].update(holdout_coverage=1.5), "interval is degenerate"),
         (lambda d: d["metrics"]["gates"][0].update(passed="yes"), r"gates\[0\].passed must be true or false"),
         (lambda d: d.update(training=[]), "training must be a JSON object"),
     ],
@@ -147,11 +165,20 @@ def test_scaled_units_convert_back_to_the_same_bmi(model_artifact: ModelArtifact
         # A lowered threshold that the value then "passes": consistent, checksummed, and still refused.
         (lambda d: d["metrics"]["gates"][0].update(threshold=-1.0), "looser than the serving policy"),
         (lambda d: d["metrics"]["gates"][1].update(threshold=1.0), "looser than the serving policy"),
-        (lambda d: d["metrics"]["gates"].pop(1), "quality and convergence gates once each"),
+        (lambda d: d["metrics"]["gates"].pop(1), "quality, convergence and calibration gates once each"),
         (lambda d: d["metrics"]["gates"].append(dict(d["metrics"]["gates"][0])), "once each"),
         (lambda d: d["metrics"]["gates"][0].update(name="quality"), "once each"),
         (lambda d: d["metrics"].update(holdout_r2=0.9), "do not match the recorded metrics"),
         (lambda d: d["metrics"].update(train_mse=d["metrics"]["train_mse"] * 1.0000001), "do not match"),
+        # The calibration gate: present, no looser than 0.03 around the level, about the recorded coverage
+        (lambda d: calibration_gate(d).update(threshold=0.2), "looser than the serving policy"),
+        (
+            lambda d: calibration_gate(d).update(comparison=">=", threshold=0.0),
+            "looser than the serving policy",
+        ),
+        (lambda d: d["metrics"]["gates"].remove(calibration_gate(d)), "calibration gates once each"),
+        (lambda d: d["interval"].update(cv_coverage=0.91), "do not match the recorded metrics"),
+        (lambda d: calibration_gate(d).update(value=0.0), "do not match the recorded metrics"),
     ],
 )
 def test_refuses_gates_that_are_not_the_serving_policy(model_artifact: ModelArtifact, edit, message):
@@ -189,3 +216,44 @@ def test_a_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path:
         load_artifact(fifo)
     with pytest.raises(ArtifactError, match="not a regular file"):
         load_artifact(tmp_path)
+
+
+def calibration_gate(doc: dict) -> dict:
+    (gate,) = [g for g in doc["metrics"]["gates"] if g["name"] == CALIBRATION_GATE]
+    return gate
+
+
+@pytest.mark.parametrize("coverage", [0.86, 0.935, 0.5])
+def test_refuses_an_interval_whose_cross_validated_coverage_is_off_even_when_consistent(
+    model_artifact: ModelArtifact, coverage: float
+):
+    # Given an artifact whose interval covers too few or too many held-out patients, with a gate value
+    # that honestly records it and a re-sealed checksum
+    doc = document(model_artifact)
+    doc["interval"]["cv_coverage"] = coverage
+    calibration_gate(doc).update(value=abs(coverage - doc["interval"]["level"]), passed=True)
+    # Then the re-evaluated gate refuses it
+    with pytest.raises(ArtifactError, match="failed its gates: calibration"):
+        parse_artifact(resealed(doc))
+
+
+def test_refuses_an_interval_at_another_level_than_the_policy(model_artifact: ModelArtifact):
+    # Given a (checksummed, internally consistent) interval claiming 80%: narrower than what the API promises
+    doc = document(model_artifact)
+    doc["interval"]["level"] = 0.8
+    calibration_gate(doc).update(value=abs(doc["interval"]["cv_coverage"] - 0.8))
+    with pytest.raises(ArtifactError, match=r"level must be 0\.9"):
+        parse_artifact(resealed(doc))
+
+
+@pytest.mark.parametrize("bmi", [10.0, 18.0, 27.3, 42.2, 100.0])
+def test_served_bounds_are_the_interval_rounded_outward(model_artifact: ModelArtifact, bmi: float):
+    interval = model_artifact.interval
+    prediction = model_artifact.coefficients.predict(bmi)
+    lower, upper = interval.bounds(bmi, prediction)
+    half = interval.half_width(bmi)
+    assert isinstance(lower, int)
+    assert isinstance(upper, int)
+    assert prediction - half - 1 < lower <= prediction - half
+    assert prediction + half <= upper < prediction + half + 1
+    assert half >= interval.quantile * interval.scale.floor > 0

@@ -28,6 +28,8 @@ def test_cli_writes_a_valid_artifact_and_says_what_it_did(tmp_path: Path, capsys
     assert artifact.training.seed == 3
     assert artifact.model_version in stdout
     assert "quality (hold-out R2) gate passed" in stdout
+    assert "calibration (" in stdout
+    assert f"coverage {artifact.interval.cv_coverage:.3f} (nested CV)" in stdout
 
 
 def test_same_seed_and_data_give_a_byte_identical_artifact(tmp_path: Path, capsys):
@@ -43,6 +45,7 @@ def test_model_version_changes_with_the_configuration_not_with_time():
     assert train(TrainingConfig(seed=0), data).artifact.model_version == base.model_version
     assert train(TrainingConfig(seed=1), data).artifact.model_version != base.model_version
     assert train(TrainingConfig(min_r2=0.41), data).artifact.model_version != base.model_version
+    assert train(TrainingConfig(max_coverage_error=0.02), data).artifact.model_version != base.model_version
 
 
 def test_metrics_agree_with_an_independent_computation():
@@ -65,6 +68,15 @@ def test_quality_gate_failure_exits_non_zero_and_writes_nothing(tmp_path: Path, 
     assert "quality" in stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stricter_calibration_threshold_reaches_the_gate(tmp_path: Path, capsys):
+    # The measured coverage is within 0.002 of 0.9 on this data (0.898): 0.001 is stricter than it meets
+    out = tmp_path / "model.json"
+    code, _, stderr = run(capsys, "--max-coverage-error", "0.001", "--out", str(out))
+    assert code == train_module.EXIT_GATE_FAILED
+    assert stderr.startswith("gate failed, no artifact written: calibration")
+    assert not out.exists()
 
 
 def test_gate_failure_never_overwrites_an_existing_artifact(tmp_path: Path, capsys):
@@ -105,6 +117,9 @@ def test_crippled_optimiser_via_the_cli_writes_nothing(tmp_path: Path, monkeypat
         ["--max-convergence-gap", "0"],
         ["--min-r2", "0.3"],  # looser than the serving policy: the function would refuse the artifact
         ["--max-convergence-gap", "1e-3"],
+        ["--max-coverage-error", "0.05"],  # looser than 0.87-0.93 around the 90% level
+        ["--max-coverage-error", "0"],
+        ["--max-coverage-error", "nan"],
         ["--bogus"],
     ],
 )
