@@ -2,8 +2,9 @@
 
 Each operation names its contract route, its request and response types (:mod:`lambda_fn.schemas`, the same
 types that validate and build the bodies) and a request example; the response example is what the route's
-own answer function returns for that request, and the error examples are what the real error builders
-return, so no example can drift from what the function answers. The page inlines the Swagger UI bundle that
+own answer function returns for that request (its numbers shown to 4 significant digits, at least one
+decimal: an example is read by people), and the error examples are what the real error builders return, so
+no example can drift from what the function answers. The page inlines the Swagger UI bundle that
 ships with Powertools (~1.7 MB), so it works without a CDN; both are built on the first request and cached
 by the handler.
 """
@@ -11,6 +12,7 @@ by the handler.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -33,6 +35,10 @@ with a linear model trained on the 442-patient diabetes study.
 
 - BMI is in kg/m^2 and must lie between {contract.BMI_MIN:g} and {contract.BMI_MAX:g}; a BMI outside the
   model's training range is still answered, flagged `"extrapolated": true`.
+- Every prediction comes with a prediction interval (conformal prediction): for patients like the study's
+  cohort, the stated share (`level`) of measured outcomes falls inside their interval. The model is weak
+  (BMI explains about a third of the variance), so the intervals are wide; they mean nothing for an
+  extrapolated BMI. Method, level and measured coverage: `GET /v1/model`.
 - A batch holds 1 to {contract.BATCH_MAX} values; a request body is at most {contract.BODY_MAX_BYTES} bytes.
 - Every error, from the function or from the edge (API Gateway, its web application firewall), has one
   shape (`ErrorResponse`), and each operation lists every status it can answer, with an example of each
@@ -183,10 +189,22 @@ def _with_example(
     kind: Any, answer: Callable[[Any], Any] | None, example: Any, schemas: dict[str, Any]
 ) -> Any:
     schema = json_schema(kind, schemas)
-    shown = example if answer is None else answer(example)
+    shown = example if answer is None else _readable(json.loads(to_json(answer(example))))
     if shown is not None:  # as it goes out: the artifact's dataclasses become its JSON document
-        schemas[schema["$ref"].rsplit("/", 1)[1]].setdefault("examples", [json.loads(to_json(shown))])
+        schemas[schema["$ref"].rsplit("/", 1)[1]].setdefault("examples", [shown])
     return schema
+
+
+def _readable(value: Any) -> Any:
+    """An answer with its floats to 4 significant digits and at least one decimal (162.3, 10.11, 0.8981,
+    5.6e-11): full float precision is arithmetic, not information, and a reader should not have to skip it."""
+    if isinstance(value, float) and value != 0:
+        return round(value, max(1, 3 - math.floor(math.log10(abs(value)))))
+    if isinstance(value, dict):
+        return {key: _readable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_readable(item) for item in value]
+    return value
 
 
 def _invalid(kind: Any) -> errors.ApiError:

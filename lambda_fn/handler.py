@@ -102,8 +102,12 @@ def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> O
 )
 def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
     result = prediction.predict_batch(MODEL, [body["bmi"]])
-    extrapolated = result.extrapolated[0]
-    return {"prediction": result.values[0], "model_version": VERSION, "extrapolated": extrapolated}, result
+    return {
+        "prediction": result.values[0],
+        "interval": {"level": result.level, "lower": result.lower[0], "upper": result.upper[0]},
+        "model_version": VERSION,
+        "extrapolated": result.extrapolated[0],
+    }, result
 
 
 @post(
@@ -119,6 +123,7 @@ def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, Batc
     result = prediction.predict_batch(MODEL, body["bmi"])
     return {
         "predictions": result.values,
+        "intervals": {"level": result.level, "lower": result.lower, "upper": result.upper},
         "model_version": VERSION,
         "extrapolated": result.extrapolated,
         "extrapolated_count": result.extrapolated_count,

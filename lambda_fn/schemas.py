@@ -58,14 +58,54 @@ class LegacyBatchRequest(TypedDict):
 
 
 # --- Responses ----------------------------------------------------------------------------------------
+Prediction = Annotated[
+    float,
+    Doc(
+        "Predicted disease progression one year after baseline (a unitless score; 25-346 in the study). "
+        "Full float precision is arithmetic, not accuracy: the typical error is tens of units (see the "
+        "interval and GET /v1/model), so round to whole units for display."
+    ),
+]
+Level = Annotated[
+    float,
+    Doc(
+        "Nominal coverage of the interval, e.g. 0.9: for patients like the study's cohort, about this "
+        "share of measured outcomes falls inside their interval (the cross-validated coverage is in "
+        "GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
+        "an extrapolated BMI."
+    ),
+]
+_BOUNDS = "whole units, rounded outward from the computed interval, so never narrower than it"
+
+
+class Interval(TypedDict):
+    """Where the patient's measured progression is expected to fall, at the stated level."""
+
+    level: Level
+    lower: Annotated[int, Doc(f"Lower bound ({_BOUNDS}).")]
+    upper: Annotated[int, Doc(f"Upper bound ({_BOUNDS}).")]
+
+
+class BatchIntervals(TypedDict):
+    """One interval per input, as parallel arrays in input order, all at the stated level."""
+
+    level: Level
+    lower: Annotated[list[int], Doc(f"Lower bounds, in input order ({_BOUNDS}).")]
+    upper: Annotated[list[int], Doc(f"Upper bounds, in input order ({_BOUNDS}).")]
+
+
 class PredictResponse(TypedDict):
-    prediction: Annotated[float, Doc("Predicted disease progression one year after baseline.")]
+    prediction: Prediction
+    interval: Interval
     model_version: ModelVersion
-    extrapolated: Annotated[bool, Doc("True when the BMI lies outside the model's training range.")]
+    extrapolated: Annotated[
+        bool, Doc("True when the BMI lies outside the model's training range: the interval is then a guess.")
+    ]
 
 
 class BatchPredictResponse(TypedDict):
-    predictions: Annotated[list[float], Doc("One prediction per input, in input order.")]
+    predictions: Annotated[list[Prediction], Doc("One prediction per input, in input order.")]
+    intervals: BatchIntervals
     model_version: ModelVersion
     extrapolated: Annotated[list[bool], Doc("Per input, in input order: outside the training range?")]
     extrapolated_count: Annotated[int, Doc("How many inputs lie outside the training range.")]

@@ -1,9 +1,9 @@
 """Known answers for the pre-traffic hook, computed at synthesis from the model artifact being deployed.
 
 The requests and expected fields are typed by the function's own request and response types
-(``lambda_fn.schemas``) and the expectations come from the artifact's coefficients (``model.artifact``), so
-the hook checks the new version against the model that was trained, not against numbers copied into the
-infrastructure.
+(``lambda_fn.schemas``) and the expectations come from the artifact's coefficients and prediction interval
+(``model.artifact``), so the hook checks the new version against the model that was trained, not against
+numbers copied into the infrastructure.
 """
 
 from __future__ import annotations
@@ -35,11 +35,23 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     beyond = min(contract.BMI_MAX, high + 10)  # plausible but outside the training range: extrapolated
     batch = [low, middle, high, beyond]
     scaled = feature.to_scaled(middle)
-    predict = artifact.coefficients.predict
+    predict, interval = artifact.coefficients.predict, artifact.interval
+    bounds = [interval.bounds(b, predict(b)) for b in batch]
     health: HealthResponse = {"status": "ok", "model_version": version}
-    single: PredictResponse = {"prediction": predict(middle), "model_version": version, "extrapolated": False}
+    lower, upper = interval.bounds(middle, predict(middle))
+    single: PredictResponse = {
+        "prediction": predict(middle),
+        "interval": {"level": interval.level, "lower": lower, "upper": upper},
+        "model_version": version,
+        "extrapolated": False,
+    }
     many: BatchPredictResponse = {
         "predictions": [predict(b) for b in batch],
+        "intervals": {
+            "level": interval.level,
+            "lower": [below for below, _ in bounds],
+            "upper": [above for _, above in bounds],
+        },
         "extrapolated": [feature.is_extrapolated(b) for b in batch],
         "extrapolated_count": sum(feature.is_extrapolated(b) for b in batch),
         "model_version": version,

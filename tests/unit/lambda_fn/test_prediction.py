@@ -15,6 +15,8 @@ from model.jsontypes import ValidationError
 # Closed-form least squares on BMI alone (the team guide's reference); the trainer converges to it.
 REFERENCE_SLOPE = 10.112441
 REFERENCE_INTERCEPT = -113.804776
+# The guide's 90% conformal half-width from 5-fold cross-validated absolute residuals (one width for all).
+REFERENCE_HALF_WIDTH_90 = 103
 
 plausible_bmis = st.floats(min_value=contract.BMI_MIN, max_value=contract.BMI_MAX, allow_nan=False)
 
@@ -44,8 +46,30 @@ def test_a_batch_is_the_model_applied_to_each_value_in_input_order(
 ) -> None:
     batch = prediction.predict_batch(model_artifact, bmis)
     assert batch.values == [model_artifact.coefficients.predict(b) for b in bmis]
+    interval = model_artifact.interval
+    bounds = [interval.bounds(b, v) for b, v in zip(bmis, batch.values, strict=True)]
+    assert list(zip(batch.lower, batch.upper, strict=True)) == bounds
+    assert batch.level == interval.level
+    assert all(
+        low < value < high for low, value, high in zip(batch.lower, batch.values, batch.upper, strict=True)
+    )
     assert batch.extrapolated == [model_artifact.feature.is_extrapolated(b) for b in bmis]
     assert batch.extrapolated_count == sum(batch.extrapolated)
+
+
+def test_a_typical_patient_s_interval_is_about_as_wide_as_the_reference_one(
+    model_artifact: ModelArtifact,
+) -> None:
+    # At the cohort's median BMI (25.7) the adaptive interval should be close to the one-width reference
+    # (±103); for a lean or a heavy patient it should not (that is what adapting means).
+    interval = model_artifact.interval
+    assert interval.half_width(25.7) == pytest.approx(REFERENCE_HALF_WIDTH_90, rel=0.1)
+    assert (
+        interval.half_width(19.0)
+        < 0.9 * REFERENCE_HALF_WIDTH_90
+        < 1.1 * REFERENCE_HALF_WIDTH_90
+        < interval.half_width(38.0)
+    )
 
 
 def test_legacy_conversion_inverts_scikit_learn_scaling(model_artifact: ModelArtifact) -> None:

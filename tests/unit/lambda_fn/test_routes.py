@@ -20,24 +20,45 @@ def expected(model: ModelArtifact, bmi: float) -> float:
     return model.coefficients.slope * bmi + model.coefficients.intercept
 
 
-def test_predict_returns_the_prediction_and_the_model_version(
+def bounds(model: ModelArtifact, bmi: float) -> tuple[int, int]:
+    return model.interval.bounds(bmi, expected(model, bmi))
+
+
+def test_predict_returns_the_prediction_its_interval_and_the_model_version(
     invoke: Invoker, served_model: ModelArtifact
 ) -> None:
     result = invoke("POST", "/v1/predict", {"bmi": 27.3})
     assert result.status == 200
     assert result.header("Content-Type") == "application/json"
+    lower, upper = bounds(served_model, 27.3)
     assert result.body == {
         "prediction": expected(served_model, 27.3),
+        "interval": {"level": served_model.interval.level, "lower": lower, "upper": upper},
         "model_version": served_model.model_version,
         "extrapolated": False,
     }
+    assert lower < result.body["prediction"] < upper
 
 
 @pytest.mark.parametrize("bmi", [10, 12.5, 17.99, 42.21, 99.9, 100])
-def test_predict_flags_a_plausible_bmi_outside_the_training_range(invoke: Invoker, bmi: float) -> None:
+def test_predict_flags_a_plausible_bmi_outside_the_training_range_and_still_gives_an_interval(
+    invoke: Invoker, served_model: ModelArtifact, bmi: float
+) -> None:
     result = invoke("POST", "/v1/predict", {"bmi": bmi})
     assert result.status == 200
     assert result.body["extrapolated"] is True
+    interval = result.body["interval"]
+    assert [interval["lower"], interval["upper"]] == list(bounds(served_model, bmi))
+
+
+def test_the_interval_is_wider_for_a_heavier_patient(invoke: Invoker) -> None:
+    # The cross-validated errors grow with BMI, and so does the interval (model/conformal.py)
+    widths = []
+    for bmi in (20.0, 27.3, 35.0):
+        interval = invoke("POST", "/v1/predict", {"bmi": bmi}).body["interval"]
+        widths.append(interval["upper"] - interval["lower"])
+    assert widths == sorted(widths)
+    assert widths[0] < widths[-1]
 
 
 def test_batch_answers_in_input_order_with_per_item_flags_and_a_count(
@@ -48,16 +69,34 @@ def test_batch_answers_in_input_order_with_per_item_flags_and_a_count(
     assert result.status == 200
     assert result.body == {
         "predictions": [expected(served_model, b) for b in bmis],
+        "intervals": {
+            "level": served_model.interval.level,
+            "lower": [bounds(served_model, b)[0] for b in bmis],
+            "upper": [bounds(served_model, b)[1] for b in bmis],
+        },
         "model_version": served_model.model_version,
         "extrapolated": [True, False, False, True, False],
         "extrapolated_count": 2,
     }
 
 
+def test_batch_intervals_are_the_single_route_s_in_input_order(invoke: Invoker) -> None:
+    bmis = [31.0, 19.5, 45.5, 27.3]
+    batch = invoke("POST", "/v1/predict/batch", {"bmi": bmis}).body["intervals"]
+    singles = [invoke("POST", "/v1/predict", {"bmi": b}).body["interval"] for b in bmis]
+    assert [
+        {"level": batch["level"], "lower": lo, "upper": up}
+        for lo, up in zip(batch["lower"], batch["upper"], strict=True)
+    ] == singles
+
+
 def test_batch_accepts_exactly_the_maximum_size(invoke: Invoker) -> None:
     result = invoke("POST", "/v1/predict/batch", {"bmi": [25.0] * contract.BATCH_MAX})
     assert result.status == 200
     assert len(result.body["predictions"]) == contract.BATCH_MAX
+    assert (
+        len(result.body["intervals"]["lower"]) == len(result.body["intervals"]["upper"]) == contract.BATCH_MAX
+    )
 
 
 def test_legacy_routes_give_every_patient_the_same_prediction_as_v1(invoke: Invoker) -> None:
@@ -84,6 +123,10 @@ def test_model_route_serves_the_artifact_document_and_the_limits(
         "limits": {"bmi_min": contract.BMI_MIN, "bmi_max": contract.BMI_MAX, "batch_max": contract.BATCH_MAX},
     }
     assert all(gate["passed"] for gate in body["artifact"]["metrics"]["gates"])
+    # It describes the served intervals: method, level, and the coverage measured for them
+    interval = body["artifact"]["interval"]
+    assert {"method", "level", "cv_coverage", "holdout_coverage"} <= set(interval)
+    assert 0.87 <= interval["cv_coverage"] <= 0.93
 
 
 def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelArtifact) -> None:
