@@ -39,7 +39,7 @@ DEFAULT_ARTIFACT_PATH: Final = Path(__file__).resolve().parent / "artifacts" / "
 MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 2 kB
 QUALITY_GATE: Final = "quality (hold-out R2)"
 CONVERGENCE_GATE: Final = "convergence (relative training-MSE gap to least squares)"
-CALIBRATION_GATE: Final = "calibration (|cross-validated coverage - level| of the prediction interval)"
+CALIBRATION_GATE: Final = "calibration (distance of the interval's cross-validated coverage from its level)"
 
 
 class ArtifactError(ValueError):

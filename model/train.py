@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report is not None:
         from model.report import write_report  # matplotlib is slow to import: only when asked
 
-        card = write_report(artifact, outcome.fit.loss_curve, outcome.dataset, args.report)
+        card = write_report(outcome, args.report)
         print(f"wrote the model card {card} and its plots")
     failed = artifact.failed_gates()
     if failed:

@@ -1,24 +1,98 @@
 from pathlib import Path
 
-from model import train as train_module
+import numpy as np
+import pytest
+
 from model.dataset import load_dataset
-from model.report import CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card
-from model.train import TrainingConfig, train
+from model.report import (
+    CALIBRATION_PLOT,
+    CARD_NAME,
+    FIT_PLOT,
+    LOSS_PLOT,
+    MIN_SUBGROUP,
+    render_card,
+    subgroups,
+    wilson,
+    write_report,
+)
+from model.train import TrainingConfig, TrainingOutcome, train
+from model import train as train_module
 from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PLOTS = (FIT_PLOT, CALIBRATION_PLOT, LOSS_PLOT)
 
 
-def test_report_writes_the_card_and_two_plots(tmp_path: Path):
-    assert (
-        train_module.main(["--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report")]) == 0
-    )
+@pytest.fixture(scope="module")
+def outcome() -> TrainingOutcome:
+    return train(TrainingConfig(), load_dataset())
+
+
+def test_report_writes_the_card_and_its_plots(tmp_path: Path):
+    args = ["--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report")]
+    assert train_module.main(args) == 0
     card = (tmp_path / "report" / CARD_NAME).read_text()
-    assert "hold-out R²" in card
-    assert "Honest limits" in card
-    for plot in (FIT_PLOT, LOSS_PLOT):
-        assert plot in card
+    for plot in PLOTS:
+        assert f"]({plot})" in card
         assert (tmp_path / "report" / plot).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_plots_are_byte_identical_on_a_rerun(outcome: TrainingOutcome, tmp_path: Path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_report(outcome, first)
+    write_report(outcome, second)
+    for name in (CARD_NAME, *PLOTS):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_the_card_opens_with_the_limits_and_speaks_in_the_outcome_s_units(outcome: TrainingOutcome):
+    card = render_card(outcome)
+    headings = [line for line in card.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## Limits: read these first"
+    for limit in ("Not a diagnostic tool", "One study", "One input", "Extrapolation"):
+        assert f"**{limit}.**" in card.split(headings[1])[0]
+    # The API's example answer, as a reader should see it: whole units, the interval the API returns
+    artifact = outcome.artifact
+    prediction = artifact.coefficients.predict(27.3)
+    lower, upper = artifact.interval.bounds(27.3, prediction)
+    assert f"{prediction:.0f} [{lower}, {upper}]" in card
+    assert f"| typical error (root-mean-square), cross-validated | {artifact.metrics.cv_rmse:.0f} |" in card
+    assert f"{artifact.interval.cv_coverage:.1%}" in card
+
+
+def test_every_grouping_accounts_for_every_training_patient_once(outcome: TrainingOutcome):
+    n_train = outcome.dataset.train.x.size
+    for what, groups in subgroups(outcome.dataset):
+        membership = np.sum([group.rows for group in groups], axis=0)
+        assert membership.shape == (n_train,), what
+        assert set(membership.tolist()) == {1}, what  # no patient in two bands, none in none
+
+
+def test_groups_too_small_are_said_to_be_and_only_those(outcome: TrainingOutcome):
+    card = render_card(outcome)
+    for what, groups in subgroups(outcome.dataset):
+        for group in groups:
+            n = int(group.rows.sum())
+            (row,) = [line for line in card.splitlines() if line.startswith(f"| {what} {group.name} |")]
+            assert (n < MIN_SUBGROUP) is ("too small to say anything" in row), row
+    assert any(
+        group.rows.sum() < MIN_SUBGROUP for _, groups in subgroups(outcome.dataset) for group in groups
+    )
+
+
+@pytest.mark.parametrize(
+    ("inside", "n", "expected"),
+    # The worked examples of Newcombe (1998), "Two-sided confidence intervals for the single proportion",
+    # Table I, Wilson score method
+    [
+        (81, 263, (0.2553, 0.3662)),
+        (15, 148, (0.0624, 0.1605)),
+        (0, 20, (0.0, 0.1611)),
+        (1, 29, (0.0061, 0.1718)),
+    ],
+)
+def test_the_plausible_range_is_the_wilson_score_interval(inside: int, n: int, expected: tuple[float, float]):
+    assert wilson(inside, n) == pytest.approx(expected, abs=1e-4)
 
 
 def test_report_is_written_even_when_a_gate_fails_so_the_failure_can_be_inspected(tmp_path: Path):
@@ -28,8 +102,6 @@ def test_report_is_written_even_when_a_gate_fails_so_the_failure_can_be_inspecte
     assert not (tmp_path / "m.json").exists()
 
 
-def test_committed_model_card_is_the_default_run():
+def test_committed_model_card_is_the_default_run(outcome: TrainingOutcome):
     # docs/model_card.md comes from `python -m model.train --report docs`; it must not drift from the code.
-    dataset = load_dataset()
-    expected = render_card(train(TrainingConfig(), dataset).artifact, dataset)
-    assert (REPO_ROOT / "docs" / CARD_NAME).read_text() == expected
+    assert (REPO_ROOT / "docs" / CARD_NAME).read_text() == render_card(outcome)
