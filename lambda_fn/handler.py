@@ -101,10 +101,12 @@ def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> O
     example={"bmi": 27.3},
 )
 def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
-    result = prediction.predict_batch(MODEL, [body["bmi"]])
+    bmis = [body["bmi"]]
+    result = prediction.predict_batch(MODEL, bmis)
+    bounds = prediction.intervals(MODEL, bmis, result.values)
     return {
         "prediction": result.values[0],
-        "interval": {"level": result.level, "lower": result.lower[0], "upper": result.upper[0]},
+        "interval": {"level": bounds.level, "lower": bounds.lower[0], "upper": bounds.upper[0]},
         "model_version": VERSION,
         "extrapolated": result.extrapolated[0],
     }, result
@@ -121,9 +123,10 @@ def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
 )
 def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, BatchPrediction]:
     result = prediction.predict_batch(MODEL, body["bmi"])
+    bounds = prediction.intervals(MODEL, body["bmi"], result.values)
     return {
         "predictions": result.values,
-        "intervals": {"level": result.level, "lower": result.lower, "upper": result.upper},
+        "intervals": {"level": bounds.level, "lower": bounds.lower, "upper": bounds.upper},
         "model_version": VERSION,
         "extrapolated": result.extrapolated,
         "extrapolated_count": result.extrapolated_count,

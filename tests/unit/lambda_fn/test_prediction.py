@@ -46,12 +46,13 @@ def test_a_batch_is_the_model_applied_to_each_value_in_input_order(
 ) -> None:
     batch = prediction.predict_batch(model_artifact, bmis)
     assert batch.values == [model_artifact.coefficients.predict(b) for b in bmis]
-    interval = model_artifact.interval
+    # Each value's interval: the artifact's own rule, around that value, at the artifact's level
+    interval, served = model_artifact.interval, prediction.intervals(model_artifact, bmis, batch.values)
     bounds = [interval.bounds(b, v) for b, v in zip(bmis, batch.values, strict=True)]
-    assert list(zip(batch.lower, batch.upper, strict=True)) == bounds
-    assert batch.level == interval.level
+    assert list(zip(served.lower, served.upper, strict=True)) == bounds
+    assert served.level == interval.level
     assert all(
-        low < value < high for low, value, high in zip(batch.lower, batch.values, batch.upper, strict=True)
+        low < value < high for low, value, high in zip(served.lower, batch.values, served.upper, strict=True)
     )
     assert batch.extrapolated == [model_artifact.feature.is_extrapolated(b) for b in bmis]
     assert batch.extrapolated_count == sum(batch.extrapolated)
