@@ -158,8 +158,8 @@ the exact values are in the model artifact (`GET /v1/model`).
   BMI ({median_bmi:.1f}) it spans about ±{interval.half_width(median_bmi):.0f}.
 - **Extrapolation.** The model has seen BMIs from {f.train_min:.1f} to {f.train_max:.1f} kg/m². The service
   answers from 10 to 100, but outside {f.train_min:.1f}–{f.train_max:.1f} it flags the answer `extrapolated`:
-  the straight line is then continued beyond the data, and neither the prediction nor the interval's
-  {level:.0%} promise holds there.
+  the straight line is then continued beyond the data, the prediction is a guess, and the interval's
+  {level:.0%} promise does not apply.
 - **Small groups.** Some groups are too small to tell how well the model does for them:
   {"; ".join(small) if small else "none"}.
 - **A promise on average.** The interval's {level:.0%} holds over the study's patients as a whole, not
@@ -183,9 +183,9 @@ the exact values are in the model artifact (`GET /v1/model`).
 For a BMI of {example_bmi:g} the service answers {example}, at the {level:.0%} level.
 
 - **For this one patient**, {a.coefficients.predict(example_bmi):.0f} is the model's best single guess, and
-  the interval is the range of outcomes it considers plausible for someone with this BMI. It is not a
-  {level:.0%} chance for this particular patient: the {level:.0%} describes how often such intervals turn out
-  right across many patients.
+  the interval is the range of outcomes it considers plausible for someone with this BMI. The {level:.0%} is
+  not a guarantee for this particular patient: it describes how often such intervals turn out right across
+  many patients like those in the study (for some groups less often: see "By group").
 - **Over many patients** like those in the study, about {round(level * 10)} in 10 measured outcomes fall
   inside their interval, and about {10 - round(level * 10)} in 10 fall outside it (above or below).
   Checked on this data: {int(covered.sum())} of {n_train} patients ({_pct(nested.coverage(level))}), each
@@ -194,9 +194,9 @@ For a BMI of {example_bmi:g} the service answers {example}, at the {level:.0%} l
   because outcomes vary more among heavier patients: about ±{interval.half_width(lean):.0f} at BMI
   {lean:g}, ±{interval.half_width(heavy):.0f} at BMI {heavy:g}.
 - **Precision.** The API returns the prediction with full computer precision (for BMI {example_bmi:g}:
-  {a.coefficients.predict(example_bmi)!r}); the digits after the decimal point carry no information, as a
-  typical error is about {m.cv_mae:.0f}. Read it as {a.coefficients.predict(example_bmi):.0f}. The interval's
-  bounds are whole numbers, rounded outward.
+  {a.coefficients.predict(example_bmi)!r}); the digits after the decimal point carry no information, as
+  predictions are off by about {m.cv_mae:.0f} on average. Read it as
+  {a.coefficients.predict(example_bmi):.0f}. The interval's bounds are whole numbers, rounded outward.
 - At low BMI the lower bound can fall below {dataset.target.min():.0f}, the lowest outcome in the study: the
   interval is symmetric around a straight line and the outcomes are not. Read it as "low".
 
@@ -211,7 +211,8 @@ For a BMI of {example_bmi:g} the service answers {example}, at the {level:.0%} l
 {_error_table(a)}
 
 "Cross-validated": the {n_train} training patients are split into {m.cv_folds} groups; each group is
-predicted by a model fitted on the other four, so every error is measured on a patient the model had not seen.
+predicted by a model fitted on the other {m.cv_folds - 1}, so every error is measured on a patient the model
+had not seen.
 
 ### Does the {level:.0%} interval keep its promise?
 {_coverage_table(a, int(covered.sum()), n_train, holdout_inside)}
@@ -252,20 +253,19 @@ tolerance: {", ".join(f"{k}={v}" for k, v in t.hyperparameters.items())}; seed {
 optimum ({m.optimal_train_mse:.4f}), so a bad optimiser cannot pass on a lucky split.
 
 **The interval** is normalised conformal prediction on cross-validated errors (`{interval.method}`):
-prediction ± {interval.quantile:.3f} × s(BMI), where
-s(BMI) = max({interval.scale.intercept:.2f} {_signed(interval.scale.slope, 3)} × BMI,
-{interval.scale.floor:.2f}) is the typical absolute error at that BMI. Why a BMI-dependent width: the
-cross-validated absolute errors grow with BMI (Spearman rank correlation
-{_spearman(dataset.train.x, np.abs(errors)):.2f}), from about {interval.scale.at(lean):.0f} at
-BMI {lean:g} to {interval.scale.at(heavy):.0f} at BMI {heavy:g}; one width for everyone would over-cover lean
-patients and under-cover heavy ones. s is a least-squares line through the {m.cv_folds}-fold cross-validated
-absolute errors of the training patients, floored at half their mean so it stays positive for every BMI the
-service accepts; {interval.quantile:.3f} is the conformal quantile: the ⌈(n + 1) × {level:g}⌉-th smallest
-of the n = {n_train} ratios |error| / s(BMI). Because the same patients serve to fit and to calibrate, the
-textbook guarantee is approximate, so the coverage is measured, by nested cross-validation: for each of the
-{m.cv_folds} outer groups, the line, s and the quantile are rebuilt from the other groups alone (their own
-inner cross-validation included), and the held-out patients are checked against the resulting intervals.
-The shares above and in the plots are those checks.
+prediction ± {interval.quantile:.3f} × s(BMI), where s(BMI) = max({interval.scale.intercept:.2f}
+{_signed(interval.scale.slope, 3)} × BMI, {interval.scale.floor:.2f}) is the typical absolute error at that
+BMI. Why a BMI-dependent width: the cross-validated absolute errors grow with BMI (Spearman rank correlation
+{_spearman(dataset.train.x, np.abs(errors)):.2f}), from about {interval.scale.at(lean):.0f} at BMI {lean:g}
+to {interval.scale.at(heavy):.0f} at BMI {heavy:g}; one width for everyone would be too wide for lean
+patients and too narrow for heavy ones. s is a least-squares line through the {m.cv_folds}-fold
+cross-validated absolute errors of the training patients, floored at half their mean so it stays positive
+for every BMI the service accepts; {interval.quantile:.3f} is the conformal quantile: the
+⌈(n + 1) × {level:g}⌉-th smallest of the n = {n_train} ratios |error| / s(BMI). Because the same patients
+serve to fit and to calibrate, the textbook guarantee is approximate, so the coverage is measured, by nested
+cross-validation: for each of the {m.cv_folds} outer groups, the line, s and the quantile are rebuilt from
+the other groups alone (their own inner cross-validation included), and the held-out patients are checked
+against the resulting intervals. The shares above and in the plots are those checks.
 
 {_gates(a)}
 
