@@ -1,11 +1,12 @@
-"""The domain: turning validated BMI values into predictions. Pure functions over a loaded model.
+"""The domain: turning validated BMI values into predictions and their prediction intervals. Pure functions
+over a loaded model.
 
 No I/O, no framework, no logging: everything here is a function of the artifact and the inputs. Plain Python
 floats: at most BATCH_MAX values per call, where numpy's import cost would outweigh anything it could save.
 
 Values reaching this module have passed their request type (finite numbers; for the v1 routes also inside
 [BMI_MIN, BMI_MAX]). The legacy routes speak scikit-learn's scaled units, so their inputs are range-checked
-here, by the same rule expressed in their units (:func:`legacy_range`).
+here, by the same rule expressed in their units (:func:`legacy_range`); their answers carry no intervals.
 """
 
 from __future__ import annotations
