@@ -28,8 +28,7 @@ class BatchPrediction(NamedTuple):
     extrapolated_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Intervals:
+class Intervals(NamedTuple):
     level: float  # of every interval
     lower: list[int]  # per input, in input order
     upper: list[int]

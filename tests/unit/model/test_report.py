@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model import train as train_module
 from model.dataset import load_dataset
 from model.report import (
     CALIBRATION_PLOT,
@@ -16,7 +17,6 @@ from model.report import (
     write_report,
 )
 from model.train import TrainingConfig, TrainingOutcome, train
-from model import train as train_module
 from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
