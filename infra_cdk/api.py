@@ -23,7 +23,7 @@ from constructs import Construct
 from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from lambda_fn import contract
+from model import contract
 
 NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
 # API Gateway's own message, already a quoted JSON string, goes where this placeholder is.

@@ -24,7 +24,7 @@ from constructs import Construct
 
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from lambda_fn import contract
+from model import contract
 
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
 OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import aws_lambda_powertools
 
-from lambda_fn import contract, errors
+from lambda_fn import errors
 from lambda_fn.schemas import ErrorResponse, to_json
+from model import contract
 from model.jsontypes import ValidationError, json_schema, read
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Every failure, translated into the contract's one error shape (:func:`lambda_fn.contract.error_body`).
+"""Every failure, translated into the contract's one error shape (:func:`model.contract.error_body`).
 
 The texts are ours: a library's message (a JSON decoder's position report, a stack trace) never reaches a
 client, because it can change with a dependency upgrade and can leak internals. What went wrong internally
@@ -13,9 +13,9 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from lambda_fn import contract
 from lambda_fn.observability import logger, note_error, record_rejection
 from lambda_fn.schemas import to_json
+from model import contract
 from model.jsontypes import Issue, ValidationError
 
 JSON: Final = "application/json"

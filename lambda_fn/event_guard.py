@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from lambda_fn import contract
+from model import contract
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}")  # an HTTP method (RFC 9110), bounded
 _MAPS: Final = ("headers", "queryStringParameters", "pathParameters", "stageVariables")

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambda_fn import api_docs, contract, errors, event_guard, observability, prediction
+from lambda_fn import api_docs, errors, event_guard, observability, prediction
 from lambda_fn.api_docs import Operation
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
@@ -36,6 +36,7 @@ from lambda_fn.schemas import (
     PredictResponse,
     to_json,
 )
+from model import contract
 
 MODEL: Final = load_model()
 VERSION: Final = MODEL.model_version

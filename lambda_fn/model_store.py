@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lambda_fn import contract
 from lambda_fn.observability import logger
+from model import contract
 from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, ModelArtifact, load_artifact
 
 

@@ -15,8 +15,8 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from lambda_fn.contract import BMI_MAX, BMI_MIN
 from model.artifact import ModelArtifact
+from model.contract import BMI_MAX, BMI_MIN
 from model.jsontypes import Issue, ValidationError
 
 IMPLAUSIBLE = f"converts to a BMI outside the plausible range (between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2)"

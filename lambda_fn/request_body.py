@@ -18,7 +18,8 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any, Final
 
-from lambda_fn import contract, errors
+from lambda_fn import errors
+from model import contract
 from model.jsontypes import Issue, ValidationError, read
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@ type the handler's answers (mypy), and generate the OpenAPI document (:mod:`lamb
 
 Requests are strict: a JSON string, boolean or null is never a number, unknown fields are refused (a typo
 such as ``{"bmi ": 27}`` is an error, not silently ignored) and numbers must be finite. The limits come from
-:mod:`lambda_fn.contract`.
+:mod:`model.contract`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated, TypedDict
 
 import orjson
 
-from lambda_fn.contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from model.artifact import ModelArtifact
+from model.contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from model.jsontypes import Doc, Items, Range
 
 Bmi = Annotated[

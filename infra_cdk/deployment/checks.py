@@ -13,7 +13,6 @@ from dataclasses import asdict
 from typing import Any
 
 from infra_cdk.deployment.pre_traffic_hook.hook import Check
-from lambda_fn import contract
 from lambda_fn.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -23,6 +22,7 @@ from lambda_fn.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from model import contract
 from model.artifact import ModelArtifact
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from lambda_fn import contract
+from model import contract
 from scripts import REPO_ROOT
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import (

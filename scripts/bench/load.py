@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
-from lambda_fn import contract
+from model import contract
 from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design

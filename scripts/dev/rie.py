@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from lambda_fn import contract
+from model import contract
 from scripts import REPO_ROOT
 from scripts.dev.image_root import build_image_root, build_runtime_dir, dockerfile_env
 

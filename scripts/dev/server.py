@@ -23,7 +23,7 @@ from types import FrameType
 from typing import Any, Final, Protocol
 
 from infra_cdk.settings import stage_named
-from lambda_fn import contract
+from model import contract
 from scripts.dev import apigw_proxy
 from scripts.dev.apigw_proxy import HttpResponse
 from scripts.dev.image_root import dockerfile_env

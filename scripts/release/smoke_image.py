@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import ModelArtifact, load_artifact
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.rie import free_port, invoke, wait_for_port

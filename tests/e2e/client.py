@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lambda_fn import contract
+from model import contract
 
 TIMEOUT_SECONDS = 30
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 
-from lambda_fn import contract
+from model import contract
 from tests.e2e.client import ApiClient
 from tests.e2e.sigv4 import SigV4Auth, region_of
 from tests.e2e.target import Target, configured_base_url

@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import load_artifact
 from tests.conftest import train_cli
 from tests.e2e.assertions import assert_error, json_of

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from infra_cdk.protection import BODY_SIZE_RULE, OVERSIZED_BODY_RULE, decimal_at_least_pattern
 from infra_cdk.settings import StageSettings
-from lambda_fn import contract
+from model import contract
 from tests.infra.cfn import one, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from scripts.dev.server import DevServer
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.credentials import ReadOnlyCredentials
 
-from lambda_fn import contract
+from model import contract
 from scripts.dev.server import DevServer
 from tests.e2e.client import ApiClient
 from tests.e2e.sigv4 import SigV4Auth

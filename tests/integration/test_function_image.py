@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import Gate, ModelArtifact, write_artifact_atomically
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import build_image_root, build_runtime_dir

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import load_artifact, write_artifact_atomically
 from scripts import REPO_ROOT
 from scripts.dev.rie import RIE, free_port, wait_for_port

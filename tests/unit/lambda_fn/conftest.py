@@ -20,7 +20,7 @@ from unittest import mock
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import ModelArtifact
 
 STAGE = "unit-test"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import ModelArtifact
 
 from .conftest import Invoker, Result, api_event

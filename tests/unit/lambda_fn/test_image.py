@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from scripts import REPO_ROOT
 from scripts.dev.image_root import DOCKERFILE, copy_function_files, dockerfile_env, dockerfile_instructions
 
@@ -51,6 +51,7 @@ def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
     assert copied == function_modules | {
         "model/__init__.py",
         "model/artifact.py",
+        "model/contract.py",
         "model/jsontypes.py",
         "model/artifacts/model.json",
     }
@@ -66,7 +67,7 @@ def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
         target = checkout / source.relative_to(REPO_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    for module in ("artifact.py", "jsontypes.py"):
+    for module in ("artifact.py", "contract.py", "jsontypes.py"):
         shutil.copy2(REPO_ROOT / "model" / module, checkout / "model" / module)
     monkeypatch.setattr("scripts.dev.image_root.REPO_ROOT", checkout)
     chosen = tmp_path / "chosen.json"

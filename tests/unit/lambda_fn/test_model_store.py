@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn import contract
 from lambda_fn.model_store import artifact_path, load_model
+from model import contract
 from model.artifact import ArtifactError, Gate, ModelArtifact, write_artifact_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import contract, observability
+from lambda_fn import observability
+from model import contract
 from model.artifact import ModelArtifact
 
 from .conftest import REQUEST_ID, Invoker

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 
 from .conftest import Invoker
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from sklearn.datasets import load_diabetes
 
-from lambda_fn import contract
+from model import contract
 from model.artifact import ModelArtifact
 
 from .conftest import Invoker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_fn import contract
+from model import contract
 from scripts.dev.server import DEPLOYED, function_environment
 
 
