@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from model.contract import BMI_MAX, BMI_MIN
 from model.jsontypes import ValidationError, read
 
 SCHEMA_VERSION: Final = 2  # 2: prediction intervals and the calibration gate
@@ -68,6 +69,21 @@ class Feature:
 
     def is_extrapolated(self, raw: float) -> bool:
         return not self.train_min <= raw <= self.train_max
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the model predicts: disease progression one year after baseline, unitless, in the range its
+    training rows span. The serving policy holds every answer to a band around that range."""
+
+    train_min: float
+    train_max: float
+
+    def sane_band(self) -> tuple[float, float]:
+        """The training range widened by three times its span on each side: a linear model extrapolated
+        to any plausible BMI stays inside; a corrupt or absurd one does not."""
+        span = self.train_max - self.train_min
+        return self.train_min - 3 * span, self.train_max + 3 * span
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +193,7 @@ class ModelArtifact:
     schema_version: int
     model_version: str
     feature: Feature
+    outcome: Outcome
     coefficients: Coefficients
     interval: PredictionInterval
     metrics: Metrics
@@ -291,6 +308,7 @@ def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], s
     feature, interval, metrics = artifact.feature, artifact.interval, artifact.metrics
     if not (feature.train_min < feature.train_max and feature.sklearn_scale > 0):
         raise ArtifactError(f"{source}: feature range or scale is degenerate")
+    _refuse_absurd_answers(artifact, source)
     coverages = (interval.cv_coverage, interval.holdout_coverage)
     if not (interval.quantile > 0 and interval.scale.floor > 0 and all(0 <= c <= 1 for c in coverages)):
         raise ArtifactError(f"{source}: the prediction interval is degenerate")
@@ -326,6 +344,27 @@ def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], s
         or calibration.value != coverage_error(interval)
     ):
         raise ArtifactError(f"{source}: gate values do not match the recorded metrics")
+
+
+def _refuse_absurd_answers(artifact: ModelArtifact, source: str) -> None:
+    """Finite coefficients can still answer nonsense (a slope of 1e308 overflows to infinity): every answer
+    over the plausible BMI range, bounds included, must be finite and inside the outcome's sane band. The
+    model is linear and the interval's scale piecewise linear, so the range's ends and the scale's kink
+    are where the extremes lie."""
+    if not artifact.outcome.train_min < artifact.outcome.train_max:
+        raise ArtifactError(f"{source}: the outcome's training range is degenerate")
+    low, high = artifact.outcome.sane_band()
+    scale = artifact.interval.scale
+    kink = (scale.floor - scale.intercept) / scale.slope if scale.slope else BMI_MIN
+    for bmi in (BMI_MIN, BMI_MAX, min(max(kink, BMI_MIN), BMI_MAX)):
+        prediction = artifact.coefficients.predict(bmi)
+        half = artifact.interval.half_width(bmi)
+        answers = (prediction, prediction - half, prediction + half)
+        if not all(math.isfinite(a) and low <= a <= high for a in answers):
+            raise ArtifactError(
+                f"{source}: the model answers {prediction:.6g} ± {half:.6g} at BMI {bmi:g}, outside the sane "
+                f"band [{low:g}, {high:g}] of its outcome: refusing to serve it"
+            )
 
 
 def _without_checksum(document: dict[str, Any]) -> dict[str, Any]:

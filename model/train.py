@@ -43,6 +43,7 @@ from model.artifact import (
     Gate,
     Metrics,
     ModelArtifact,
+    Outcome,
     PredictionInterval,
     Training,
     coverage_error,
@@ -125,6 +126,7 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
             sklearn_mean=bmi_mean,
             sklearn_scale=math.sqrt(float(((dataset.bmi - bmi_mean) ** 2).sum())),
         ),
+        outcome=Outcome(train_min=float(train_split.y.min()), train_max=float(train_split.y.max())),
         coefficients=fitted,
         interval=interval,
         metrics=Metrics(

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from model import contract
 from model.artifact import (
     CALIBRATION_GATE,
     SCHEMA_VERSION,
@@ -41,6 +42,7 @@ def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
         "schema_version",
         "model_version",
         "feature",
+        "outcome",
         "coefficients",
         "interval",
         "metrics",
@@ -257,3 +259,32 @@ def test_served_bounds_are_the_interval_rounded_outward(model_artifact: ModelArt
     assert prediction - half - 1 < lower <= prediction - half
     assert prediction + half <= upper < prediction + half + 1
     assert half >= interval.quantile * interval.scale.floor > 0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["coefficients"].update(slope=1e308),  # finite, but overflows to infinity at BMI 100
+        lambda d: d["coefficients"].update(slope=-1e308),
+        lambda d: d["coefficients"].update(intercept=1e6),  # finite and representable, and absurd
+        lambda d: d["coefficients"].update(slope=50.0),  # 5 000 at BMI 100, for an outcome of 25-346
+        lambda d: d["interval"].update(quantile=1e300),  # an interval of ±infinity
+        lambda d: d["outcome"].update(train_max=d["outcome"]["train_min"]),
+    ],
+    ids=["huge slope", "huge negative slope", "huge intercept", "steep slope", "huge interval", "no range"],
+)
+def test_refuses_a_model_whose_answers_are_not_finite_and_sane_over_every_plausible_bmi(
+    model_artifact: ModelArtifact, edit
+):
+    # Given a checksummed, well-typed artifact whose coefficients answer nonsense somewhere in 10-100 kg/m^2
+    doc = document(model_artifact)
+    edit(doc)
+    # Then it is refused, with one message that says why
+    with pytest.raises(ArtifactError, match=r"sane band|degenerate"):
+        parse_artifact(resealed(doc))
+
+
+def test_the_served_model_answers_inside_its_sane_band(model_artifact: ModelArtifact):
+    low, high = model_artifact.outcome.sane_band()
+    for bmi in (contract.BMI_MIN, contract.BMI_MAX):
+        assert low <= model_artifact.coefficients.predict(bmi) <= high
