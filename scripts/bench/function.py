@@ -53,6 +53,23 @@ TARGETS: Final = {
 }
 
 
+def hostile_bodies() -> dict[str, str]:
+    """The most expensive bodies under the size limit, by family (docs/operations.md, "Threat model")."""
+    under_guard = 2 * contract.BATCH_MAX  # commas: the most a body may hold before it is refused unparsed
+    return {
+        "300 000 empty objects": '{"bmi": [' + ",".join(["{}"] * 300_000) + "]}",
+        "20 000 empty objects (just under the comma guard)": '{"bmi": ['
+        + ",".join(["{}"] * under_guard)
+        + "]}",
+        "20 000 distinct unknown keys": "{" + ",".join(f'"k{i}": 0' for i in range(under_guard)) + "}",
+        "10 000 strings": '{"bmi": [' + ",".join(['"x"'] * contract.BATCH_MAX) + "]}",
+        "nesting 100 000 deep": '{"bmi": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "240 integers of 4 000 digits": '{"bmi": [' + ",".join(["9" * 4_000] * 240) + "]}",
+        "a 1 MB string of escapes": '{"bmi": "' + "\\u00e9" * 170_000 + '"}',
+        "a field repeated 20 000 times": "{" + ",".join(['"bmi": 30'] * under_guard) + "}",
+    }
+
+
 def events() -> dict[str, dict[str, Any]]:
     def post(path: str, body: object) -> dict[str, Any]:
         return proxy_event("POST", path, json.dumps(body).encode(), stage="bench")
@@ -69,6 +86,10 @@ def events() -> dict[str, dict[str, Any]]:
         "openapi": proxy_event("GET", contract.PATH_OPENAPI, stage="bench"),
         "docs": proxy_event("GET", contract.PATH_DOCS, stage="bench"),
         **{name: post(contract.PATH_PREDICT_BATCH, body) for name, body in batches.items()},
+        **{
+            f"hostile-{name}": proxy_event("POST", contract.PATH_PREDICT_BATCH, body.encode(), stage="bench")
+            for name, body in hostile_bodies().items()
+        },
     }
 
 
@@ -128,6 +149,7 @@ def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
     return {
         "cold_comparison": comparison,
         "docs": run_worker(root, events_file, "docs")[0],
+        "hostile": run_worker(root, events_file, "hostile", 3 if quick else 10)[0],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.platform(terse=True)}",
         "deps_mb": installed_size_bytes(installed_dependencies(use_cache=True)) / 1e6,
@@ -270,6 +292,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| RSS growth from 10 000 to {int(last):,} invocations | {growth:+.2f} MB | none | "
             f"{'✅' if growth < 1.0 else '❌'} |".replace(",", " "),
             row("Installed runtime dependencies", report["deps_mb"], "deps_mb", "MB", 1),
+            *hostile_table(report["hostile"]),
             "",
             "Batch scaling (median per invocation, full handler):",
             "",
@@ -293,6 +316,25 @@ def markdown(report: dict[str, Any]) -> str:
             f"Machine: {report['machine']}.",
         ]
     )  # fmt: skip
+
+
+def hostile_table(hostile: dict[str, Any]) -> list[str]:
+    reference = hostile["cpu_ms"]["batch-10000"]
+    rows = [
+        f"| {name.removeprefix('hostile-')} | {ms:.2f} ms | {ms / reference:.1f}x |"
+        for name, ms in sorted(hostile["cpu_ms"].items(), key=lambda item: -item[1])
+        if name.startswith("hostile-")
+    ]
+    return [
+        "",
+        "Most expensive bodies under the size limit (CPU per request, best of runs; target: at most 10x a "
+        f"valid 10 000-value batch, {reference:.2f} ms here; peak RSS of the process "
+        f"{hostile['peak_rss_mb']:.0f} MB):",
+        "",
+        "| body | CPU | relative to a valid 10 000-value batch |",
+        "|---|---|---|",
+        *rows,
+    ]
 
 
 def comparison_table(medians: dict[str, float]) -> list[str]:

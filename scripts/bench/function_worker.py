@@ -80,6 +80,17 @@ def main() -> None:
             repeats = max(20, min(2000, 200_000 // size))
             timed_us(handler, events[name], max(3, repeats // 10))
             result["batch_ms"][str(size)] = percentile(timed_us(handler, events[name], repeats), 0.5) / 1000
+    elif kind == "hostile":  # CPU per request (best of N) for each body family, and the peak memory after
+        cpu_ms = {}
+        for name in [name for name in events if name.startswith("hostile-") or name == "batch-10000"]:
+            samples = []
+            for _ in range(iterations):
+                start = time.process_time()
+                handler(events[name], CONTEXT)
+                samples.append((time.process_time() - start) * 1000)
+            cpu_ms[name] = min(samples)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+        result = {"cpu_ms": cpu_ms, "peak_rss_mb": peak_mb}
     elif kind == "docs":  # the first documentation requests after init: built then, cached after
         result = {}
         for name in ("openapi", "docs"):
