@@ -212,7 +212,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if problem is None:
             response = app.resolve(event, context)
         else:
-            logger.info("malformed event", extra={"problem": problem})
+            observability.note_error("bad_request", problem=problem)
             response = errors.bad_request(f"The request cannot be read: {problem}.").as_proxy_response()
     except Exception:
         response = errors.unexpected_error().as_proxy_response()

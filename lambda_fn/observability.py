@@ -63,9 +63,10 @@ def record_rejection(*, code: str, fields: list[str | None]) -> None:
     _request.update(error_code=code, rejected_fields=fields[:10])  # names ("bmi[3]"), never values
 
 
-def note_error(code: str) -> None:
-    """An error that is not an input rejection (404, 405, 500): logged with the request, not counted."""
-    _request.update(error_code=code)
+def note_error(code: str, **detail: str) -> None:
+    """An error that is not an input rejection (404, 405, 500, a malformed event): logged with the
+    request, not counted."""
+    _request.update(error_code=code, **detail)
 
 
 def publish_metrics(context: LambdaContext) -> None:

@@ -262,8 +262,9 @@ def test_a_malformed_event_is_a_400_and_one_log_line_never_an_exception(
     assert (result.status, result.body["error"]["code"]) == (400, "bad_request")
     assert_error_shape(result)
     assert len(result.raw_body) < 300
-    (line,) = [line for line in result.logs if line["message"] == "request rejected"]
-    assert line["status"] == 400
+    (line,) = result.logs
+    assert (line["message"], line["status"], line["error_code"]) == ("request rejected", 400, "bad_request")
+    assert line["problem"]
 
 
 @pytest.mark.parametrize("event", [None, [], "GET /health", 42], ids=["null", "list", "string", "number"])
