@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -23,6 +23,7 @@ from aws_cdk.assertions import Template
 
 from infra_cdk.app import build
 from infra_cdk.settings import STAGES, StageSettings, check_stages, stage_named
+from scripts import REPO_ROOT
 
 GITHUB_REPOSITORY = "example-org/diabetes-progression"
 STACK_NAMES = {s.name: s.stack_name for s in STAGES}
@@ -66,8 +67,12 @@ class Assembly:
         return json.loads((self.outdir / "manifest.json").read_text())
 
 
+CDK_JSON_CONTEXT: Final = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+
+
 def synthesize(outdir: Path, context: dict[str, Any], stages: tuple[StageSettings, ...] = STAGES) -> Assembly:
-    app = App(outdir=str(outdir), context=context)
+    # cdk.json's feature flags, as the CLI passes them: the tests check the templates that are deployed.
+    app = App(outdir=str(outdir), context={**CDK_JSON_CONTEXT, **context})
     build(app, stages)
     cloud_assembly = app.synth()
     templates, paths, environments = {}, {}, {}
