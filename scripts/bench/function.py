@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -281,6 +282,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(
         [
             *comparison_table(report["cold_comparison"]),
+            *memory_table(report),
             "| Measure | Result | Target | |",
             "|---|---|---|---|",
             row("Cold start: fresh process, import + one /v1/predict (median of 10)", report["cold_start_ms"],
@@ -354,6 +356,45 @@ def comparison_table(medians: dict[str, float]) -> list[str]:
         f"This function takes {this / before:.2f}x the cold start it had before (target: at most 0.55x) and "
         f"is {replaced / this:.0f}x faster than the replaced system (target: at least 18x).",
         "",
+    ]
+
+
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1 769 MB. Prices: arm64, us-east-1 and
+# eu-west-1, December 2026 (aws.amazon.com/lambda/pricing): per GB-second of billed duration, per request.
+FULL_VCPU_MB: Final = 1_769
+PRICE_PER_GB_SECOND: Final = 0.0000133334
+PRICE_PER_MILLION_REQUESTS: Final = 0.20
+MEMORY_SIZES_MB: Final = (128, 256, 512, 1_024)
+
+
+def memory_table(report: dict[str, Any]) -> list[str]:
+    """Cold start, billed duration and monthly cost by memory size, from this run's single-core figures
+    scaled by the CPU share Lambda allocates (assumptions in docs/deploy.md, "Memory size")."""
+    cold_ms = report["cold_start_ms"]
+    warm_ms = report["warm"]["warm_p50_us"] / 1000
+    batch_ms = report["warm"]["batch_ms"]["1000"]
+    rows = []
+    for mb in MEMORY_SIZES_MB:
+        share = min(1.0, mb / FULL_VCPU_MB)
+        billed_single, billed_batch = (max(1, math.ceil(ms / share)) for ms in (warm_ms, batch_ms))
+        monthly = [
+            requests * PRICE_PER_MILLION_REQUESTS / 1e6
+            + requests * billed_single / 1000 * mb / 1024 * PRICE_PER_GB_SECOND
+            for requests in (1e6, 100e6)
+        ]
+        rows.append(
+            f"| {mb} MB | {share:.2f} | {cold_ms / share:.0f} ms | {billed_single} ms | {billed_batch} ms | "
+            f"${monthly[0]:.2f} | ${monthly[1]:.2f} |"
+        )
+    return [
+        "",
+        "Memory size (Lambda only; CPU share = memory / 1 769 MB; cold start and billed durations are this "
+        "run's single-core figures divided by that share, billed in whole milliseconds):",
+        "",
+        "| memory | vCPU | cold start | billed, one prediction | billed, 1 000-value batch | "
+        "1 M predictions / month | 100 M predictions / month |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
     ]
 
 
