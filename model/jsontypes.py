@@ -13,6 +13,7 @@ body costs a count, not 10 000 objects.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -88,21 +89,17 @@ Reader = Callable[[Any, str, _Problems], Any]
 def read[T](value: Any, kind: type[T], where: str = "") -> T:
     """``value`` as ``kind``, or :class:`ValidationError` naming every problem (up to MAX_ISSUES)."""
     problems = _Problems()
-    result = reader(kind)(value, where, problems)
+    compiled: Reader = reader(typing.cast("Any", kind))  # types are hashable; mypy cannot know it of type[T]
+    result = compiled(value, where, problems)
     if problems.issues:
         raise ValidationError(problems.issues, problems.hidden)
     return typing.cast("T", result)
 
 
-_READERS: dict[Any, Reader] = {}
-
-
+@functools.cache
 def reader(kind: Any) -> Reader:
-    """The compiled strict reader of ``kind`` (cached: types are compiled once, at first use)."""
-    compiled = _READERS.get(kind)
-    if compiled is None:
-        compiled = _READERS[kind] = _compile(kind)
-    return compiled
+    """The compiled strict reader of ``kind``: each type is compiled once, at its first use."""
+    return _compile(kind)
 
 
 def field_name(name: str) -> str:
