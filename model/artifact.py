@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from model.contract import BMI_MAX, BMI_MIN
-from model.jsontypes import ValidationError, read
+from .contract import BMI_MAX, BMI_MIN
+from .jsontypes import ValidationError, read
 
 SCHEMA_VERSION: Final = 2  # 2: prediction intervals and the calibration gate
 FEATURE_NAME: Final = "bmi"

@@ -29,9 +29,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from model.artifact import Scale
-from model.dataset import FloatArray
-from model.evaluation import Fitter, closed_form, kfold, out_of_fold
+from .artifact import Scale
+from .dataset import FloatArray
+from .evaluation import Fitter, closed_form, kfold, out_of_fold
 
 BoolArray = npt.NDArray[np.bool_]
 # The scale never drops below half the mean absolute residual: no patient is treated as more than twice as

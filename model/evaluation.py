@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from model.dataset import FloatArray
+from .dataset import FloatArray
 
 Fitter = Callable[[FloatArray, FloatArray], tuple[float, float]]
 Indices = npt.NDArray[np.intp]

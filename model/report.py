@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from model.artifact import CALIBRATION_GATE, CONVERGENCE_GATE, QUALITY_GATE, ModelArtifact
-from model.conformal import BoolArray, NestedCrossValidation
-from model.dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
-from model.evaluation import random_holdout_pass_rate
+from .artifact import CALIBRATION_GATE, CONVERGENCE_GATE, QUALITY_GATE, ModelArtifact
+from .conformal import BoolArray, NestedCrossValidation
+from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
+from .evaluation import random_holdout_pass_rate
 
 if TYPE_CHECKING:
-    from model.train import TrainingOutcome
+    from .train import TrainingOutcome
 
 RANDOM_SPLITS: Final = 2000
 CARD_NAME: Final = "model_card.md"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.dataset import FloatArray
+from .dataset import FloatArray
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
 """Trains the BMI model, gates it, and writes the versioned artifact only if every gate passes.
 
-    python -m model.train [--seed N] [--out PATH] [--report DIR] [--min-r2 X] [--max-convergence-gap G]
-                          [--max-coverage-error E]
+    python -m model.train [--seed N] [--data DIR] [--out PATH] [--report DIR] [--min-r2 X]
+                          [--max-convergence-gap G] [--max-coverage-error E]
+
+(or ``diabetes-progression train ...`` where the package is installed: the training data is not installed with
+it, so ``--data`` must name a checkout's ``model/data``).
 
 Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed (the
 reason is one line on stderr and no artifact is written or overwritten; a ``--report`` directory still
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import math
 import signal
 import sys
@@ -25,7 +29,7 @@ from typing import Final
 
 import numpy as np
 
-from model.artifact import (
+from .artifact import (
     CALIBRATION_GATE,
     CONVERGENCE_GATE,
     DEFAULT_ARTIFACT_PATH,
@@ -50,10 +54,10 @@ from model.artifact import (
     model_version_for,
     write_artifact_atomically,
 )
-from model.conformal import Calibration, NestedCrossValidation, calibrate, nested_cross_validation, scale_of
-from model.dataset import DATASET_NAME, HOLDOUT_SIZE, DataError, Dataset, FloatArray, load_dataset
-from model.evaluation import closed_form, cross_validate, mae, mse, r2
-from model.sgd import SGDConfig, SGDResult, fit_sgd
+from .conformal import Calibration, NestedCrossValidation, calibrate, nested_cross_validation, scale_of
+from .dataset import DATA_DIR, DATASET_NAME, HOLDOUT_SIZE, DataError, Dataset, FloatArray, load_dataset
+from .evaluation import closed_form, cross_validate, mae, mse, r2
+from .sgd import SGDConfig, SGDResult, fit_sgd
 
 CV_FOLDS: Final = 5
 # The levels at which the model card shows nominal against cross-validated coverage (the served one included).
@@ -62,6 +66,13 @@ EXIT_DATA_ERROR: Final = 1
 EXIT_GATE_FAILED: Final = 3
 # The code that determines the model: a change to any of these files yields a new model version.
 _VERSIONED_SOURCES: Final = ("conformal.py", "dataset.py", "evaluation.py", "sgd.py", "train.py")
+MISSING_DATA_HINT: Final = (
+    "the training data is not installed with the package: pass --data DIR, the model/data directory of a "
+    "checkout of the source repository (or run `python -m model.train` in that checkout)"
+)
+EPILOG: Final = (
+    "exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +246,26 @@ def _seed(text: str) -> int:
     return value
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
+def parse_args(argv: list[str] | None, prog: str = "python -m model.train") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0], epilog=EPILOG)
     parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_PATH, help="artifact path")
-    parser.add_argument("--report", type=Path, metavar="DIR", help="write model_card.md and plots here")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA_DIR,
+        metavar="DIR",
+        help="the directory holding the data set's two .csv.gz files (default: model/data of a checkout)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_ARTIFACT_PATH,
+        metavar="PATH",
+        help="where to write the artifact (default: the bundled one, %(default)s)",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="write model_card.md and plots here (needs matplotlib)"
+    )
     parser.add_argument(
         "--min-r2",
         type=_min_r2,
@@ -260,11 +286,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"calibration gate: max distance of the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
         f"coverage from {INTERVAL_LEVEL:g} (default {DEFAULT_MAX_COVERAGE_ERROR:g})",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.report is not None and importlib.util.find_spec("matplotlib") is None:
+        parser.error("--report needs matplotlib: pip install 'diabetes-progression[report]'")
+    return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m model.train") -> int:
+    args = parse_args(argv, prog)
     config = TrainingConfig(
         seed=args.seed,
         min_r2=args.min_r2,
@@ -272,14 +301,16 @@ def main(argv: list[str] | None = None) -> int:
         max_coverage_error=args.max_coverage_error,
     )
     try:
-        outcome = train(config, load_dataset())
+        outcome = train(config, load_dataset(args.data))
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if not args.data.is_dir():
+            print(MISSING_DATA_HINT, file=sys.stderr)
         return EXIT_DATA_ERROR
 
     artifact = outcome.artifact
     if args.report is not None:
-        from model.report import write_report  # matplotlib is slow to import: only when asked
+        from .report import write_report  # matplotlib is slow to import: only when asked
 
         card = write_report(outcome, args.report)
         print(f"wrote the model card {card} and its plots")

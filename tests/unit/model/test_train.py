@@ -1,10 +1,12 @@
+import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
 
 from model import train as train_module
 from model.artifact import load_artifact
-from model.dataset import DataError, load_dataset
+from model.dataset import DATA_DIR, DataError, load_dataset
 from model.evaluation import closed_form, r2
 from model.sgd import SGDConfig
 from model.train import TrainingConfig, train
@@ -130,7 +132,7 @@ def test_bad_arguments_give_a_usage_error(args, capsys):
 
 
 def test_corrupt_data_gives_a_one_line_error(monkeypatch, capsys, tmp_path: Path):
-    def corrupt() -> None:
+    def corrupt(_data_dir: Path) -> None:
         raise DataError("data file diabetes_target.csv.gz has sha256 0000…, expected 8e53…")
 
     monkeypatch.setattr(train_module, "load_dataset", corrupt)
@@ -138,6 +140,35 @@ def test_corrupt_data_gives_a_one_line_error(monkeypatch, capsys, tmp_path: Path
     err = capsys.readouterr().err
     assert err.startswith("error: data file")
     assert err.count("\n") == 1
+
+
+def test_without_its_data_the_trainer_says_where_to_point_it(tmp_path: Path, capsys):
+    # As in an installed package, which ships the trained model but not the data set
+    code, _, stderr = run(capsys, "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "m.json"))
+    assert code == train_module.EXIT_DATA_ERROR
+    assert stderr.startswith("error: cannot read data file")
+    assert "pass --data DIR, the model/data directory of a checkout" in stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_data_can_be_read_from_another_directory(tmp_path: Path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    code, stdout, _ = run(capsys, "--data", str(data), "--out", str(tmp_path / "m.json"))
+    assert code == 0
+    assert load_artifact(tmp_path / "m.json").model_version in stdout
+
+
+def test_report_without_matplotlib_is_a_usage_error_naming_the_extra(monkeypatch, tmp_path: Path, capsys):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a),
+    )
+    code, _, stderr = run(capsys, "--report", str(tmp_path), "--out", str(tmp_path / "m.json"))
+    assert code == 2
+    assert "diabetes-progression[report]" in stderr
 
 
 def test_unwritable_output_is_a_clear_error(tmp_path: Path, capsys):
