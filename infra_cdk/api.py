@@ -75,7 +75,7 @@ class PredictionApi(Construct):
             self.rest_api,
             "APIG2",
             "every body is validated by the function against the one definition of its request type "
-            "(lambda_fn/schemas.py); an edge validator would judge the same bodies a second time, with codes "
+            "(model/schemas.py); an edge validator would judge the same bodies a second time, with codes "
             "of its own",
         )
         skip_checkov(

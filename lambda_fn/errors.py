@@ -13,8 +13,8 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from lambda_fn.encoding import to_json
 from lambda_fn.observability import logger, note_error, record_rejection
-from lambda_fn.schemas import to_json
 from model import contract
 from model.jsontypes import Issue, ValidationError
 

@@ -1,7 +1,8 @@
 """The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond.
 
-Everything with logic lives elsewhere: the domain in :mod:`lambda_fn.prediction`, the bodies' types in
-:mod:`lambda_fn.schemas`, body reading in :mod:`lambda_fn.request_body`, the error shape in
+Everything with logic lives elsewhere: the domain in :mod:`model.prediction` and the bodies' types in
+:mod:`model.schemas` (both shared with the installable package's Python API, so the function and the
+package answer alike), body reading in :mod:`lambda_fn.request_body`, the error shape in
 :mod:`lambda_fn.errors`, telemetry in :mod:`lambda_fn.observability`, the documentation in
 :mod:`lambda_fn.api_docs`. The model is loaded at import (the Lambda init phase) and a bad artifact makes
 that import fail: see :mod:`lambda_fn.model_store`.
@@ -17,13 +18,15 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambda_fn import api_docs, errors, event_guard, observability, prediction
+from lambda_fn import api_docs, errors, event_guard, observability
 from lambda_fn.api_docs import Operation
+from lambda_fn.encoding import to_json
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
-from lambda_fn.prediction import BatchPrediction
 from lambda_fn.request_body import read_body
-from lambda_fn.schemas import (
+from model import contract, prediction
+from model.prediction import BatchPrediction
+from model.schemas import (
     LIMITS,
     BatchPredictRequest,
     BatchPredictResponse,
@@ -34,9 +37,7 @@ from lambda_fn.schemas import (
     ModelInfoResponse,
     PredictRequest,
     PredictResponse,
-    to_json,
 )
-from model import contract
 
 MODEL: Final = load_model()
 VERSION: Final = MODEL.model_version
@@ -102,15 +103,7 @@ def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> O
     example={"bmi": 27.3},
 )
 def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
-    bmis = [body["bmi"]]
-    result = prediction.predict_batch(MODEL, bmis)
-    bounds = prediction.intervals(MODEL, bmis, result.values)
-    return {
-        "prediction": result.values[0],
-        "interval": {"level": bounds.level, "lower": bounds.lower[0], "upper": bounds.upper[0]},
-        "model_version": VERSION,
-        "extrapolated": result.extrapolated[0],
-    }, result
+    return prediction.respond(MODEL, body)
 
 
 @post(
@@ -123,15 +116,7 @@ def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
     example={"bmi": [27.3, 31.0, 45.5]},
 )
 def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, BatchPrediction]:
-    result = prediction.predict_batch(MODEL, body["bmi"])
-    bounds = prediction.intervals(MODEL, body["bmi"], result.values)
-    return {
-        "predictions": result.values,
-        "intervals": {"level": bounds.level, "lower": bounds.lower, "upper": bounds.upper},
-        "model_version": VERSION,
-        "extrapolated": result.extrapolated,
-        "extrapolated_count": result.extrapolated_count,
-    }, result
+    return prediction.respond_batch(MODEL, body)
 
 
 @post(

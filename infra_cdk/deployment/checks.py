@@ -1,7 +1,7 @@
 """Known answers for the pre-traffic hook, computed at synthesis from the model artifact being deployed.
 
 The requests and expected fields are typed by the function's own request and response types
-(``lambda_fn.schemas``) and the expectations come from the artifact's coefficients and prediction interval
+(``model.schemas``) and the expectations come from the artifact's coefficients and prediction interval
 (``model.artifact``), so the hook checks the new version against the model that was trained, not against
 numbers copied into the infrastructure.
 """
@@ -13,7 +13,9 @@ from dataclasses import asdict
 from typing import Any
 
 from infra_cdk.deployment.pre_traffic_hook.hook import Check
-from lambda_fn.schemas import (
+from model import contract
+from model.artifact import ModelArtifact
+from model.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     HealthResponse,
@@ -22,8 +24,6 @@ from lambda_fn.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from model import contract
-from model.artifact import ModelArtifact
 
 
 def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:

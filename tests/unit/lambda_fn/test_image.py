@@ -42,7 +42,7 @@ def test_cmd_names_the_contract_handler() -> None:
     assert json.loads(cmd.removeprefix("CMD")) == [contract.HANDLER]
 
 
-def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
+def test_the_image_holds_the_function_the_model_package_s_serving_modules_and_the_artifact_only(
     tmp_path: Path, model_artifact_path: Path
 ) -> None:
     copy_function_files(tmp_path)
@@ -53,6 +53,8 @@ def test_the_image_holds_the_function_the_schema_and_the_artifact_only(
         "model/artifact.py",
         "model/contract.py",
         "model/jsontypes.py",
+        "model/schemas.py",
+        "model/prediction.py",
         "model/artifacts/model.json",
     }
     assert (tmp_path / "model/artifacts/model.json").read_bytes() == model_artifact_path.read_bytes()
@@ -67,7 +69,7 @@ def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
         target = checkout / source.relative_to(REPO_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    for module in ("artifact.py", "contract.py", "jsontypes.py"):
+    for module in ("artifact.py", "contract.py", "jsontypes.py", "schemas.py", "prediction.py"):
         shutil.copy2(REPO_ROOT / "model" / module, checkout / "model" / module)
     monkeypatch.setattr("scripts.dev.image_root.REPO_ROOT", checkout)
     chosen = tmp_path / "chosen.json"

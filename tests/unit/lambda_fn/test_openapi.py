@@ -128,7 +128,7 @@ def test_the_function_error_examples_are_exactly_what_it_answers(
             # A bug: a valid request (the documented example) meets a domain that raises
             request = operation(document, route)["requestBody"]["content"]["application/json"]["schema"]
             with monkeypatch.context() as bug:
-                bug.setattr("lambda_fn.prediction.predict_batch", lambda *_: 1 / 0)
+                bug.setattr("model.prediction.predict_batch", lambda *_: 1 / 0)
                 result = invoke("POST", route.path, resolve(document, request)["examples"][0], headers=JSON)
         else:
             headers, text = PROVOKE[code]

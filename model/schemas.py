@@ -1,20 +1,19 @@
-"""The API's bodies, declared once as annotated types: they validate requests (:mod:`model.jsontypes`),
-type the handler's answers (mypy), and generate the OpenAPI document (:mod:`lambda_fn.api_docs`).
+"""The API's bodies, declared once as annotated types: they validate requests (:mod:`.jsontypes`), type the
+function's answers and this package's (mypy), and generate the OpenAPI document (``lambda_fn.api_docs``).
 
 Requests are strict: a JSON string, boolean or null is never a number, unknown fields are refused (a typo
 such as ``{"bmi ": 27}`` is an error, not silently ignored) and numbers must be finite. The limits come from
-:mod:`model.contract`.
+:mod:`.contract`. The same types are what the Python API (:mod:`.predictor`) and the HTTP client
+(:mod:`.client`) return, so a prediction has one shape wherever it is made. Standard library only.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, TypedDict
 
-import orjson
-
-from model.artifact import ModelArtifact
-from model.contract import BATCH_MAX, BMI_MAX, BMI_MIN
-from model.jsontypes import Doc, Items, Range
+from .artifact import ModelArtifact
+from .contract import BATCH_MAX, BMI_MAX, BMI_MIN
+from .jsontypes import Doc, Items, Range
 
 Bmi = Annotated[
     float,
@@ -156,11 +155,3 @@ class ErrorResponse(TypedDict):
 
 
 LIMITS: Limits = {"bmi_min": BMI_MIN, "bmi_max": BMI_MAX, "batch_max": BATCH_MAX}
-
-
-def to_json(body: object) -> str:
-    """Every body the function writes, in orjson's Rust encoder: a 10 000-value batch is dominated by float
-    formatting, 25 times faster there than in the standard library (docs/benchmarks.md). The artifact's
-    dataclasses serialise as the artifact document. orjson would write a non-finite float as null; none can
-    reach here: inputs are bounded and the loader refuses a model that is not finite over them."""
-    return orjson.dumps(body).decode()

@@ -1,12 +1,15 @@
 """The domain: turning validated BMI values into predictions and their prediction intervals. Pure functions
-over a loaded model.
+over a loaded model, used by the function (``lambda_fn.handler``) and by this package's Python API
+(:mod:`.predictor`) alike: one implementation answers both.
 
 No I/O, no framework, no logging: everything here is a function of the artifact and the inputs. Plain Python
 floats: at most BATCH_MAX values per call, where numpy's import cost would outweigh anything it could save.
 
 Values reaching this module have passed their request type (finite numbers; for the v1 routes also inside
-[BMI_MIN, BMI_MAX]). The legacy routes speak scikit-learn's scaled units, so their inputs are range-checked
-here, by the same rule expressed in their units (:func:`legacy_range`); their answers carry no intervals.
+[BMI_MIN, BMI_MAX]): :func:`respond` and :func:`respond_batch` take the request types themselves, which
+only :func:`.jsontypes.read` produces. The legacy routes speak scikit-learn's scaled units, so their inputs
+are range-checked here, by the same rule expressed in their units (:func:`legacy_range`); their answers carry
+no intervals.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from model.artifact import ModelArtifact
-from model.contract import BMI_MAX, BMI_MIN
-from model.jsontypes import Issue, ValidationError
+from .artifact import ModelArtifact
+from .contract import BMI_MAX, BMI_MIN
+from .jsontypes import Issue, ValidationError
+from .schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
 
 IMPLAUSIBLE = f"converts to a BMI outside the plausible range (between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2)"
 
@@ -54,6 +58,34 @@ def intervals(model: ModelArtifact, bmis: Sequence[float], values: Sequence[floa
     lower = [math.floor(v - h) for v, h in zip(values, halves, strict=True)]
     upper = [math.ceil(v + h) for v, h in zip(values, halves, strict=True)]
     return Intervals(level=interval.level, lower=lower, upper=upper)
+
+
+def respond(model: ModelArtifact, request: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
+    """The answer to one BMI (``POST /v1/predict``), and the prediction it holds (for the metrics)."""
+    bmis = [request["bmi"]]
+    result = predict_batch(model, bmis)
+    bounds = intervals(model, bmis, result.values)
+    return {
+        "prediction": result.values[0],
+        "interval": {"level": bounds.level, "lower": bounds.lower[0], "upper": bounds.upper[0]},
+        "model_version": model.model_version,
+        "extrapolated": result.extrapolated[0],
+    }, result
+
+
+def respond_batch(
+    model: ModelArtifact, request: BatchPredictRequest
+) -> tuple[BatchPredictResponse, BatchPrediction]:
+    """The answer to 1 to BATCH_MAX BMIs (``POST /v1/predict/batch``), and the predictions it holds."""
+    result = predict_batch(model, request["bmi"])
+    bounds = intervals(model, request["bmi"], result.values)
+    return {
+        "predictions": result.values,
+        "intervals": {"level": bounds.level, "lower": bounds.lower, "upper": bounds.upper},
+        "model_version": model.model_version,
+        "extrapolated": result.extrapolated,
+        "extrapolated_count": result.extrapolated_count,
+    }, result
 
 
 def legacy_range(model: ModelArtifact) -> tuple[float, float]:

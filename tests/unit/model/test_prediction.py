@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambda_fn import prediction
-from model import contract
+from model import contract, prediction
 from model.artifact import ModelArtifact
 from model.jsontypes import ValidationError
 
