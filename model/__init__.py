@@ -1,0 +1,57 @@
+"""Diabetes progression from BMI: the trained model, its Python API, its command line and its HTTP client.
+
+Installed (``pip install .``), this package is ``diabetes_progression``; in its source repository the same
+directory is the package ``model``, which the function, the infrastructure and the tests import. Hence
+relative imports between its modules, and nothing at import time: the names below load on first use, so
+``import model.artifact`` in the function's cold start costs what it did.
+
+    from diabetes_progression import load_model, Client
+
+    load_model().predict(27.3)  # in this process, from the bundled artifact
+    Client("http://127.0.0.1:3000").predict(27.3)  # the same answer, from a running service
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+__version__: Final = "1.0.0"
+
+if TYPE_CHECKING:
+    from .artifact import ArtifactError, ModelArtifact
+    from .client import ApiError, Client, ClientError
+    from .jsontypes import ValidationError
+    from .predictor import Model, load_model
+
+__all__ = [
+    "ApiError",
+    "ArtifactError",
+    "Client",
+    "ClientError",
+    "Model",
+    "ModelArtifact",
+    "ValidationError",
+    "__version__",
+    "load_model",
+]
+
+_WHERE: Final = {
+    "ApiError": "client",
+    "ArtifactError": "artifact",
+    "Client": "client",
+    "ClientError": "client",
+    "Model": "predictor",
+    "ModelArtifact": "artifact",
+    "ValidationError": "jsontypes",
+    "load_model": "predictor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

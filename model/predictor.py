@@ -1,0 +1,95 @@
+"""The Python API: the trained model in this process, answering exactly as the service does.
+
+    from diabetes_progression import load_model
+
+    model = load_model()  # the bundled artifact; load_model("path/to/model.json") for another
+    model.predict(27.3)  # {"prediction": 162.27..., "interval": {...}, "model_version": ..., ...}
+    model.predict_batch([22.0, 27.3, 45.1])  # 1 to 10 000 values, answered in input order
+    model.artifact.metrics.cv_r2_mean  # the model's metadata (a ModelArtifact)
+
+One implementation with the service: the input is read by the same request types (:mod:`.schemas`, through
+:func:`.jsontypes.read`) and answered by the same domain functions (:mod:`.prediction`) as in the function
+behind ``POST /v1/predict``, so the answers are the same numbers, the same ``extrapolated`` flags and the same
+limits, and input the service refuses with a 422 raises :class:`.jsontypes.ValidationError` here, with the
+same text (``bmi must be between 10 and 100 kg/m^2``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from .artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact
+from .jsontypes import read
+from .prediction import respond, respond_batch
+from .schemas import (
+    LIMITS,
+    BatchPredictRequest,
+    BatchPredictResponse,
+    ModelInfoResponse,
+    PredictRequest,
+    PredictResponse,
+)
+
+__all__ = ["BUNDLED_ARTIFACT", "Model", "as_number", "load_model"]
+
+BUNDLED_ARTIFACT: Final = DEFAULT_ARTIFACT_PATH  # the model trained when the package was built
+
+
+class Model:
+    """A loaded, validated model artifact and the service's answers to it."""
+
+    __slots__ = ("artifact",)
+
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact: Final = artifact
+
+    @property
+    def version(self) -> str:
+        return self.artifact.model_version
+
+    def predict(self, bmi: float) -> PredictResponse:
+        """The answer to one BMI (kg/m^2), as ``POST /v1/predict`` gives it; :class:`ValidationError` if the
+        service would refuse it (not a finite number, or outside 10-100)."""
+        request = read({"bmi": as_number(bmi)}, PredictRequest)
+        return respond(self.artifact, request)[0]
+
+    def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
+        """The answer to 1 to 10 000 BMIs, as ``POST /v1/predict/batch`` gives it, in input order; one
+        :class:`ValidationError` naming every refused value (``bmi[3]``), as the service does."""
+        if isinstance(bmis, str | bytes):
+            raise TypeError("bmis must be an iterable of numbers, not a string")
+        request = read({"bmi": [as_number(bmi) for bmi in bmis]}, BatchPredictRequest)
+        return respond_batch(self.artifact, request)[0]
+
+    def model_info(self) -> ModelInfoResponse:
+        """What ``GET /v1/model`` answers: the artifact and the input limits."""
+        return {"artifact": self.artifact, "limits": {**LIMITS}}
+
+    def __repr__(self) -> str:
+        return f"Model({self.version!r})"
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> Model:
+    """The model at ``path`` (a JSON artifact written by the trainer), else the one bundled with the package.
+
+    Fail-closed, as the service loads it: :class:`.artifact.ArtifactError` says what is wrong with an
+    artifact that is missing, corrupt, altered or below the serving policy's gates."""
+    return Model(load_artifact(BUNDLED_ARTIFACT if path is None else Path(path)))
+
+
+def as_number(value: Any) -> Any:
+    """A Python number as the float its JSON text becomes in the service (which reads every JSON number,
+    integers included, as a float); numpy's scalars and the other :class:`numbers.Real` count, ``bool`` does
+    not. Anything else is returned unchanged, for the request type to refuse with the service's words."""
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: the reader calls it not finite
+            return value
+    return value
