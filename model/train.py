@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m model.train") -> 
     return 0
 
 
-def _exit_on_termination(signum: int, _frame: object) -> None:
+def exit_on_termination(signum: int, _frame: object) -> None:
     # SystemExit unwinds through write_artifact_atomically, which removes its temporary file: a run stopped
     # by `kill` or a closed terminal leaves nothing beside the artifact (SIGKILL cannot be caught).
     sys.exit(128 + signum)
@@ -353,5 +353,5 @@ def _exit_on_termination(signum: int, _frame: object) -> None:
 
 if __name__ == "__main__":
     for termination in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(termination, _exit_on_termination)
+        signal.signal(termination, exit_on_termination)
     sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m diabetes_progression`` (``python -m model`` in the repository): the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,298 @@
+"""The command line, in this process: its output, its --json, its exit statuses, its help.
+
+``call`` runs here against a stand-in Client (its own behaviour is tests/unit/model/test_client.py);
+against the real local service in tests/e2e/test_package_client.py, and against a signed endpoint in
+tests/integration/test_client_signed_endpoint.py. The installed console script:
+tests/integration/test_wheel.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import model
+from model import cli, contract
+from model.artifact import ModelArtifact, load_artifact
+from model.client import ApiError, ConfigurationError, TransportError
+from model.predictor import Model
+
+
+@pytest.fixture(scope="module")
+def local(model_artifact_path: Path) -> Model:
+    return Model(load_artifact(model_artifact_path))
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exit_:  # argparse: usage errors and --help
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- predict ----------------------------------------------------------------------------------------------
+def test_predict_prints_the_prediction_and_its_interval(capsys, local: Model) -> None:
+    code, out, err = run(capsys, "predict", "27.3")
+    answer = local.predict(27.3)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].split() == ["BMI", "prediction", "90%", "interval"]
+    low, high = answer["interval"]["lower"], answer["interval"]["upper"]
+    assert lines[1].split() == ["27.3", f"{answer['prediction']:.2f}", str(low), "to", str(high)]
+    assert lines[2] == f"model {local.version}"
+
+
+def test_several_bmis_are_one_batch_in_order_with_extrapolation_marked(capsys, local: Model) -> None:
+    code, out, _ = run(capsys, "predict", "27.3", "22", "45.1")
+    answer = local.predict_batch([27.3, 22, 45.1])
+    rows = out.splitlines()[1:4]
+    assert code == 0
+    assert [row.split()[1] for row in rows] == [f"{p:.2f}" for p in answer["predictions"]]
+    assert ["extrapolated" in row for row in rows] == [False, False, True]
+
+
+def test_predict_json_is_the_api_s_answer(capsys, local: Model) -> None:
+    assert json.loads(run(capsys, "predict", "--json", "27.3")[1]) == local.predict(27.3)
+    assert json.loads(run(capsys, "predict", "--json", "27.3", "50")[1]) == local.predict_batch([27.3, 50])
+
+
+def test_an_implausible_bmi_fails_with_the_plausibility_message(capsys) -> None:
+    code, out, err = run(capsys, "predict", "500")
+    assert code == cli.EXIT_INVALID_INPUT == 4
+    assert out == ""
+    assert err == "diabetes-progression: error: bmi must be between 10 and 100 kg/m^2\n"
+
+
+def test_every_refused_value_is_named_and_json_gets_the_error_shape(capsys) -> None:
+    code, out, err = run(capsys, "predict", "--json", "27", "500", "nan")
+    assert code == cli.EXIT_INVALID_INPUT
+    assert "bmi[1] must be between 10 and 100 kg/m^2; bmi[2] must be a finite number" in err
+    assert json.loads(out) == contract.error_body(
+        "validation_error",
+        cli.INPUT_ERROR,
+        [
+            {"field": "bmi[1]", "issue": "must be between 10 and 100 kg/m^2"},
+            {"field": "bmi[2]", "issue": "must be a finite number (no NaN, Infinity or overflowing value)"},
+        ],
+    )
+
+
+def test_a_bmi_that_is_not_a_number_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "predict", "heavy")
+    assert code == cli.EXIT_USAGE
+    assert "invalid float value: 'heavy'" in err
+
+
+def test_another_artifact_or_an_unusable_one(capsys, tmp_path: Path, model_artifact: ModelArtifact) -> None:
+    (tmp_path / "m.json").write_text(model_artifact.to_json())
+    assert run(capsys, "predict", "--artifact", str(tmp_path / "m.json"), "30")[0] == 0
+    code, _, err = run(capsys, "predict", "--artifact", str(tmp_path / "absent.json"), "30")
+    assert code == cli.EXIT_FAILED
+    assert "model artifact not found" in err
+
+
+# --- info -------------------------------------------------------------------------------------------------
+def test_info_describes_the_model(capsys, local: Model) -> None:
+    code, out, _ = run(capsys, "info")
+    artifact = local.artifact
+    assert code == 0
+    assert out.startswith(f"model {artifact.model_version} (artifact schema 2)\n")
+    assert "trained on 422 patients with BMIs 18 to 42.2" in out
+    assert "accepts BMIs 10 to 100, 1 to 10000 values per batch" in out
+    assert out.count("gate passed") == 3
+
+
+def test_info_json_is_what_the_model_route_answers(capsys, local: Model) -> None:
+    answer = json.loads(run(capsys, "info", "--json")[1])
+    assert answer == json.loads(
+        json.dumps({"artifact": local.artifact.to_document(), "limits": contract_limits()})
+    )
+
+
+def contract_limits() -> dict[str, Any]:
+    return {"bmi_min": contract.BMI_MIN, "bmi_max": contract.BMI_MAX, "batch_max": contract.BATCH_MAX}
+
+
+# --- call -------------------------------------------------------------------------------------------------
+class StandInClient:
+    """Client's surface, answering from the local model or raising what it is told to."""
+
+    created: ClassVar[list[dict[str, Any]]] = []
+    failure: ClassVar[Exception | None] = None
+    model: ClassVar[Model]
+
+    def __init__(self, url: str, **options: Any) -> None:
+        if StandInClient.failure is not None and isinstance(StandInClient.failure, ConfigurationError):
+            raise StandInClient.failure
+        StandInClient.created.append({"url": url, **options})
+
+    @classmethod
+    def for_stack(cls, stack_name: str, **options: Any) -> StandInClient:
+        return cls(f"https://{stack_name}.execute-api.eu-west-1.amazonaws.com/staging/", **options)
+
+    def _answer(self, answer: Any) -> Any:
+        if StandInClient.failure is not None:
+            raise StandInClient.failure
+        return answer
+
+    def predict(self, bmi: float) -> Any:
+        return self._answer(self.model.predict(bmi))
+
+    def predict_batch(self, bmis: list[float]) -> Any:
+        return self._answer(self.model.predict_batch(bmis))
+
+    def model_info(self) -> Any:
+        return self._answer(self.model.model_info())
+
+    def health(self) -> Any:
+        return self._answer({"status": "ok", "model_version": self.model.version})
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch, local: Model) -> type[StandInClient]:
+    monkeypatch.setattr("model.client.Client", StandInClient)
+    StandInClient.created, StandInClient.failure, StandInClient.model = [], None, local
+    return StandInClient
+
+
+def test_call_prints_what_predict_prints(capsys, stand_in) -> None:
+    local_output = run(capsys, "predict", "27.3", "45.1")[1]
+    code, out, _ = run(capsys, "call", "--url", "http://127.0.0.1:3000", "27.3", "45.1")
+    assert (code, out) == (0, local_output)
+    assert stand_in.created[0]["url"] == "http://127.0.0.1:3000"
+    assert stand_in.created[0]["sign"] is None  # the client's default: unsigned on loopback
+    assert stand_in.created[0]["retry"].attempts == 4
+    assert stand_in.created[0]["timeout"] == 30.0
+
+
+def test_call_options_reach_the_client(capsys, stand_in) -> None:
+    args = ["call", "--stack", "Staging-Service", "--region", "eu-west-1", "--profile", "p", "--no-sign"]
+    assert run(capsys, *args, "--timeout", "2", "--retries", "0", "--json", "30")[0] == 0
+    options = stand_in.created[0]
+    assert options["url"].startswith("https://Staging-Service.")
+    assert (options["region"], options["profile"], options["sign"], options["timeout"]) == (
+        "eu-west-1",
+        "p",
+        False,
+        2.0,
+    )
+    assert options["retry"].attempts == 1
+
+
+def test_call_info_and_health(capsys, stand_in, local: Model) -> None:
+    code, out, _ = run(capsys, "call", "--url", "http://127.0.0.1:3000", "--info", "--json")
+    artifact = json.loads(out)["artifact"]
+    assert (code, artifact) == (0, json.loads(json.dumps(asdict(local.artifact))))
+    code, out, _ = run(capsys, "call", "--url", "http://127.0.0.1:3000", "--health")
+    assert (code, out) == (0, f"ok (model {local.version})\n")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (
+            ApiError(
+                422, "validation_error", "The request body is not valid.", [{"field": "bmi", "issue": "x"}]
+            ),
+            4,
+        ),
+        (ApiError(413, "payload_too_large", "Too large."), 4),
+        (ApiError(403, "missing_authentication", "Missing Authentication Token"), 5),
+        (ApiError(403, "forbidden", "User: ... is not authorized"), 5),
+        (ApiError(429, "throttled", "Too Many Requests"), 1),
+        (ApiError(502, "bad_gateway", "Internal server error"), 1),
+        (ApiError(404, "http_404", "<html>"), 1),
+    ],
+)
+def test_the_api_s_errors_are_printed_as_its_message_with_their_exit_status(
+    capsys, stand_in, error, status
+) -> None:
+    stand_in.failure = error
+    code, out, err = run(capsys, "call", "--url", "https://api.example.com", "--json", "30")
+    assert code == status
+    assert err == f"diabetes-progression: error: {error.describe()}\n"
+    assert json.loads(out) == {
+        "error": {"code": error.code, "message": error.message, "details": error.details}
+    }
+
+
+def test_no_answer_and_no_configuration_are_failures(capsys, stand_in) -> None:
+    stand_in.failure = TransportError("POST http://127.0.0.1:3000/v1/predict: [Errno 111] Connection refused")
+    assert run(capsys, "call", "--url", "http://127.0.0.1:3000", "30")[0] == cli.EXIT_FAILED
+    stand_in.failure = ConfigurationError(
+        "signing needs botocore: pip install 'diabetes-progression[client]'"
+    )
+    code, _, err = run(capsys, "call", "--url", "https://api.example.com", "30")
+    assert code == cli.EXIT_FAILED
+    assert "pip install 'diabetes-progression[client]'" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["call", "30"],  # no target
+        ["call", "--url", "u", "--stack", "s", "30"],
+        ["call", "--url", "http://127.0.0.1:3000"],  # nothing to ask
+        ["call", "--url", "http://127.0.0.1:3000", "--info", "30"],
+        ["call", "--url", "http://127.0.0.1:3000", "--timeout", "0", "30"],
+        ["call", "--url", "http://127.0.0.1:3000", "--retries", "11", "30"],
+        ["predict"],
+        [],
+    ],
+)
+def test_a_wrong_command_line_is_a_usage_error(capsys, stand_in, args: list[str]) -> None:
+    assert run(capsys, *args)[0] == cli.EXIT_USAGE
+
+
+# --- train ------------------------------------------------------------------------------------------------
+def test_train_is_the_trainer_under_this_command_s_name(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "train", "--seed", "3", "--out", str(tmp_path / "m.json"))
+    assert code == 0
+    assert load_artifact(tmp_path / "m.json").training.seed == 3
+    assert f"wrote {tmp_path / 'm.json'}" in out
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    assert out.startswith("usage: diabetes-progression train [-h] [--seed SEED] [--data DIR]")
+    assert "3 a gate failed" in out
+
+
+def test_train_without_numpy_names_the_extra(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("model.train", "model.conformal", "model.dataset", "model.evaluation", "model.sgd"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # as in an install without the train extra
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.json"))
+    assert code == cli.EXIT_FAILED
+    assert (
+        err
+        == "diabetes-progression: error: training needs numpy: pip install 'diabetes-progression[train]'\n"
+    )
+
+
+# --- help -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [[], ["predict"], ["info"], ["call"]])
+def test_help_documents_the_exit_statuses(capsys, command: list[str]) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    assert "exit status:" in out
+    for status in (
+        cli.EXIT_OK,
+        cli.EXIT_FAILED,
+        cli.EXIT_USAGE,
+        cli.EXIT_INVALID_INPUT,
+        cli.EXIT_ACCESS_DENIED,
+    ):
+        assert f"\n  {status}  " in out
+
+
+def test_top_level_help_lists_every_command_and_version(capsys) -> None:
+    out = run(capsys, "--help")[1]
+    for command in ("predict", "info", "call", "train"):
+        assert f"    {command} " in out
+    assert run(capsys, "--version")[1] == f"diabetes-progression {model.__version__}\n"
