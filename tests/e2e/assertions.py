@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
+from model.client import Response
 
 
-def json_of(response: requests.Response, status: int) -> Any:
+def json_of(response: Response, status: int) -> Any:
     """The decoded JSON body, after checking the status and that the body is declared JSON."""
-    assert response.status_code == status, f"{response.status_code} != {status}: {response.text[:500]}"
+    assert response.status == status, f"{response.status} != {status}: {response.text[:500]}"
     assert response.headers["Content-Type"].startswith("application/json"), response.headers
     return response.json()
 
 
-def assert_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
+def assert_error(response: Response, status: int, code: str) -> dict[str, Any]:
     """The one error shape: {"error": {"code", "message", "details": [{"field", "issue"}]}}."""
     body = json_of(response, status)
     assert set(body) == {"error"}, body

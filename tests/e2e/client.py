@@ -1,40 +1,45 @@
-"""The end-to-end suite's HTTP client: one base URL, SigV4 on the protected routes when one is given."""
+"""The end-to-end suite's HTTP access: the installable package's own client (:class:`model.client.Client`),
+so every run tests it, against the local service and, in the Release, against Staging (where it signs the
+protected routes with SigV4).
+
+The checks need raw requests (malformed bodies, wrong methods, unsigned calls to protected routes), so this
+adapter sends through :meth:`Client.send`: one attempt, any status returned, signed as the client signs
+(the protected routes of a deployed stage) unless ``signed`` says otherwise.
+"""
 
 from __future__ import annotations
 
+import json as json_module
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-import requests
-
-from model import contract
-
-TIMEOUT_SECONDS = 30
+from model.client import Client, Response
 
 
 class ApiClient:
-    def __init__(self, base_url: str, *, protected_auth: requests.auth.AuthBase | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._protected_auth = protected_auth
-        self._session = requests.Session()
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.base_url = client.base_url
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
     def request(
-        self, method: str, path: str, *, signed: bool | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """Sends ``method path``; protected routes are signed unless ``signed=False`` says otherwise."""
-        if signed is None:
-            signed = urlsplit(path).path in contract.PROTECTED_PATHS
-        auth = self._protected_auth if signed else None
-        return self._session.request(method, self.url(path), auth=auth, timeout=TIMEOUT_SECONDS, **kwargs)
+        self,
+        method: str,
+        path: str,
+        *,
+        signed: bool | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Sends ``method path`` with ``json`` (encoded) or ``data`` (as is) as its body."""
+        body = json_module.dumps(json).encode() if json is not None else data
+        return self.client.send(method, path, body, headers=headers, sign=signed)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
+    def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
+    def post(self, path: str, **kwargs: Any) -> Response:
         return self.request("POST", path, **kwargs)
-
-    def close(self) -> None:
-        self._session.close()

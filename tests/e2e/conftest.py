@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from model import contract
+from model.client import NO_RETRY, Client, ConfigurationError
 from tests.e2e.client import ApiClient
-from tests.e2e.sigv4 import SigV4Auth, region_of
 from tests.e2e.target import Target, configured_base_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +42,20 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def api(target: Target) -> Iterator[ApiClient]:
-    client = ApiClient(target.base_url, protected_auth=None if target.is_loopback else _caller_sigv4(target))
-    yield client
-    client.close()
+def client(target: Target) -> Client:
+    """The package's client for the target: unsigned locally, signing a deployed stage's protected routes with
+    the caller's AWS credentials (the region from the URL, else AWS_REGION)."""
+    try:
+        return Client(target.base_url)
+    except ConfigurationError as exc:
+        pytest.fail(
+            f"{target.base_url} is a deployed stage, and its protected routes cannot be signed: {exc}"
+        )
+
+
+@pytest.fixture(scope="session")
+def api(client: Client) -> ApiClient:
+    return ApiClient(client)
 
 
 @pytest.fixture(scope="session")
@@ -62,20 +71,6 @@ def loopback_target(target: Target) -> Target:
     if not target.is_loopback:
         pytest.skip("loopback only: not run against a deployed stage")
     return target
-
-
-def _caller_sigv4(target: Target) -> SigV4Auth:
-    import botocore.session
-
-    credentials = botocore.session.get_session().get_credentials()
-    if credentials is None:
-        pytest.fail(
-            f"{target.base_url} is a deployed stage: AWS credentials are needed to sign its protected routes"
-        )
-    region = region_of(target.host) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region is None:
-        pytest.fail(f"cannot tell the region of {target.base_url}: set AWS_REGION")
-    return SigV4Auth(credentials.get_frozen_credentials(), region)
 
 
 class LocalServer:
@@ -103,7 +98,7 @@ class LocalServer:
             for line in self.log_path.read_text().splitlines():
                 if line.startswith(f"Serving {contract.SERVICE_NAME} on "):
                     url = line.rsplit(" ", 1)[1]
-                    requests.get(f"{url}/health", timeout=10).raise_for_status()
+                    Client(url, timeout=10, retry=NO_RETRY).health()
                     return url
             time.sleep(0.05)
         self.stop()

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-API_URL_OUTPUT = "ApiUrl"  # the CloudFormation output of each stage's Service stack
+from model.client import LOOPBACK_HOSTS, stack_api_url
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,6 @@ def configured_base_url(environ: Mapping[str, str]) -> str | None:
     (the suite then serves the function locally)."""
     if base_url := environ.get("E2E_BASE_URL"):
         return base_url
-    if stack_name := environ.get("E2E_STACK_NAME"):
-        from scripts.release.stack_outputs import stack_output
-
-        return stack_output(stack_name, API_URL_OUTPUT, region=environ.get("AWS_REGION"))
+    if stack_name := environ.get("E2E_STACK_NAME"):  # read as the package's `call --stack` reads it
+        return stack_api_url(stack_name, region=environ.get("AWS_REGION"))
     return None

@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
 from model import contract
 from model.artifact import load_artifact
+from model.client import NO_RETRY, Client
 from tests.conftest import train_cli
 from tests.e2e.assertions import assert_error, json_of
+from tests.e2e.client import ApiClient
 from tests.e2e.conftest import REPO_ROOT, LocalServer
 
 
@@ -29,14 +30,15 @@ def test_rie_mode_serves_the_image_equivalent_function(loopback_target, model_ar
     log_path = tmp_path / "server.log"
     with LocalServer(chosen_path, log_path, "--rie") as server:
         # Then the image-equivalent directory holds the chosen artifact where the image holds its own
-        health = json_of(requests.get(f"{server.url}/health", timeout=60), 200)
+        api = ApiClient(Client(server.url, timeout=60, retry=NO_RETRY))
+        health = json_of(api.get("/health"), 200)
         assert health["model_version"] == chosen.model_version
 
-        response = requests.post(f"{server.url}/v1/predict", json={"bmi": 31.5}, timeout=60)
+        response = api.post("/v1/predict", json={"bmi": 31.5})
         expected = chosen.coefficients.slope * 31.5 + chosen.coefficients.intercept
         assert json_of(response, 200)["prediction"] == pytest.approx(expected, rel=1e-12)
 
-        assert_error(requests.get(f"{server.url}/nowhere", timeout=60), 404, "not_found")
+        assert_error(api.get("/nowhere"), 404, "not_found")
 
     # What only the emulator reports: the init phase and a REPORT line per invocation, as in CloudWatch.
     log = log_path.read_text()

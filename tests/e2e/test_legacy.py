@@ -37,5 +37,5 @@ def test_batch_agrees_with_predict_batch(api, model):
 
 def test_legacy_response_is_byte_compatible(api):
     response = api.post("/stream", json={"input": 0.0})
-    assert response.status_code == 200
+    assert response.status == 200
     assert response.text.startswith('{"Response Predict":[')

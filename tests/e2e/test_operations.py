@@ -42,7 +42,7 @@ def test_openapi_document_marks_legacy_routes_deprecated_and_protected_routes_si
 @pytest.mark.smoke
 def test_docs_page_is_a_self_contained_swagger_ui(api, target):
     response = api.get("/docs")
-    assert response.status_code == 200
+    assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert "swagger-ui" in response.text
     assert "cdn." not in response.text.lower()  # works without any third-party host
