@@ -72,6 +72,9 @@ def test_the_python_api_answers_what_the_service_answers(client: Client, served:
 @pytest.mark.smoke
 def test_a_batch_is_the_same_answer_too(client: Client, served: Model) -> None:
     assert client.predict_batch(BMIS) == served.predict_batch(BMIS)
+
+
+def test_a_full_batch_is_the_same_answer(client: Client, served: Model) -> None:
     many = [18.0 + (i % 250) / 10 for i in range(contract.BATCH_MAX)]
     assert client.predict_batch(many) == served.predict_batch(many)
 
