@@ -119,20 +119,26 @@ def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, Batc
     return prediction.respond_batch(MODEL, body)
 
 
+# The contract of the system this service replaces: scaled units in, its own response shape out.
+LEGACY: Final = {"tags": ("legacy",), "deprecated": True, "response": LegacyPredictResponse}
+
+
+def _legacy(scaled: list[float], *, single: bool) -> tuple[LegacyPredictResponse, BatchPrediction]:
+    result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, scaled, single=single))
+    return {"Response Predict": result.values}, result
+
+
 @post(
     contract.PATH_LEGACY_STREAM,
     batch=False,
     summary="Legacy: predict from one scaled BMI",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict.",
-    deprecated=True,
-    tags=("legacy",),
     request=LegacyStreamRequest,
-    response=LegacyPredictResponse,
     example={"input": 0.0616962065186885},
+    **LEGACY,
 )
 def legacy_stream(body: LegacyStreamRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
-    result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, [body["input"]], single=True))
-    return {"Response Predict": result.values}, result
+    return _legacy([body["input"]], single=True)
 
 
 @post(
@@ -140,15 +146,12 @@ def legacy_stream(body: LegacyStreamRequest) -> tuple[LegacyPredictResponse, Bat
     batch=True,
     summary="Legacy: predict from scaled BMIs",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict/batch.",
-    deprecated=True,
-    tags=("legacy",),
     request=LegacyBatchRequest,
-    response=LegacyPredictResponse,
     example={"input": [0.0616962065186885, -0.0514740612388061]},
+    **LEGACY,
 )
 def legacy_batch(body: LegacyBatchRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
-    result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, body["input"]))
-    return {"Response Predict": result.values}, result
+    return _legacy(body["input"], single=False)
 
 
 @get(contract.PATH_MODEL, summary="The served model", tags=("model",), response=ModelInfoResponse)

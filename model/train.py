@@ -23,6 +23,7 @@ import importlib.util
 import math
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
@@ -212,31 +213,20 @@ def _code_sha256() -> str:
     return digest.hexdigest()
 
 
-def _min_r2(text: str) -> float:
-    value = float(text)
-    if not DEFAULT_MIN_R2 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"must be in [{DEFAULT_MIN_R2}, 1] (stricter than the serving policy, never looser), got {text}"
-        )
-    return value
+def _stricter(policy: float, *, at_least: bool) -> Callable[[str], float]:
+    """An argument type for a gate threshold: as strict as the serving policy or stricter, never looser
+    (a higher minimum up to 1, or a smaller positive maximum)."""
 
+    def threshold(text: str) -> float:
+        value = float(text)
+        if not (policy <= value <= 1.0 if at_least else 0.0 < value <= policy):
+            shown = f"[{policy:g}, 1]" if at_least else f"(0, {policy:g}]"
+            raise argparse.ArgumentTypeError(
+                f"must be in {shown} (stricter than the serving policy), got {text}"
+            )
+        return value
 
-def _max_gap(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= DEFAULT_MAX_CONVERGENCE_GAP:
-        raise argparse.ArgumentTypeError(
-            f"must be in (0, {DEFAULT_MAX_CONVERGENCE_GAP:g}] (stricter than the serving policy), got {text}"
-        )
-    return value
-
-
-def _max_coverage_error(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= DEFAULT_MAX_COVERAGE_ERROR:
-        raise argparse.ArgumentTypeError(
-            f"must be in (0, {DEFAULT_MAX_COVERAGE_ERROR:g}] (stricter than the serving policy), got {text}"
-        )
-    return value
+    return threshold
 
 
 def _seed(text: str) -> int:
@@ -268,20 +258,20 @@ def parse_args(argv: list[str] | None, prog: str = "python -m model.train") -> a
     )
     parser.add_argument(
         "--min-r2",
-        type=_min_r2,
+        type=_stricter(DEFAULT_MIN_R2, at_least=True),
         default=DEFAULT_MIN_R2,
         help=f"quality gate: minimum hold-out R² (default {DEFAULT_MIN_R2})",
     )
     parser.add_argument(
         "--max-convergence-gap",
-        type=_max_gap,
+        type=_stricter(DEFAULT_MAX_CONVERGENCE_GAP, at_least=False),
         default=DEFAULT_MAX_CONVERGENCE_GAP,
         help="convergence gate: max relative training-MSE gap to least squares "
         f"(default {DEFAULT_MAX_CONVERGENCE_GAP:g})",
     )
     parser.add_argument(
         "--max-coverage-error",
-        type=_max_coverage_error,
+        type=_stricter(DEFAULT_MAX_COVERAGE_ERROR, at_least=False),
         default=DEFAULT_MAX_COVERAGE_ERROR,
         help=f"calibration gate: max distance of the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
         f"coverage from {INTERVAL_LEVEL:g} (default {DEFAULT_MAX_COVERAGE_ERROR:g})",
