@@ -79,12 +79,13 @@ class Operation(NamedTuple):
     operation_id: str  # what generated clients name the call: the route function's name
     summary: str
     tags: tuple[str, ...]
-    response: Any  # the 200 body's type, or the media type of the document the route returns
+    response: Any  # the 200 body's type, the media type of the document the route returns, or None
     answer: Callable[[Any], Any] | None = None  # the route's own answer for ``example``
     request: Any = None
     example: Any = None
     description: str = ""
     deprecated: bool = False
+    redirect: str = ""  # a redirecting route: what its Location points at (it answers 302, no body)
 
 
 def base_path(event: APIGatewayProxyEvent) -> str:
@@ -133,12 +134,16 @@ def _operation(op: Operation, schemas: dict[str, Any], error_ref: dict[str, Any]
         document["deprecated"] = True
     if not op.route.public:
         document["security"] = [{SIGV4: []}]
-    if isinstance(op.response, str):
+    if op.redirect:
+        location = {"description": op.redirect, "schema": {"type": "string"}}
+        document["responses"]["302"] = {"description": "Found", "headers": {"Location": location}}
+    elif isinstance(op.response, str):
         kind = "object" if op.response == errors.JSON else "string"
         content = {op.response: {"schema": {"type": kind}}}
+        document["responses"]["200"] = {"description": "OK", "content": content}
     else:
         content = {errors.JSON: {"schema": _with_example(op.response, op.answer, op.example, schemas)}}
-    document["responses"]["200"] = {"description": "OK", "content": content}
+        document["responses"]["200"] = {"description": "OK", "content": content}
     if op.request is not None:
         document["requestBody"] = {
             "required": True,

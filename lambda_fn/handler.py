@@ -184,6 +184,18 @@ def docs() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", _documentation(api_docs.base_path(app.current_event))[1])
 
 
+@get(
+    contract.PATH_ROOT,
+    summary="Redirects to the API documentation",
+    tags=("operations",),
+    response=None,
+    redirect=f"{contract.PATH_DOCS} under the address this document was fetched from",
+)
+def root() -> Response[str]:
+    location = f"{api_docs.base_path(app.current_event)}{contract.PATH_DOCS}"
+    return Response(302, "text/plain; charset=utf-8", "", headers={"Location": location})
+
+
 @cache
 def _documentation(base_path: str) -> tuple[str, str]:
     """The document and the page, per base path: built on first request, never at init."""

@@ -33,6 +33,7 @@ class Route(NamedTuple):
     public: bool  # public routes need no SigV4 signature behind API Gateway
 
 
+PATH_ROOT: Final = "/"  # redirects to PATH_DOCS: where a person typing the address lands
 PATH_PREDICT: Final = "/v1/predict"
 PATH_PREDICT_BATCH: Final = "/v1/predict/batch"
 PATH_MODEL: Final = "/v1/model"
@@ -49,6 +50,7 @@ ROUTES: Final = (
     Route("GET", PATH_MODEL, public=False),
     Route("GET", PATH_HEALTH, public=True),
     Route("GET", PATH_DOCS, public=True),
+    Route("GET", PATH_ROOT, public=True),
     Route("GET", PATH_OPENAPI, public=True),
     Route("POST", PATH_LEGACY_STREAM, public=False),
     Route("POST", PATH_LEGACY_BATCH, public=False),

@@ -118,7 +118,7 @@ def test_body_over_api_gateways_limit_is_a_413(api):
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("path", ["/v2/predict", "/v1/predictions", "/v1/predict/batch/1", "/", "/v1"])
+@pytest.mark.parametrize("path", ["/v2/predict", "/v1/predictions", "/v1/predict/batch/1", "/v1"])
 def test_unknown_path_is_a_404(api, path):
     assert_error(api.get(path, signed=False), 404, "not_found")
 

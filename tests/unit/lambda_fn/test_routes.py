@@ -185,7 +185,7 @@ def test_a_known_path_with_the_wrong_method_is_405_with_allow(invoke: Invoker, r
     assert result.body["error"]["code"] == "method_not_allowed"
 
 
-@pytest.mark.parametrize("path", ["/", "/v2/predict", "/v1/predict/", "/v1/predict/batch/extra", "/HEALTH"])
+@pytest.mark.parametrize("path", ["/v2/predict", "/v1/predict/", "/v1/predict/batch/extra", "/HEALTH"])
 def test_an_unknown_path_is_404_in_the_error_shape(invoke: Invoker, path: str) -> None:
     result = invoke("GET", path)
     assert result.status == 404
@@ -221,6 +221,16 @@ def test_the_size_limit_counts_utf8_bytes_not_characters(invoke: Invoker) -> Non
     body = '{"bmi": 27.3, "note": "' + "é" * (contract.BODY_MAX_BYTES // 2 + 1) + '"}'
     assert len(body) < contract.BODY_MAX_BYTES < len(body.encode())
     assert invoke("POST", "/v1/predict", body).status == 413
+
+
+@pytest.mark.parametrize(("stage", "location"), [("prod", "/prod/docs"), ("$default", "/docs")])
+def test_the_root_redirects_to_the_docs_under_the_address_it_was_called_at(
+    invoke: Invoker, stage: str, location: str
+) -> None:
+    # Given the stage's own URL (".../prod/") or a custom domain, where the stage is not in the path
+    result = invoke("GET", "/", headers={}, stage=stage)
+    # Then the answer points at the docs page beside it
+    assert (result.status, result.header("Location"), result.raw_body) == (302, location, "")
 
 
 def test_the_docs_page_works_without_a_cdn(invoke: Invoker) -> None:
