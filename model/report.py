@@ -48,15 +48,15 @@ HEAVY: Final = "#1f4e79"
 LIGHT: Final = "#9ecae1"
 
 
-def write_report(outcome: TrainingOutcome, directory: Path) -> Path:
-    """Writes ``model_card.md`` and its plots into ``directory``; returns the card's path."""
+def write_report(outcome: TrainingOutcome, directory: Path) -> list[Path]:
+    """Writes ``model_card.md`` and its plots into ``directory``; returns what it wrote, the card first."""
     directory.mkdir(parents=True, exist_ok=True)
     _plot_fit(outcome.artifact, outcome.dataset, directory / FIT_PLOT)
     _plot_calibration(outcome.artifact, outcome.nested, directory / CALIBRATION_PLOT)
     _plot_loss_curve(outcome.artifact, outcome.fit.loss_curve, directory / LOSS_PLOT)
     card = directory / CARD_NAME
     card.write_text(render_card(outcome), encoding="utf-8")
-    return card
+    return [card, *(directory / name for name in (FIT_PLOT, CALIBRATION_PLOT, LOSS_PLOT))]
 
 
 # --- Numbers -------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@
 (or ``diabetes-progression train ...`` where the package is installed: the training data is not installed with
 it, so ``--data`` must name a checkout's ``model/data``).
 
-Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed (the
-reason is one line on stderr and no artifact is written or overwritten; a ``--report`` directory still
-receives the model card, marked FAIL, so the failure can be inspected).
+Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments (``--report`` without
+matplotlib included); 3 a gate failed (the reason is one line on stderr and no artifact is written or overwritten; a
+``--report`` directory still receives the model card, marked FAIL, so the failure can be inspected). Every
+file written is named on stdout.
 
 The gates' thresholds can be made stricter than the serving policy in ``model.artifact`` (R² ≥ 0.4,
 convergence gap ≤ 1e-6, cross-validated coverage of the 90% prediction interval within 0.03 of 0.9), never
@@ -302,8 +303,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m model.train") -> 
     if args.report is not None:
         from .report import write_report  # matplotlib is slow to import: only when asked
 
-        card = write_report(outcome, args.report)
-        print(f"wrote the model card {card} and its plots")
+        for written in write_report(outcome, args.report):
+            print(f"wrote {written}")
     failed = artifact.failed_gates()
     if failed:
         print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)

@@ -28,13 +28,22 @@ def outcome() -> TrainingOutcome:
     return train(TrainingConfig(), load_dataset())
 
 
-def test_report_writes_the_card_and_its_plots(tmp_path: Path):
+def test_report_writes_the_card_and_its_plots_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     args = ["--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report")]
     assert train_module.main(args) == 0
     card = (tmp_path / "report" / CARD_NAME).read_text()
     for plot in PLOTS:
         assert f"]({plot})" in card
         assert (tmp_path / "report" / plot).read_bytes().startswith(PNG_MAGIC)
+    # Every file written is named, the artifact included
+    wrote = {
+        line.removeprefix("wrote ")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("wrote ")
+    }
+    assert wrote == {str(tmp_path / "report" / name) for name in (CARD_NAME, *PLOTS)} | {
+        str(tmp_path / "model.json")
+    }
 
 
 def test_the_plots_are_byte_identical_on_a_rerun(outcome: TrainingOutcome, tmp_path: Path):
