@@ -171,7 +171,9 @@ class RieInvoker:
         if status != 200 or (
             isinstance(result, dict) and "errorType" in result and "statusCode" not in result
         ):
-            print(f"[dev-server] invocation failed: {status} {result}", file=sys.stderr)
+            from scripts.dev.server import printable, say
+
+            say(f"[dev-server] invocation failed: {status} {printable(str(result))}")
             return None
         return result
 

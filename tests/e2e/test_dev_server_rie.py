@@ -59,5 +59,7 @@ def test_rie_mode_refuses_to_start_without_the_chosen_artifact(loopback_target, 
         check=False,
     )
     assert result.returncode != 0
-    assert f"model artifact {missing} does not exist" in result.stderr
+    assert result.stderr.startswith("serve: the model artifact cannot be served: ")
+    assert str(missing) in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr

@@ -40,9 +40,13 @@ OK: dict[str, Any] = {
 def serve() -> Iterator[Any]:
     servers: list[DevServer] = []
 
-    def start(result: Any = OK) -> tuple[http.client.HTTPConnection, RecordingInvoker]:
+    def start(
+        result: Any = OK, *, body_timeout: float | None = None
+    ) -> tuple[http.client.HTTPConnection, RecordingInvoker]:
         invoker = RecordingInvoker(result)
         server = DevServer(("127.0.0.1", 0), invoker)
+        if body_timeout is not None:
+            server.body_timeout = body_timeout
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         servers.append(server)
         host, port = server.server_address[:2]
@@ -195,3 +199,109 @@ def test_every_method_reaches_the_function_like_an_any_method(serve, method):
     conn.request(method, "/health")
     assert conn.getresponse().status == 200
     assert invoker.events[0]["httpMethod"] == method
+
+
+# --- Protocol errors: the contract's error shape, bounded waits, a terminal log that prints no request value
+
+
+def _raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
+    """Sends ``request`` and returns everything the server writes until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        raw.sendall(request)
+        raw.shutdown(socket.SHUT_WR)  # nothing more to send: the server need not wait to drain
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+        return received
+
+
+def _parse(raw: bytes) -> tuple[str, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return status_line, headers, body
+
+
+SECRET = "patient-27.3"  # a value that must never be echoed or printed
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "message"),
+    [
+        (b"GET /health\r\n", "HTTP/0.9 is not served: send HTTP/1.1."),
+        (f"{SECRET}\r\n\r\n".encode(), "The request line or headers cannot be read."),
+        (f"GET /health HTTP/1.{SECRET}\r\n\r\n".encode(), "The request line or headers cannot be read."),
+        (b"GET /health HTTP/2.0\r\n\r\n", "Only HTTP/1.0 and HTTP/1.1 are served."),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", "The request line is too long."),
+        (
+            b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+            "The request headers are too large.",
+        ),
+        (
+            f"G\x01T /health HTTP/1.1\r\nX: {SECRET}\r\n\r\n".encode(),
+            "The request method is not an HTTP method.",
+        ),
+    ],
+    ids=["http-0.9", "one-word", "bad-version", "http-2", "long-line", "long-header", "control-in-method"],
+)
+def test_what_http_server_refuses_is_a_400_in_the_error_shape_with_a_status_line(
+    serve, capsys, request_bytes, message
+):
+    conn, invoker = serve()
+    status_line, headers, body = _parse(_raw_exchange(conn.port, request_bytes))
+    assert status_line == "HTTP/1.1 400 Bad Request"
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Connection"] == "close"
+    assert json.loads(body) == {"error": {"code": "bad_request", "message": message, "details": []}}
+    assert invoker.events == []
+    log = capsys.readouterr().err
+    assert message in log
+    assert SECRET not in log
+
+
+def test_content_length_with_transfer_encoding_is_a_400_and_the_connection_closes(serve):
+    # RFC 9112 §6.1: the two framings disagree about where the body ends (request smuggling)
+    conn, invoker = serve()
+    request = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\nGET /health HTTP/1.1\r\n\r\n"
+    )
+    raw = _raw_exchange(conn.port, request)
+    status_line, headers, body = _parse(raw)
+    assert status_line == "HTTP/1.1 400 Bad Request"
+    assert headers["Connection"] == "close"
+    assert json.loads(body)["error"]["code"] == "bad_request"
+    assert raw.count(b"HTTP/1.1 ") == 1  # the smuggled request is never answered
+    assert invoker.events == []
+
+
+def test_a_body_shorter_than_its_content_length_is_refused_once_the_body_timeout_passes(serve):
+    # Given a server that waits at most half a second for a body
+    conn, invoker = serve(body_timeout=0.5)
+    # When a client declares 100 bytes, sends 10 and then waits without closing
+    with socket.create_connection(("127.0.0.1", conn.port), timeout=10) as raw:
+        raw.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        response = http.client.HTTPResponse(raw)
+        response.begin()
+        # Then it gets a 400 in the error shape instead of a connection that hangs
+        assert response.status == 400
+        assert json.loads(response.read())["error"]["code"] == "bad_request"
+        assert response.getheader("Connection") == "close"
+    assert invoker.events == []
+
+
+def test_the_access_log_is_one_line_per_request_without_request_values(serve, capsys):
+    conn, _ = serve(
+        {"statusCode": 200, "body": json.dumps({"predictions": [1.0, 2.0, 3.0]})},
+    )
+    conn.request("POST", "/v1/predict/batch?note=" + SECRET, body=json.dumps({"bmi": [SECRET]}))
+    conn.getresponse().read()
+    conn.request("GET", f"/{SECRET}/\x1b[31m".replace("\x1b", "%1B"))
+    conn.getresponse().read()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].split()[1:4] == ["POST", "/v1/predict/batch", "200"]
+    assert lines[0].endswith("ms (3 predictions)")
+    assert lines[1].split()[1:5] == ["GET", "(not", "a", "route)"]
+    assert SECRET not in "\n".join(lines)
+    assert "\x1b" not in "\n".join(lines)
