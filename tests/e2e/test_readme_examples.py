@@ -41,7 +41,8 @@ def test_readme_example_works_as_written(example: str, loopback_target: Target):
     assert result.returncode == 0, result.stderr
     if "-w" in argv:  # a status code, and where a redirect points: "200", or "302 <base URL>/docs"
         status, _, location = result.stdout.strip().partition(" ")
-        assert status == "200" or (status == "302" and location == f"{loopback_target.base_url.rstrip('/')}/docs")
+        docs = f"{loopback_target.base_url.rstrip('/')}/docs"
+        assert status == "200" or (status == "302" and location == docs), result.stdout
         return
     body = json.loads(result.stdout)
     assert "error" not in body, body
