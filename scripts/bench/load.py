@@ -143,7 +143,8 @@ def _drain(stream: IO[str]) -> None:
 def local_server() -> Iterator[str]:
     """The development server on a free loopback port, for the duration of the benchmark."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.dev.server", "--port", "0"],
+        # --json-logs: the function's logs and metrics are written out, as on Lambda, not dropped
+        [sys.executable, "-m", "scripts.dev.server", "--port", "0", "--json-logs"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # one access-log line per request would only cost time
