@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| second start (set up, model trained) | {second:.1f} |")
     print(f"| `./scripts/serve --help` (best of 5) | {help_seconds:.2f} |")
     print("\nWhat the first run printed:\n")
-    print("\n".join(f"    {line}" for line in output if "[setup]" in line or "[serve]" in line))
+    shown = (re.sub(r"\x1b\[[0-9;]*m", "", line) for line in output)
+    print("\n".join(f"    {line}" for line in shown if line.startswith(("[setup]", "[serve]"))))
     return 0
 
 
