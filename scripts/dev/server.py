@@ -380,6 +380,9 @@ class DevRequestHandler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None  # _serve logs one line per request, with its duration
 
+    def log_error(self, format: str, *args: Any) -> None:
+        return None  # only an idle keep-alive connection timing out gets here (send_error is ours)
+
     def log_message(self, format: str, *args: Any) -> None:
         say(f"[dev-server] {printable(format % args)}")
 
