@@ -107,8 +107,8 @@ class PredictionApi(Construct):
             method = resource.add_method("ANY", integration, authorization_type=authorization)
             if route.public:
                 reason = (
-                    f"{route.path} is public by contract (health and API documentation), rate-limited by "
-                    "the WAF"
+                    f"{route.path} is public by contract (health and the API's documentation), rate-limited "
+                    "by the WAF"
                 )
                 acknowledge_nag(method, "APIG4", reason)
                 skip_checkov(method, CKV_AWS_59=reason)
@@ -118,7 +118,7 @@ class PredictionApi(Construct):
                 )
             acknowledge_nag(method, "COG4", reason)
         # Every resource in the tree answers unknown children with the MOCK 404, and so do the resources
-        # that are only path prefixes (/, /v1).
+        # that are only path prefixes (/v1).
         not_found = apigw.MockIntegration(
             request_templates={"application/json": '{"statusCode": 404}'},
             passthrough_behavior=apigw.PassthroughBehavior.NEVER,

@@ -14,6 +14,8 @@ service's error shape, by the ``Content-Length`` header (WAF inspects only the f
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Collection
 from typing import Final
 
 from aws_cdk import ArnFormat, Aws, Fn, Stack
@@ -34,13 +36,24 @@ _AS_IS = [_WAF.TextTransformationProperty(priority=0, type="NONE")]
 
 
 def decimal_at_least_pattern(threshold: int) -> str:
-    """A regex matching the decimal integers >= ``threshold``, which must be of the form ``d x 10^k``."""
+    """A regex matching the decimal integers >= ``threshold``, which must be of the form ``d x 10^k``.
+
+    WAF's regexes are PCRE without capturing groups (its API refuses them): every group here is ``(?:``."""
     digits = str(threshold)
     lead, rest = digits[0], digits[1:]
     if lead == "0" or rest.strip("0"):
         raise ValueError(f"{threshold} is not a single digit followed by zeros")
     k = len(rest)
-    return f"^0*([{lead}-9][0-9]{{{k}}}|[1-9][0-9]{{{k + 1},}})$"
+    return f"^0*(?:[{lead}-9][0-9]{{{k}}}|[1-9][0-9]{{{k + 1},}})$"
+
+
+def exact_paths_pattern(stage_slug: str, paths: Collection[str]) -> str:
+    """A regex matching exactly ``paths``, with or without the ``/<stage>`` prefix (the execute-api
+    endpoint's paths carry it); the root ``/`` also as the bare ``/<stage>``. Nothing else: a suffix match
+    would let ``/`` stand for every path that ends in a slash."""
+    alternatives = "|".join(re.escape(path) for path in sorted(paths))
+    root = f"|^/{re.escape(stage_slug)}$" if "/" in paths else ""
+    return f"^(?:/{re.escape(stage_slug)})?(?:{alternatives})${root}"
 
 
 class WebProtection(Construct):
@@ -78,18 +91,14 @@ class WebProtection(Construct):
         settings, block = self._settings, _WAF.RuleActionProperty(block={})
         # The routes anyone may call without a signature get a tighter per-IP budget of their own, so
         # unauthenticated traffic cannot use up the stage's throttle at the expense of signed callers.
-        public_paths = [
-            _WAF.StatementProperty(
-                byte_match_statement=_WAF.ByteMatchStatementProperty(
-                    field_to_match=_WAF.FieldToMatchProperty(uri_path={}),
-                    positional_constraint="ENDS_WITH",  # the path WAF sees starts with the API stage
-                    search_string=path,
-                    text_transformations=_AS_IS,
-                )
+        public = _WAF.StatementProperty(
+            regex_match_statement=_WAF.RegexMatchStatementProperty(
+                field_to_match=_WAF.FieldToMatchProperty(uri_path={}),
+                regex_string=exact_paths_pattern(settings.slug, contract.PUBLIC_PATHS),
+                # Decoded first, so a percent-encoded public path still meets the public budget
+                text_transformations=[_WAF.TextTransformationProperty(priority=0, type="URL_DECODE")],
             )
-            for path in contract.PUBLIC_PATHS
-        ]
-        public = _WAF.StatementProperty(or_statement=_WAF.OrStatementProperty(statements=public_paths))
+        )
         # By the declared length: with a Content-Length, the body is never longer than it says (any further
         # bytes would be the next request). A request without one (chunked, or HTTP/2 without the header)
         # is not matched and meets API Gateway's own limits.

@@ -7,9 +7,9 @@
 it, so ``--data`` must name a checkout's ``model/data``).
 
 Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments (``--report`` without
-matplotlib included); 3 a gate failed (the reason is one line on stderr and no artifact is written or overwritten; a
-``--report`` directory still receives the model card, marked FAIL, so the failure can be inspected). Every
-file written is named on stdout.
+matplotlib included); 3 a gate failed (the reason is one line on stderr and no artifact is written or
+overwritten; a ``--report`` directory still receives the model card, marked FAIL, so the failure can be
+inspected). Every file written is named on stdout.
 
 The gates' thresholds can be made stricter than the serving policy in ``model.artifact`` (R² ≥ 0.4,
 convergence gap ≤ 1e-6, cross-validated coverage of the 90% prediction interval within 0.03 of 0.9), never

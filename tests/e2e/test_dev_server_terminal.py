@@ -8,11 +8,9 @@ import json
 import re
 import shutil
 
-import requests
-
 from model.artifact import load_artifact
+from model.client import NO_RETRY, Client
 from tests.conftest import train_cli
-from tests.e2e.assertions import json_of
 from tests.e2e.conftest import LocalServer
 
 
@@ -23,8 +21,9 @@ def _json_lines(log: str) -> list[dict[str, object]]:
 def test_by_default_one_readable_line_per_request(loopback_target, model_artifact_path, tmp_path):
     log_path = tmp_path / "server.log"
     with LocalServer(model_artifact_path, log_path) as server:
-        requests.post(f"{server.url}/v1/predict/batch", json={"bmi": [22.0, 27.3]}, timeout=30)
-        requests.get(f"{server.url}/nowhere", timeout=30)
+        client = Client(server.url, retry=NO_RETRY)
+        client.predict_batch([22.0, 27.3])
+        client.send("GET", "/nowhere")
     log = log_path.read_text()
     assert _json_lines(log) == []
     # One line each after the readiness probe's: time, method, route, status, duration, and what it gave
@@ -40,7 +39,7 @@ def test_by_default_one_readable_line_per_request(loopback_target, model_artifac
 def test_json_logs_shows_the_functions_log_lines_and_metrics(loopback_target, model_artifact_path, tmp_path):
     log_path = tmp_path / "server.log"
     with LocalServer(model_artifact_path, log_path, "--json-logs") as server:
-        requests.post(f"{server.url}/v1/predict", json={"bmi": 27.3}, timeout=30)
+        Client(server.url, retry=NO_RETRY).predict(27.3)
     records = _json_lines(log_path.read_text())
     assert any(record.get("message") == "model loaded" for record in records)
     assert any("_aws" in record for record in records)  # an EMF metrics record
@@ -52,12 +51,13 @@ def test_a_retrained_model_is_served_from_the_next_request(loopback_target, mode
     shutil.copy(model_artifact_path, artifact)
     log_path = tmp_path / "server.log"
     with LocalServer(artifact, log_path) as server:
-        before = json_of(requests.get(f"{server.url}/health", timeout=30), 200)["model_version"]
+        client = Client(server.url, retry=NO_RETRY)
+        before = client.health()["model_version"]
         # When the model is retrained in place
         trained = train_cli("--seed", "1", "--out", str(artifact))
         assert trained.returncode == 0, trained.stderr
         retrained = load_artifact(artifact).model_version
         assert retrained != before
         # Then the next request is answered by the new model, and the terminal says so
-        assert json_of(requests.get(f"{server.url}/health", timeout=30), 200)["model_version"] == retrained
+        assert client.health()["model_version"] == retrained
     assert f"model reloaded from {artifact}: now serving {retrained}" in log_path.read_text()

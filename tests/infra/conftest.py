@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-
-# jsii warns on every start under Node 20; the warning is known and only noise in test output.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
 from aws_cdk import App
 from aws_cdk.assertions import Template
 

@@ -10,7 +10,12 @@ from aws_cdk.assertions import Template
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra_cdk.protection import BODY_SIZE_RULE, OVERSIZED_BODY_RULE, decimal_at_least_pattern
+from infra_cdk.protection import (
+    BODY_SIZE_RULE,
+    OVERSIZED_BODY_RULE,
+    decimal_at_least_pattern,
+    exact_paths_pattern,
+)
 from infra_cdk.settings import StageSettings
 from model import contract
 from tests.infra.cfn import one, props, ref_target, resources
@@ -48,11 +53,41 @@ def test_unauthenticated_routes_have_a_tighter_rate_limit_of_their_own(
     assert rule["Action"] == {"Block": {}}
     assert rate["Limit"] == settings.waf_public_rate_limit_per_5_minutes_per_ip
     assert rate["Limit"] < settings.waf_rate_limit_per_5_minutes_per_ip
-    matched = {
-        s["ByteMatchStatement"]["SearchString"]
-        for s in rate["ScopeDownStatement"]["OrStatement"]["Statements"]
-    }
-    assert matched == set(contract.PUBLIC_PATHS)
+    match = rate["ScopeDownStatement"]["RegexMatchStatement"]
+    assert match["FieldToMatch"] == {"UriPath": {}}
+    assert match["RegexString"] == exact_paths_pattern(settings.slug, contract.PUBLIC_PATHS)
+
+
+@pytest.mark.parametrize("prefix", ["", "/staging"])
+def test_the_public_paths_pattern_matches_those_paths_exactly(prefix: str) -> None:
+    pattern = re.compile(exact_paths_pattern("staging", contract.PUBLIC_PATHS))
+    for path in contract.PUBLIC_PATHS:
+        assert pattern.search(prefix + path), prefix + path
+    assert pattern.search("/staging")  # the stage's root without its slash
+    for path in contract.PROTECTED_PATHS:
+        for near in (path, path + "/", path + "/health", path.upper()):
+            assert not pattern.search(prefix + near), prefix + near
+    for other in ("/docs/", "/health/x", "/x/health", "/stagingx/health", "/v1/predict/", "//"):
+        assert not pattern.search(prefix + other), prefix + other
+    assert not pattern.search("/staging/staging")
+
+
+def _regex_strings(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["RegexString"]] if "RegexString" in node else []
+        return own + [found for value in node.values() for found in _regex_strings(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _regex_strings(value)]
+    return []
+
+
+def test_every_waf_regex_is_in_the_dialect_waf_accepts(assembly: Assembly) -> None:
+    # WAF refuses capturing groups (and backreferences) at deployment; only a deployment would tell.
+    patterns = [p for template in assembly.templates.values() for p in _regex_strings(template)]
+    assert len(patterns) >= 2 * len(STACK_NAMES)
+    for pattern in patterns:
+        assert re.compile(pattern).groups == 0, pattern
+        assert len(pattern) <= 200, pattern  # WAF's limit on one regex
 
 
 def test_the_8_kb_body_rule_only_counts_so_full_batches_pass(
