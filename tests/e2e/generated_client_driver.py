@@ -18,7 +18,7 @@ from botocore.credentials import Credentials
 from diabetes_client import AuthenticatedClient, Client
 from diabetes_client.api.legacy import legacy_batch, legacy_stream
 from diabetes_client.api.model import model_info
-from diabetes_client.api.operations import docs, health, openapi_document
+from diabetes_client.api.operations import docs, health, openapi_document, root
 from diabetes_client.api.predictions import predict, predict_batch
 from diabetes_client.models import (
     BatchPredictRequest,
@@ -105,6 +105,8 @@ def main(base_url: str) -> None:
     results["docs"] = {
         "ok": {"status": int(page.status_code), "type": type(page.parsed).__name__, "body": None}
     }
+    redirect = root.sync_detailed(client=public)  # httpx does not follow redirects unless told to
+    results["root"] = {"ok": {"status": int(redirect.status_code), "location": redirect.headers["location"]}}
 
     # The signing recipe, offline: what it adds to a protected request for a deployed stage
     signer = SigV4("eu-west-1", Credentials("AKIDEXAMPLE", "secret", "token"))

@@ -111,7 +111,7 @@ def test_the_wheel_holds_the_package_and_its_trained_model_only(
     package = modules | {"diabetes_progression/artifacts/model.json", "diabetes_progression/py.typed"}
     metadata = {
         f"diabetes_progression-1.0.0.dist-info/{name}"
-        for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt")
+        for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt", "licenses/LICENSE")
     }
     assert names == package | metadata  # no lambda_fn, infra_cdk, scripts, tests, node_modules or data set
     assert bundled == model_artifact_path.read_bytes()
