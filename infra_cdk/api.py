@@ -200,6 +200,9 @@ def principal_patterns(invoker_principals: Sequence[str]) -> list[str]:
 def _access_log_format() -> apigw.AccessLogFormat:
     """One JSON object per request; no bodies, no query strings (they could hold health data)."""
     fields = apigw.AccessLogField
+    # The error message is free text: its ...String variant arrives JSON-quoted and escaped, so it goes in
+    # unquoted (a quote in $context.error.message would break the line's JSON).
+    unquoted = fields.context_error_message_string()
     return apigw.AccessLogFormat.custom(
         json.dumps(
             {
@@ -218,9 +221,9 @@ def _access_log_format() -> apigw.AccessLogFormat:
                 "integrationLatency": fields.context_integration_latency(),
                 "integrationStatus": fields.context_integration_status(),
                 "errorType": fields.context_error_response_type(),
-                "errorMessage": fields.context_error_message(),
+                "errorMessage": unquoted,
                 "wafStatus": fields.context_waf_response_code(),
                 "xrayTraceId": fields.context_xray_trace_id(),
             }
-        )
+        ).replace(f'"{unquoted}"', unquoted)
     )
