@@ -1,8 +1,9 @@
 """The cold-start saving taken from Powertools' import-time behaviour, guarded against Powertools upgrades.
 
-lambda_fn.lazy_imports defers the event_handler package's __init__ (it imports every resolver Powertools
-ships). These checks run in a fresh interpreter over the image's exact contents, so that a Powertools
-release that changes how its modules import each other fails here, not silently in production.
+lambda_fn.lazy_imports defers the __init__ of the event_handler package (it imports every resolver
+Powertools ships) and of utilities.data_classes (every event source's classes). These checks run in a fresh
+interpreter over the image's exact contents, so that a Powertools release that changes how its modules
+import each other fails here, not silently in production.
 """
 
 from __future__ import annotations
@@ -37,13 +38,16 @@ def run(isolated: tuple[list[str], dict[str, str]], code: str) -> dict[str, obje
     return answer
 
 
-def test_the_handler_does_not_import_the_resolvers_it_does_not_use(isolated) -> None:
+def test_the_handler_does_not_import_the_resolvers_and_events_it_does_not_use(isolated) -> None:
     answer = run(
         isolated,
         "import sys, json, lambda_fn.handler;"
         "print(json.dumps({'loaded': sorted(m for m in sys.modules if m.startswith("
-        "('asyncio', 'ssl', 'aws_lambda_powertools.event_handler.appsync', "
-        "'aws_lambda_powertools.event_handler.bedrock_agent')))}))",
+        "('asyncio', 'ssl', 'zipfile', 'aws_lambda_powertools.event_handler.appsync', "
+        "'aws_lambda_powertools.event_handler.bedrock_agent', "
+        "'aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event', "
+        "'aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event', "
+        "'aws_lambda_powertools.utilities.data_classes.s3_event')))}))",
     )
     assert answer == {"loaded": []}
 
@@ -61,3 +65,17 @@ def test_the_whole_event_handler_package_still_works_after_the_deferral(isolated
         "names": ["AppSyncResolver", "APIGatewayRestResolver"],
         "all": ["ALBResolver", "APIGatewayHttpResolver"],
     }
+
+
+def test_the_whole_data_classes_package_still_works_after_the_deferral(isolated) -> None:
+    answer = run(
+        isolated,
+        "import json, lambda_fn.handler;"
+        "from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent as early;"
+        "from aws_lambda_powertools.utilities.data_classes import SQSEvent;"
+        "import aws_lambda_powertools.utilities.data_classes as package;"
+        "from aws_lambda_powertools.utilities.data_classes import api_gateway_proxy_event as module;"
+        "print(json.dumps({'same': early is module.APIGatewayProxyEvent is package.APIGatewayProxyEvent,"
+        " 'sqs': SQSEvent.__name__, 'all': 'S3Event' in package.__all__}))",
+    )
+    assert answer == {"same": True, "sqs": "SQSEvent", "all": True}
