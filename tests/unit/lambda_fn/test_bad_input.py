@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from model import contract
 from model.artifact import ModelArtifact
+from scripts.bench.function import hostile_bodies
 
 from .conftest import Invoker, Result, api_event
 
@@ -233,6 +234,17 @@ def test_thousands_of_unknown_keys_cost_twenty_details_and_a_count(invoke: Invok
     details = invoke("POST", "/v1/predict", body).body["error"]["details"]
     assert len(details) == 21
     assert details[-1] == {"field": None, "issue": "... and 14981 more problems"}
+
+
+@pytest.mark.parametrize("name", list(hostile_bodies()))
+def test_each_hostile_body_the_benchmark_times_is_a_4xx_in_the_error_shape(
+    invoke: Invoker, name: str
+) -> None:
+    # The bodies docs/benchmarks.md prices ("Hostile bodies"): refused, whatever each one costs
+    for path in ("/v1/predict", "/v1/predict/batch"):
+        result = invoke("POST", path, hostile_bodies()[name])
+        assert 400 <= result.status < 500, (path, result.status)
+        assert set(result.body) == {"error"}
 
 
 MALFORMED_EVENTS: dict[str, Any] = {
