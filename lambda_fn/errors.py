@@ -22,7 +22,7 @@ JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."
 _ALLOW_BY_PATH: Final = {
     path: ", ".join(sorted(r.method for r in contract.ROUTES if r.path == path))
-    for path in {r.path for r in contract.ROUTES}
+    for path in contract.ROUTE_PATHS
 }
 _UNKNOWN_FIELD: Final = "is not an accepted field"
 

@@ -8,22 +8,19 @@ is known to be short and printable.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from model import contract
 
-_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}")  # an HTTP method (RFC 9110), bounded
 _MAPS: Final = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
 _MULTI_MAPS: Final = ("multiValueHeaders", "multiValueQueryStringParameters")
-ROUTE_PATHS: Final = frozenset(route.path for route in contract.ROUTES)
 
 
 def problem(event: Any) -> str | None:
     """What makes ``event`` unreadable, in a few words, or None when the resolver can take it."""
     if not isinstance(event, dict):
         return "the event is not an object"
-    if not isinstance(method := event.get("httpMethod"), str) or not _TOKEN.fullmatch(method):
+    if not isinstance(method := event.get("httpMethod"), str) or not contract.HTTP_METHOD.fullmatch(method):
         return "httpMethod is not an HTTP method"
     if not isinstance(path := event.get("path"), str) or not path.startswith("/") or not path.isprintable():
         return "path is not a printable absolute path"
@@ -50,12 +47,12 @@ def loggable_route(event: dict[str, Any]) -> str | None:
     """The contract path a request was for, or None: a path that is no route may carry anything (a
     patient's value in a segment, a 100 kB string), so it is never written to a log."""
     path = event.get("path")
-    return path if path in ROUTE_PATHS else None
+    return path if path in contract.ROUTE_PATHS else None
 
 
 def loggable_method(event: dict[str, Any]) -> str | None:
     method = event.get("httpMethod")
-    return method if isinstance(method, str) and _TOKEN.fullmatch(method) else None
+    return method if isinstance(method, str) and contract.HTTP_METHOD.fullmatch(method) else None
 
 
 def request_id(event: Any) -> str | None:

@@ -7,6 +7,7 @@ that importing it costs nothing at cold start and nothing at synthesis.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, NamedTuple
 
@@ -55,8 +56,13 @@ ROUTES: Final = (
     Route("POST", PATH_LEGACY_STREAM, public=False),
     Route("POST", PATH_LEGACY_BATCH, public=False),
 )
+ROUTE_PATHS: Final = frozenset(r.path for r in ROUTES)
 PUBLIC_PATHS: Final = tuple(r.path for r in ROUTES if r.public)
 PROTECTED_PATHS: Final = tuple(r.path for r in ROUTES if not r.public)
+POST_PATHS: Final = frozenset(r.path for r in ROUTES if r.method == "POST")  # the routes with a body
+# An HTTP method (an RFC 9110 token), bounded: what the function and the development server accept as one
+# before a method may appear in a message or a log line.
+HTTP_METHOD: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}")
 
 
 # --- Errors ---------------------------------------------------------------------------------------------

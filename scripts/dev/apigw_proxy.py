@@ -17,7 +17,6 @@ from model import contract
 MAX_REQUEST_BODY_BYTES: Final = 10 * 1024 * 1024
 LOCAL_ACCOUNT_ID: Final = "000000000000"  # there is no AWS account behind the local stage
 PROXY_RESOURCE: Final = "/{proxy+}"
-_ROUTE_PATHS: Final = frozenset(route.path for route in contract.ROUTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def proxy_event(
     split = urlsplit(path)
     path = unquote(split.path) or "/"
     # The stage has one resource per contract route; anything else falls to the catch-all.
-    resource = path if path in _ROUTE_PATHS else PROXY_RESOURCE
+    resource = path if path in contract.ROUTE_PATHS else PROXY_RESOURCE
     single_headers, multi_headers = _single_and_multi(headers)
     query, multi_query = _single_and_multi(tuple(parse_qsl(split.query, keep_blank_values=True)))
     try:

@@ -52,9 +52,6 @@ IDLE_TIMEOUT_SECONDS: Final = 60.0  # a request line or header line that does no
 BODY_TIMEOUT_SECONDS: Final = 10.0  # the whole body, however slowly it trickles in
 LOG_FIELD_MAX: Final = 200
 _DIGITS: Final = re.compile(r"[0-9]+")
-_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,20}")  # an HTTP method (RFC 9110), bounded
-_ROUTES: Final = frozenset(route.path for route in contract.ROUTES)
-_PREDICTION_ROUTES: Final = frozenset(route.path for route in contract.ROUTES if route.method == "POST")
 # What http.server refuses on its own, answered in the contract's shape with our words, never its
 # messages (they quote the request line).
 _PROTOCOL_ERRORS: Final = {
@@ -238,7 +235,7 @@ class DevRequestHandler(BaseHTTPRequestHandler):
             return False
         if not super().parse_request():
             return False
-        if not _TOKEN.fullmatch(self.command or ""):
+        if not contract.HTTP_METHOD.fullmatch(self.command or ""):
             self._refuse("The request method is not an HTTP method.")
             return False
         return True
@@ -361,10 +358,12 @@ class DevRequestHandler(BaseHTTPRequestHandler):
 
     def _log_access(self, response: HttpResponse, started: float) -> None:
         path = unquote(urlsplit(self.path).path)
-        route = path if path in _ROUTES else "(not a route)"  # what a caller typed is never printed
+        route = (
+            path if path in contract.ROUTE_PATHS else "(not a route)"
+        )  # what a caller typed is never printed
         elapsed = (time.perf_counter() - started) * 1000
         line = f"{_now()} {self.command} {route} {response.status} {elapsed:.1f} ms"
-        if route in _PREDICTION_ROUTES and response.status == 200:
+        if route in contract.POST_PATHS and response.status == 200:
             line += f" ({_count_predictions(response.body)})"
         elif response.status >= 400:
             line += f" ({_error_code(response.body)})"
