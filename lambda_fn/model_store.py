@@ -9,23 +9,14 @@ instead (and the previous version keeps serving).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from lambda_fn.observability import logger
-from model import contract
-from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, ModelArtifact, load_artifact
-
-
-def artifact_path() -> Path:
-    """``MODEL_ARTIFACT_PATH`` if set, else the artifact bundled next to the schema module (in the image:
-    ``${LAMBDA_TASK_ROOT}/model/artifacts/model.json``)."""
-    override = os.environ.get(contract.ENV_MODEL_PATH)
-    return Path(override) if override else DEFAULT_ARTIFACT_PATH
+from model.artifact import ArtifactError, ModelArtifact, load_artifact, served_artifact_path
 
 
 def load_model(path: Path | None = None) -> ModelArtifact:
-    path = artifact_path() if path is None else path
+    path = served_artifact_path() if path is None else path
     try:
         model = load_artifact(path)
     except ArtifactError as error:

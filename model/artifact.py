@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from .contract import BMI_MAX, BMI_MIN
+from .contract import BMI_MAX, BMI_MIN, ENV_MODEL_PATH
 from .jsontypes import ValidationError, read
 
 SCHEMA_VERSION: Final = 2  # 2: prediction intervals and the calibration gate
@@ -242,6 +242,12 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def served_artifact_path() -> Path:
+    """The artifact the function serves: ``MODEL_ARTIFACT_PATH`` if set, else the one bundled next to this
+    module (in the image: ``${LAMBDA_TASK_ROOT}/model/artifacts/model.json``)."""
+    return Path(os.environ.get(ENV_MODEL_PATH) or DEFAULT_ARTIFACT_PATH)
 
 
 def load_artifact(path: Path) -> ModelArtifact:

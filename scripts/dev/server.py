@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from infra_cdk.settings import stage_named
 from model import contract
-from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, load_artifact
+from model.artifact import ArtifactError, load_artifact, served_artifact_path
 from scripts.dev import apigw_proxy
 from scripts.dev.apigw_proxy import HttpResponse
 from scripts.dev.image_root import dockerfile_env
@@ -86,11 +86,6 @@ def function_environment() -> dict[str, str]:
     process's environment, e.g. ``POWERTOOLS_LOG_LEVEL=DEBUG``)."""
     defaults = contract.function_environment(stage=STAGE, log_level=DEPLOYED.log_level)
     return {name: os.environ.get(name) or value for name, value in defaults.items()}
-
-
-def artifact_path() -> Path:
-    """The artifact the function loads: ``MODEL_ARTIFACT_PATH``, else the bundled default location."""
-    return Path(os.environ.get(contract.ENV_MODEL_PATH) or DEFAULT_ARTIFACT_PATH).resolve()
 
 
 class LocalContext:
@@ -458,7 +453,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    path = artifact_path()
+    path = served_artifact_path().resolve()
     try:
         version = load_artifact(path).model_version
     except ArtifactError as error:

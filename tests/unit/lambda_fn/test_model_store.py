@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn.model_store import artifact_path, load_model
+from lambda_fn.model_store import load_model
 from model import contract
-from model.artifact import ArtifactError, Gate, ModelArtifact, write_artifact_atomically
+from model.artifact import ArtifactError, Gate, ModelArtifact, served_artifact_path, write_artifact_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -37,9 +37,9 @@ def test_the_bundled_artifact_is_the_default(
     monkeypatch: pytest.MonkeyPatch, model_artifact_path: Path
 ) -> None:
     monkeypatch.delenv(contract.ENV_MODEL_PATH, raising=False)
-    assert artifact_path() == model_artifact_path
+    assert served_artifact_path() == model_artifact_path
     monkeypatch.setenv(contract.ENV_MODEL_PATH, "/somewhere/else.json")
-    assert artifact_path() == Path("/somewhere/else.json")
+    assert served_artifact_path() == Path("/somewhere/else.json")
 
 
 def test_a_valid_artifact_loads(model_artifact_path: Path, model_artifact: ModelArtifact) -> None:
