@@ -26,8 +26,14 @@ from infra_cdk.settings import StageSettings
 from model import contract
 
 NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
-# API Gateway's own message, already a quoted JSON string, goes where this placeholder is.
-_GATEWAY_MESSAGE = "$context.error.messageString"
+# API Gateway's own error message, which it renders as a quoted and escaped JSON string.
+_GATEWAY_MESSAGE = apigw.AccessLogField.context_error_message_string()
+
+
+def _json_with_gateway_message(document: object) -> str:
+    """``document`` as JSON, with each ``_GATEWAY_MESSAGE`` value left unquoted for API Gateway to fill in:
+    a message holding a quote then still leaves valid JSON (gateway responses and access log lines alike)."""
+    return json.dumps(document).replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)
 
 
 class PredictionApi(Construct):
@@ -84,7 +90,6 @@ class PredictionApi(Construct):
             "health data",
         )
         for response_type, code in contract.GATEWAY_RESPONSES.items():
-            body = json.dumps(contract.error_body(code, _GATEWAY_MESSAGE))
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
@@ -93,7 +98,11 @@ class PredictionApi(Construct):
                 if response_type.startswith("DEFAULT_")
                 else str(contract.ERRORS[code].status),
                 response_headers={"Content-Type": "'application/json'"},
-                templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
+                templates={
+                    "application/json": _json_with_gateway_message(
+                        contract.error_body(code, _GATEWAY_MESSAGE)
+                    )
+                },
             )
         self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
 
@@ -200,11 +209,8 @@ def principal_patterns(invoker_principals: Sequence[str]) -> list[str]:
 def _access_log_format() -> apigw.AccessLogFormat:
     """One JSON object per request; no bodies, no query strings (they could hold health data)."""
     fields = apigw.AccessLogField
-    # The error message is free text: its ...String variant arrives JSON-quoted and escaped, so it goes in
-    # unquoted (a quote in $context.error.message would break the line's JSON).
-    unquoted = fields.context_error_message_string()
     return apigw.AccessLogFormat.custom(
-        json.dumps(
+        _json_with_gateway_message(
             {
                 "requestId": fields.context_request_id(),
                 "extendedRequestId": fields.context_extended_request_id(),
@@ -221,9 +227,9 @@ def _access_log_format() -> apigw.AccessLogFormat:
                 "integrationLatency": fields.context_integration_latency(),
                 "integrationStatus": fields.context_integration_status(),
                 "errorType": fields.context_error_response_type(),
-                "errorMessage": unquoted,
+                "errorMessage": _GATEWAY_MESSAGE,
                 "wafStatus": fields.context_waf_response_code(),
                 "xrayTraceId": fields.context_xray_trace_id(),
             }
-        ).replace(f'"{unquoted}"', unquoted)
+        )
     )
