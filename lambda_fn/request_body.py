@@ -25,7 +25,6 @@ from model.jsontypes import Issue, ValidationError, read
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-JSON_MEDIA_TYPE: Final = "application/json"
 # A valid body holds at most BATCH_MAX values, so at most that many commas; twice that is certainly not a
 # request, and parsing it would cost more than the largest valid one.
 MAX_COMMAS: Final = 2 * contract.BATCH_MAX
@@ -74,9 +73,7 @@ def _check_declared_encoding(event: APIGatewayProxyEvent) -> None:
 
 def _is_json(content_type: str) -> bool:
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    return media_type in (JSON_MEDIA_TYPE, "") and all(
-        p.replace(" ", "") == "charset=utf-8" for p in parameters
-    )
+    return media_type in (errors.JSON, "") and all(p.replace(" ", "") == "charset=utf-8" for p in parameters)
 
 
 def _text(body: Any, *, base64_encoded: bool) -> str:

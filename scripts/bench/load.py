@@ -33,10 +33,10 @@ from typing import IO, Final
 from urllib.parse import urlsplit
 
 from model import contract
+from model.client import LOOPBACK_HOSTS
 from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design
-LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 BATCH_SIZE: Final = 100
 
 
@@ -182,7 +182,7 @@ def machine() -> str:
 
 
 def run(base_url: str, *, seconds: float, connections: int) -> list[Result]:
-    if urlsplit(base_url).hostname not in LOOPBACK:
+    if urlsplit(base_url).hostname not in LOOPBACK_HOSTS:
         raise SystemExit("bench_load: load tests run against 127.0.0.1 only")
     return [run_scenario(base_url, s, seconds=seconds, connections=connections) for s in SCENARIOS]
 
