@@ -106,16 +106,17 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         return coefficients.slope * x + coefficients.intercept
 
     fitted = Coefficients(result.slope, result.intercept)
-    train_mse = mse(train_split.y, predict(fitted, train_split.x))
+    train_predicted, holdout_predicted = predict(fitted, train_split.x), predict(fitted, holdout.x)
+    train_mse = mse(train_split.y, train_predicted)
     optimal_mse = mse(train_split.y, predict(optimal, train_split.x))
-    holdout_r2 = r2(holdout.y, predict(fitted, holdout.x))
+    holdout_r2 = r2(holdout.y, holdout_predicted)
 
     def sgd_fit(x: FloatArray, y: FloatArray) -> tuple[float, float]:
         fold = fit_sgd(x, y, seed=config.seed, config=config.sgd)
         return fold.slope, fold.intercept
 
     cv = cross_validate(train_split.x, train_split.y, sgd_fit, folds=config.cv_folds, seed=config.seed)
-    interval, calibration, nested = _prediction_interval(config, dataset, fitted)
+    interval, calibration, nested = _prediction_interval(config, dataset, holdout_predicted)
     # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
     gap = (train_mse - optimal_mse) / optimal_mse if result.converged else sys.float_info.max
     gates = (
@@ -144,9 +145,9 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         interval=interval,
         metrics=Metrics(
             holdout_r2=holdout_r2,
-            holdout_mse=mse(holdout.y, predict(fitted, holdout.x)),
-            holdout_mae=mae(holdout.y, predict(fitted, holdout.x)),
-            train_r2=r2(train_split.y, predict(fitted, train_split.x)),
+            holdout_mse=mse(holdout.y, holdout_predicted),
+            holdout_mae=mae(holdout.y, holdout_predicted),
+            train_r2=r2(train_split.y, train_predicted),
             train_mse=train_mse,
             optimal_train_mse=optimal_mse,
             cv_r2_mean=cv.r2_mean,
@@ -171,10 +172,11 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
 
 
 def _prediction_interval(
-    config: TrainingConfig, dataset: Dataset, fitted: Coefficients
+    config: TrainingConfig, dataset: Dataset, holdout_predicted: FloatArray
 ) -> tuple[PredictionInterval, Calibration, NestedCrossValidation]:
     """The served interval (calibrated on every training row), its coverage under nested cross-validation
-    on the training rows, and its coverage on the canonical hold-out around the served model."""
+    on the training rows, and its coverage on the canonical hold-out around the served model's predictions
+    (``holdout_predicted``)."""
     train_split, holdout = dataset.train, dataset.holdout
     folds, seed = config.cv_folds, config.seed
     calibration = calibrate(train_split.x, train_split.y, closed_form, folds=folds, seed=seed)
@@ -182,7 +184,7 @@ def _prediction_interval(
         train_split.x, train_split.y, closed_form, levels=CALIBRATION_LEVELS, folds=folds, seed=seed
     )
     quantile = calibration.quantile(INTERVAL_LEVEL)
-    holdout_error = np.abs(holdout.y - (fitted.slope * holdout.x + fitted.intercept))
+    holdout_error = np.abs(holdout.y - holdout_predicted)
     interval = PredictionInterval(
         method=INTERVAL_METHOD,
         level=INTERVAL_LEVEL,
