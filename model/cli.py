@@ -40,9 +40,7 @@ EXIT_FAILED: Final = 1  # no answer: artifact unusable, network, service error, 
 EXIT_USAGE: Final = 2  # the command line is wrong (argparse's own status)
 EXIT_GATE_FAILED: Final = 3  # train: a gate failed, no artifact written (the trainer's own status)
 EXIT_INVALID_INPUT: Final = 4  # the input was refused: a BMI outside 10-100, not finite, too many values
-EXIT_ACCESS_DENIED: Final = (
-    5  # call: the stage refused the caller (403: unsigned, bad signature, not admitted)
-)
+EXIT_ACCESS_DENIED: Final = 5  # call: the stage refused the caller (403: unsigned, not admitted...)
 EXIT_STATUS: Final = f"""\
 exit status:
   {EXIT_OK}  success

@@ -5,7 +5,7 @@
     client = Client("https://abc123.execute-api.eu-west-1.amazonaws.com/staging/")  # or Client.for_stack(...)
     client.predict(27.3)  # the PredictResponse of POST /v1/predict, typed as Model.predict's
     client.predict_batch([22.0, 27.3, 45.1])
-    client.model_info().artifact.model_version  # a ModelArtifact, read strictly from GET /v1/model
+    client.model_info()["artifact"].model_version  # a ModelArtifact, read strictly from GET /v1/model
 
 - **Signing.** A deployed stage's protected routes take AWS Signature Version 4 (service ``execute-api``).
   The signature is botocore's own (the ``client`` extra), from the standard credential chain: environment,

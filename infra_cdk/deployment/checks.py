@@ -37,6 +37,7 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     scaled = feature.to_scaled(middle)
     predict, interval = artifact.coefficients.predict, artifact.interval
     bounds = [interval.bounds(b, predict(b)) for b in batch]
+    extrapolated = [feature.is_extrapolated(b) for b in batch]
     health: HealthResponse = {"status": "ok", "model_version": version}
     lower, upper = interval.bounds(middle, predict(middle))
     single: PredictResponse = {
@@ -52,8 +53,8 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
             "lower": [below for below, _ in bounds],
             "upper": [above for _, above in bounds],
         },
-        "extrapolated": [feature.is_extrapolated(b) for b in batch],
-        "extrapolated_count": sum(feature.is_extrapolated(b) for b in batch),
+        "extrapolated": extrapolated,
+        "extrapolated_count": sum(extrapolated),
         "model_version": version,
     }
     legacy_request = LegacyStreamRequest(input=scaled)
