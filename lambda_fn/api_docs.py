@@ -67,7 +67,7 @@ _FUNCTION_ERRORS: Final[dict[str, Callable[[], errors.ApiError]]] = {
     "empty_body": errors.empty_body,
     "payload_too_large": errors.payload_too_large,
     "unsupported_media_type": errors.unsupported_media_type,
-    "internal_error": lambda: errors.ApiError("internal_error", contract.ERRORS["internal_error"].meaning),
+    "internal_error": errors.internal_error,
 }
 _SWAGGER_UI: Final = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
 

@@ -99,12 +99,16 @@ def _reject(error: ApiError) -> Response[str]:
     return error.response()
 
 
+def internal_error() -> ApiError:
+    return ApiError("internal_error", contract.ERRORS["internal_error"].meaning)
+
+
 def unexpected_error() -> ApiError:
     """The one path to a 5xx: a bug. Its detail goes to the log (with the stack), never to the client;
     call it inside the ``except`` that caught the bug."""
     logger.exception("unhandled error")
     note_error("internal_error")
-    return ApiError("internal_error", contract.ERRORS["internal_error"].meaning)
+    return internal_error()
 
 
 def register(app: ApiGatewayResolver) -> None:
