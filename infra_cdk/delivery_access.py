@@ -20,7 +20,13 @@ from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag
 from infra_cdk.identifiers import GITHUB_REPOSITORY
-from infra_cdk.settings import GITHUB_OIDC_HOST, LAMBDA_CONCURRENCY_QUOTA_CODE, OIDC_AUDIENCE, StageSettings
+from infra_cdk.settings import (
+    GITHUB_OIDC_HOST,
+    LAMBDA_CONCURRENCY_QUOTA_CODE,
+    MAX_RELEASE_JOB_MINUTES,
+    OIDC_AUDIENCE,
+    StageSettings,
+)
 
 GITHUB_OIDC_THUMBPRINTS = (
     "6938fd4d98bab03faadb97b34396831e3780aea1",
@@ -30,8 +36,8 @@ _BOOTSTRAP_ROLES = ("deploy", "file-publishing", "image-publishing", "lookup")
 _PROVIDER_ARN = re.compile(rf"^arn:aws[a-z-]*:iam::\d{{12}}:oidc-provider/{re.escape(GITHUB_OIDC_HOST)}$")
 # A job's credentials come from one AssumeRoleWithWebIdentity at its start and cannot be refreshed inside
 # it; the CDK CLI re-assumes its bootstrap roles (sessions capped at 1 h, being chained) from them. So the
-# delivery session must outlive the longest job (production: 90 minutes, .github/workflows/release.yml).
-DELIVERY_SESSION = Duration.hours(2)
+# delivery session must outlive the longest job: every stage's release_timeout_minutes is at most this.
+DELIVERY_SESSION = Duration.minutes(MAX_RELEASE_JOB_MINUTES)
 
 
 def delivery_role_arn(settings: StageSettings) -> str:

@@ -23,6 +23,9 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 DEFAULT_BOOTSTRAP_QUALIFIER: Final = "hnb659fds"  # what a plain `cdk bootstrap` creates
+# The function's CPU (Graviton): the release builds the image for it (scripts/release/image.py) and Lambda
+# runs it there (infra_cdk/function.py, Architecture.ARM_64; a test ties the two).
+FUNCTION_PLATFORM: Final = "linux/arm64"
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
 DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -Production with one per stage
@@ -33,6 +36,10 @@ LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "C
 # The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
 # these two slots (one run and a retry) so a saturated function cannot starve the check of its own release.
 HOOK_RESERVED_CONCURRENCY: Final = 2
+
+# A stage's Release job runs on one OIDC session, as long as the job's timeout; the delivery roles allow
+# sessions this long (infra_cdk/delivery_access.py).
+MAX_RELEASE_JOB_MINUTES: Final = 120
 
 # The range of each number a stage sets. Lambda allows 128..10 240 MB; API Gateway's integration timeout caps
 # synchronous calls at 29 s, so a longer function timeout would only hide a hung request; WAF rate-based rules
@@ -49,6 +56,7 @@ _LIMITS: Final[dict[str, tuple[float, float]]] = {
     "alarm_p99_latency_ms": (10, 29_000),
     "alarm_function_errors": (1, 1_000_000),
     "alarm_extrapolated_percent": (0.01, 100),
+    "release_timeout_minutes": (10, MAX_RELEASE_JOB_MINUTES),
 }
 
 
@@ -99,6 +107,11 @@ class StageSettings:
 
     # Safe deployment
     deployment_strategy: DeploymentStrategy
+    # The Release's job for this stage (.github/workflows/deploy-stage.yml): how long it may take (the
+    # deployment, including a canary, the hook and a rollback, then the verification), and which of the
+    # end-to-end suite verifies the deployed stage: all of it, or the `smoke` subset.
+    release_timeout_minutes: int
+    verification: Literal["full", "smoke"]
 
     # Alarms
     alarm_5xx_rate_percent: float = 1.0
@@ -113,6 +126,11 @@ class StageSettings:
     def stack_name(self) -> str:
         """The CloudFormation name CDK gives the stage's stack: Staging-Service, Production-Service."""
         return f"{self.name}-{SERVICE_STACK_ID}"
+
+    @property
+    def account_variable(self) -> str:
+        """The GitHub repository variable holding the stage's account id, which the Release reads."""
+        return f"{self.name.upper()}_AWS_ACCOUNT_ID"
 
     @property
     def delivery_role_name(self) -> str:
@@ -248,6 +266,8 @@ STAGES: Final = check_stages(
             log_retention_days=30,
             retain_data_on_delete=False,
             deployment_strategy="all_at_once",
+            release_timeout_minutes=60,
+            verification="full",
             alarm_p99_latency_ms=1_500,
         ),
         StageSettings(
@@ -261,6 +281,10 @@ STAGES: Final = check_stages(
             log_retention_days=365,
             retain_data_on_delete=True,
             deployment_strategy="canary_10_percent_5_minutes",
+            # CloudFormation waits for CodeDeploy: the hook, the 5-minute canary, and a rollback if an alarm
+            # fires.
+            release_timeout_minutes=90,
+            verification="smoke",
             alarm_p99_latency_ms=1_000,
         ),
     )

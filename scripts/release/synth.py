@@ -7,21 +7,31 @@ nothing is looked up at synthesis. Commands: docs/delivery.md, "Running the piec
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from infra_cdk.identifiers import ACCOUNT
 from infra_cdk.settings import STAGES
-from scripts.release import (
-    ReleaseError,
-    parse_digest,
-    parse_github_repository,
-    parse_stage_account,
-    run,
-    write_github_output,
-)
+from scripts.release import ReleaseError, parse_digest, parse_github_repository, run, write_github_output
 from scripts.release.assembly import verify
+
+
+def stage_accounts(variables: str) -> dict[str, str]:
+    """{stage: account} from the repository variables (``toJSON(vars)``), each stage's named by its settings
+    (``STAGING_AWS_ACCOUNT_ID``, ...): a new stage needs its variable, not a new argument here."""
+    try:
+        values = json.loads(variables)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise argparse.ArgumentTypeError("--variables must be a JSON object of repository variables")
+    accounts = {stage.name: str(values.get(stage.account_variable, "")) for stage in STAGES}
+    if unset := [stage.account_variable for stage in STAGES if not ACCOUNT.match(accounts[stage.name])]:
+        raise argparse.ArgumentTypeError(f"{unset} must be set to 12-digit account ids (gh variable set ...)")
+    return accounts
 
 
 def credentials_account(accounts: Mapping[str, str]) -> str:
@@ -33,7 +43,7 @@ def credentials_account(accounts: Mapping[str, str]) -> str:
         if stage.account is not None and stage.account != accounts[stage.name]:
             raise ReleaseError(
                 f"infra_cdk/settings.py deploys {stage.name} to {stage.account}, the release was given "
-                f"{accounts[stage.name]} (repository variable {stage.name.upper()}_AWS_ACCOUNT_ID)"
+                f"{accounts[stage.name]} (repository variable {stage.account_variable})"
             )
     shared = sorted({accounts[stage.name] for stage in STAGES if stage.account is None})
     if len(shared) > 1:
@@ -48,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digest", type=parse_digest, required=True, help="the image this release built")
     parser.add_argument(
-        "--account", type=parse_stage_account, action="append", required=True, metavar="STAGE=ACCOUNT"
+        "--variables", type=stage_accounts, required=True, dest="accounts", help="toJSON(vars), as JSON"
     )
     parser.add_argument("--github-repository", type=parse_github_repository, required=True, help="owner/name")
     # The artifact the image bundles: the pre-traffic hook's known answers are computed from it.
@@ -56,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("cdk.out"))
     args = parser.parse_args(argv)
     try:
-        account = credentials_account({stage.name: account for stage, account in args.account})
+        account = credentials_account(args.accounts)
     except ReleaseError as error:
         parser.error(str(error))
     command = [
@@ -68,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     print("+ " + " ".join(command), flush=True)
     if subprocess.run(command, env={**os.environ, "CDK_DEFAULT_ACCOUNT": account}, check=False).returncode:
         raise ReleaseError("synthesis failed")
-    write_github_output(fingerprint=verify(args.out, args.account, args.digest))
+    pairs = [(stage, args.accounts[stage.name]) for stage in STAGES]
+    write_github_output(fingerprint=verify(args.out, pairs, args.digest))
 
 
 if __name__ == "__main__":

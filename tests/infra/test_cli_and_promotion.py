@@ -16,31 +16,43 @@ from scripts.release import synth as release_synth
 from scripts.release.assembly import render
 from tests.infra.cfn import props, resources
 from tests.infra.conftest import Assembly, synthesize, without_aws_credentials
-from tests.unit.delivery.conftest import IMAGES, synth_args
+from tests.unit.delivery.conftest import ACCOUNT, WORKFLOW_DIR, image_of
+from tests.unit.delivery.workflow_rules import command_arguments, load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
 
 @pytest.mark.slow
-def test_the_release_synthesis_through_the_cdk_cli_needs_no_docker_and_no_credentials(
+def test_the_workflows_synth_command_runs_through_the_cdk_cli_with_no_docker_and_no_credentials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_artifact_path: Path
 ) -> None:
-    # Given no Docker and no AWS credentials at all (synthesis must need neither), and the project's CDK CLI
+    # Given no Docker and no AWS credentials at all (synthesis must need neither), the project's CDK CLI, and
+    # the synth step of release.yml as the runner's bash expands it
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
     monkeypatch.setenv("PATH", f"{REPO_ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github-output"))
     monkeypatch.chdir(REPO_ROOT)
+    synth = next(
+        s
+        for s in load_yaml(WORKFLOW_DIR / "release.yml")["jobs"]["synth"]["steps"]
+        if "scripts.release" in s.get("run", "")
+    )
+    variables = json.dumps({stage.account_variable: ACCOUNT for stage in STAGES} | {"ARM64_RUNNER": "x"})
+    env = {"DIGEST": DIGEST, "VARIABLES": variables, "GITHUB_REPOSITORY_NAME": "acme/diabetes"}
+    argv = command_arguments(" ".join(synth["run"].split()), "python -m scripts.release.synth", env)
+    argv[argv.index("--model-artifact") + 1] = str(model_artifact_path)
+    argv[argv.index("--out") + 1] = str(tmp_path / "cdk.out")
 
     # When the release synthesises against a pushed digest
     with without_aws_credentials():
-        release_synth.main(synth_args(tmp_path / "cdk.out", model=model_artifact_path))
+        release_synth.main(argv)
 
-    # Then every stack is there, both stages run exactly that image from their own repository in this account,
+    # Then every stack is there, every stage runs exactly that image from its own repository in this account,
     # nothing is left to build, and the recorded fingerprint is the assembly's
     manifest = json.loads((tmp_path / "cdk.out" / "manifest.json").read_text())
-    assert {"DeliveryAccess", "assembly-Staging", "assembly-Production"} <= set(manifest["artifacts"])
-    expected = {f"{stage}-Service": image for stage, image in IMAGES.items()}
+    assert {"DeliveryAccess", *(f"assembly-{stage.name}" for stage in STAGES)} <= set(manifest["artifacts"])
+    expected = {stage.stack_name: image_of(stage, digest=DIGEST) for stage in STAGES}
     assert release_assembly.problems(tmp_path / "cdk.out", expected) == []
     fingerprint = release_assembly.fingerprint(tmp_path / "cdk.out")
     assert (tmp_path / "github-output").read_text() == f"fingerprint={fingerprint}\n"

@@ -12,21 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from infra_cdk.settings import StageSettings, stage_named
+from tests.unit.delivery.workflow_rules import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 GITHUB_DIR = REPO_ROOT / ".github"
 WORKFLOW_DIR = GITHUB_DIR / "workflows"
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    # YAML 1.1 reads the bare key `on` as the boolean True; give it back its name.
-    if True in document:
-        document["on"] = document.pop(True)
-    return document
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +56,10 @@ def synth_args(
     model: Path = Path("model.json"),
     accounts: tuple[str, str] = (ACCOUNT, ACCOUNT),
 ) -> list[str]:
-    """The command line of `python -m scripts.release.synth`."""
+    """The command line of `python -m scripts.release.synth`, the accounts in the repository variables."""
+    variables = {"STAGING_AWS_ACCOUNT_ID": accounts[0], "PRODUCTION_AWS_ACCOUNT_ID": accounts[1], "X": "y"}
     return [
-        "--digest", digest, "--account", f"Staging={accounts[0]}", "--account", f"Production={accounts[1]}",
+        "--digest", digest, "--variables", json.dumps(variables),
         "--github-repository", repository, "--model-artifact", str(model), "--out", str(out),
     ]  # fmt: skip
 

@@ -1,9 +1,11 @@
 """Synthesising once against the image digest: what is refused before the CDK CLI runs. The synthesis
-itself runs in tests/integration (a stand-in `npx`) and tests/infra (the real CDK CLI)."""
+itself runs in tests/infra, through the real CDK CLI, as the workflow's step runs it."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import re
 import subprocess
 
 import pytest
@@ -33,6 +35,28 @@ def test_accounts_committed_in_the_settings_must_match_the_repository_variables(
         release_synth.credentials_account({"Staging": "111111111111", "Production": "333333333333"})
     with pytest.raises(ReleaseError, match=r"no --account for \['Production'\]"):
         release_synth.credentials_account({"Staging": "111111111111"})
+
+
+def test_each_stages_account_is_read_from_the_repository_variable_its_settings_name():
+    variables = '{"STAGING_AWS_ACCOUNT_ID": "111111111111", "PRODUCTION_AWS_ACCOUNT_ID": "222222222222"}'
+    assert release_synth.stage_accounts(variables) == {
+        "Staging": "111111111111",
+        "Production": "222222222222",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ("[]", "must be a JSON object"),
+        ("not json", "must be a JSON object"),
+        ('{"STAGING_AWS_ACCOUNT_ID": "111111111111"}', "['PRODUCTION_AWS_ACCOUNT_ID'] must be set"),
+        ('{"STAGING_AWS_ACCOUNT_ID": "1", "PRODUCTION_AWS_ACCOUNT_ID": "222222222222"}', "STAGING_AWS"),
+    ],
+)
+def test_unset_or_malformed_account_variables_are_refused(variables, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+        release_synth.stage_accounts(variables)
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
+
+import yaml
 
 # owner/repo[/path]@<40 hex> followed by a version comment such as `# v5.0.0`.
 PINNED_USES: Final = re.compile(
@@ -78,14 +81,21 @@ def chain_problems(workflow: dict[str, Any], order: list[str]) -> list[str]:
     ]
 
 
-def permission_problems(workflow: dict[str, Any]) -> list[str]:
+def permission_problems(workflow: dict[str, Any], directory: Path) -> list[str]:
     """Top-level `permissions: {}`; per job, contents: read only with a checkout and id-token: write only
-    with a role to assume, and nothing else."""
+    with a role to assume, and nothing else; a job calling a workflow of this repository grants exactly what
+    that workflow's jobs need (they cannot get more)."""
     found = [] if workflow.get("permissions") == {} else ["top-level permissions are not {}"]
     for job_id, job in jobs(workflow).items():
         granted = job.get("permissions")
         if not isinstance(granted, dict):
             found.append(f"{job_id}: no explicit permissions map")
+            continue
+        if str(job.get("uses", "")).startswith("./.github/workflows/"):
+            called = load_yaml(directory / Path(job["uses"]).name)
+            needed = {s: v for j in jobs(called).values() for s, v in (j.get("permissions") or {}).items()}
+            if granted != needed:
+                found.append(f"{job_id}: grants {granted}, its workflow needs {dict(sorted(needed.items()))}")
             continue
         for scope, level in granted.items():
             if ALLOWED_PERMISSIONS.get(scope) != level:
@@ -97,12 +107,23 @@ def permission_problems(workflow: dict[str, Any]) -> list[str]:
     return found
 
 
+def load_yaml(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # YAML 1.1 reads the bare key `on` as the boolean True; give it back its name.
+    if True in document:
+        document["on"] = document.pop(True)
+    return dict(document)
+
+
 def timeout_problems(workflow: dict[str, Any]) -> list[str]:
-    # A job that calls a reusable workflow cannot set a timeout: the called workflow's jobs carry them.
+    """Every job that runs steps has a timeout: minutes, or a number computed from the stage's settings
+    (``fromJSON(needs...)``). A job that calls a reusable workflow cannot set one: its jobs carry them."""
     return [
         f"{job_id}: no timeout-minutes"
         for job_id, job in jobs(workflow).items()
-        if "uses" not in job and not isinstance(job.get("timeout-minutes"), int)
+        if "uses" not in job
+        and not isinstance(timeout := job.get("timeout-minutes"), int)
+        and not re.fullmatch(r"\$\{\{ fromJSON\(needs\.\w+\.outputs\.\w+\) \}\}", str(timeout))
     ]
 
 
@@ -147,6 +168,16 @@ def deploy_concurrency_problems(job: dict[str, Any], environment: str) -> list[s
 def environment_name(job: dict[str, Any]) -> str | None:
     value = job.get("environment")
     return value.get("name") if isinstance(value, dict) else value
+
+
+def command_arguments(run: str, command: str, env: dict[str, str]) -> list[str]:
+    """The arguments after ``command`` of a step's one-command ``run``, as the runner's bash expands them
+    (quotes, variables): the suite runs the very command line a workflow runs."""
+    assert run.strip().startswith(command), run
+    assert "\n" not in run.strip(), "one command per step"
+    printf = ["bash", "-c", f'printf "%s\\0" {run.strip().removeprefix(command)}']
+    printed = subprocess.run(printf, env=env, capture_output=True, check=True)
+    return printed.stdout.decode().split("\0")[:-1]
 
 
 def files(root: Path) -> list[Path]:
