@@ -32,7 +32,7 @@ _GATEWAY_MESSAGE = apigw.AccessLogField.context_error_message_string()
 
 def _json_with_gateway_message(document: object) -> str:
     """``document`` as JSON, with each ``_GATEWAY_MESSAGE`` value left unquoted for API Gateway to fill in:
-    a message holding a quote then still leaves valid JSON (gateway responses and access log lines alike)."""
+    a message holding a quote then still leaves a valid JSON error body."""
     return json.dumps(document).replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)
 
 
@@ -207,10 +207,14 @@ def principal_patterns(invoker_principals: Sequence[str]) -> list[str]:
 
 
 def _access_log_format() -> apigw.AccessLogFormat:
-    """One JSON object per request; no bodies, no query strings (they could hold health data)."""
+    """One JSON object per request; no bodies, no query strings (they could hold health data). Only values
+    that cannot hold a quote or a backslash (ids, numbers, enumerations, ARNs, addresses), quoted: API
+    Gateway writes ``-`` for an empty one, which stays a valid string, so every line is JSON whether the
+    request succeeded or not. Free text (an error's message) goes to the execution log instead; the error's
+    class is ``errorType``, API Gateway's response type."""
     fields = apigw.AccessLogField
     return apigw.AccessLogFormat.custom(
-        _json_with_gateway_message(
+        json.dumps(
             {
                 "requestId": fields.context_request_id(),
                 "extendedRequestId": fields.context_extended_request_id(),
@@ -227,7 +231,6 @@ def _access_log_format() -> apigw.AccessLogFormat:
                 "integrationLatency": fields.context_integration_latency(),
                 "integrationStatus": fields.context_integration_status(),
                 "errorType": fields.context_error_response_type(),
-                "errorMessage": _GATEWAY_MESSAGE,
                 "wafStatus": fields.context_waf_response_code(),
                 "xrayTraceId": fields.context_xray_trace_id(),
             }

@@ -13,6 +13,7 @@ or ``DeliveryAccess-Staging`` and ``DeliveryAccess-Production`` with one account
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from infra_cdk.settings import (
     StageSettings,
     delivery_access_stacks,
 )
-from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
+from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, load_artifact
 
 
 def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:
@@ -74,4 +75,10 @@ def _environment(settings: StageSettings) -> Environment:
 
 
 if __name__ == "__main__":
-    build(App()).synth()  # the CLI passes the output directory (CDK_OUTDIR), which App reads
+    try:
+        # The CLI passes the output directory (CDK_OUTDIR), which App reads. Every CLI command runs the app,
+        # `cdk bootstrap aws://ACCOUNT/REGION` included: a checkout without a trained model gets the command
+        # that trains one, in one line.
+        build(App()).synth()
+    except ArtifactError as error:
+        sys.exit(f"infra_cdk.app: {error}")

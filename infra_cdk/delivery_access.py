@@ -176,6 +176,7 @@ class DeliveryAccessStack(Stack):
                     "lambda:GetFunctionConcurrency",
                     "apigateway:GET",
                     "iam:GetOpenIDConnectProvider",
+                    "iam:GetRole",
                 ],
                 resources=[
                     f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
@@ -185,10 +186,14 @@ class DeliveryAccessStack(Stack):
                     f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
                     f"arn:{partition}:apigateway:{region}::/account",
                     f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
+                    f"arn:{partition}:iam::{account}:role/{settings.delivery_role_name}",  # its own trust
                 ],
             ),
+            # Read-only calls with no resource type: the concurrency quota, WAF's account-wide log policy.
             iam.PolicyStatement(
-                sid="PreflightAccountSettings", actions=["lambda:GetAccountSettings"], resources=["*"]
+                sid="PreflightAccountSettings",
+                actions=["lambda:GetAccountSettings", "logs:DescribeResourcePolicies"],
+                resources=["*"],
             ),
         ):
             role.add_to_policy(statement)
@@ -220,6 +225,7 @@ class DeliveryAccessStack(Stack):
         acknowledge_nag(
             policy,
             "IAM5",
-            "lambda:GetAccountSettings (read-only: the account's concurrency quota) has no resource type",
+            "lambda:GetAccountSettings and logs:DescribeResourcePolicies (read-only: the account's "
+            "concurrency quota, WAF's log policy) have no resource type",
             applies_to="Resource::*",
         )

@@ -101,7 +101,11 @@ class Monitoring(Construct):
             "FunctionThrottles",
             function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
             threshold=1,
-            description="invocations throttled: reserved concurrency is exhausted",
+            description=(
+                "invocations throttled: the stage's reserved concurrency is exhausted"
+                if settings.reserved_concurrency is not None
+                else "invocations throttled: the account's unreserved concurrency is exhausted"
+            ),
         )
         extrapolated_inputs = self._alarm(
             "ExtrapolatedInputs",

@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from aws_cdk import ArnFormat, Aws, Fn, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
@@ -180,12 +180,16 @@ class WebProtection(Construct):
         )
 
     def _build_logging(self, key: kms.IKey) -> None:
-        # WAF logs only to log groups named aws-waf-logs-*, addressed by an ARN without the ":*" suffix. The
-        # stack's id ends the name: a group retained from a failed or deleted stack (Production retains its
-        # log groups) would otherwise make every later create of the stack fail with "already exists".
-        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
-        name = f"aws-waf-logs-{contract.SERVICE_NAME}-{self._settings.slug}-{stack_uuid}"
-        group = stage_log_group(self, "Logs", settings=self._settings, key=key, name=name)
+        # WAF logs only to log groups named aws-waf-logs-*, addressed by an ARN without the ":*" suffix, and
+        # lists each one in an account-wide CloudWatch Logs resource policy of 5 120 characters that nothing
+        # ever prunes: the name is stable, so re-creating the stage adds nothing there. Being stable, the
+        # group goes with its stack in every stage (a retained one would make the next create fail with
+        # "already exists"); the API's access log, retained where the stage retains data, records every
+        # request, and these lines are only the blocked and counted ones.
+        group = stage_log_group(
+            self, "Logs", settings=self._settings, key=key, name=self._settings.waf_log_group_name
+        )
+        group.apply_removal_policy(RemovalPolicy.DESTROY)
         arn = Stack.of(self).format_arn(
             service="logs",
             resource="log-group",

@@ -33,6 +33,10 @@ DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -P
 GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
 OIDC_AUDIENCE: Final = "sts.amazonaws.com"
 LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
+# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy, which holds at
+# most this many characters.
+WAF_LOG_POLICY: Final = "AWSWAF-LOGS"
+LOG_POLICY_MAX_CHARACTERS: Final = 5_120
 # The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
 # these two slots (one run and a retry) so a saturated function cannot starve the check of its own release.
 HOOK_RESERVED_CONCURRENCY: Final = 2
@@ -136,6 +140,11 @@ class StageSettings:
     def delivery_role_name(self) -> str:
         """Fixed, so the stage's API resource policy can name its delivery role without a reference."""
         return f"{SERVICE_NAME}-delivery-{self.slug}"
+
+    @property
+    def waf_log_group_name(self) -> str:
+        """Stable across re-creations of the stage, so WAF's account-wide log policy lists it once."""
+        return f"aws-waf-logs-{SERVICE_NAME}-{self.slug}"
 
     @property
     def reserved_concurrency_total(self) -> int:
@@ -289,3 +298,12 @@ STAGES: Final = check_stages(
         ),
     )
 )
+
+
+def stack_region(stack_name: str) -> str | None:
+    """The region of a stack this app deploys (a stage's service stack or a DeliveryAccess stack), from the
+    settings: the one region rule, so the CLI's default region and AWS_REGION never send a command of the
+    project to look elsewhere. None for a stack the settings do not know."""
+    regions = {stage.stack_name: stage.region for stage in STAGES}
+    regions |= {name: group[0].region for name, group in delivery_access_stacks(STAGES).items()}
+    return regions.get(stack_name)

@@ -1,15 +1,18 @@
 """Preflight: what a stage's deployment depends on in its AWS account, checked with read-only calls.
 
 Prints one line per problem with the command that fixes it. Run it with the credentials that will deploy:
-an administrator's before the first deployment (docs/deploy.md), the stage's delivery role in the Release.
+an administrator's, ``--before-setup``, before the first bootstrap and DeliveryAccess change the account
+(what they would take over or fail on: API Gateway's logging role, an existing GitHub OIDC provider, the
+concurrency quota, WAF's log policy), then again after them (docs/deploy.md); the stage's delivery role in
+the Release, before every deployment. The stage's region is always its settings' (one region rule: the
+CLI's default region and AWS_REGION do not matter to the project's commands).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, Final, NamedTuple
 
 import boto3
@@ -20,8 +23,10 @@ from infra_cdk.settings import (
     GITHUB_OIDC_HOST,
     HOOK_RESERVED_CONCURRENCY,
     LAMBDA_CONCURRENCY_QUOTA_CODE,
+    LOG_POLICY_MAX_CHARACTERS,
     OIDC_AUDIENCE,
     STAGES,
+    WAF_LOG_POLICY,
     StageSettings,
     delivery_access_stacks,
 )
@@ -34,6 +39,8 @@ MIN_BOOTSTRAP_VERSION: Final = 23
 # on new accounts with a quota of 10: nothing can be reserved there).
 MIN_UNRESERVED: Final = 100
 STANDARD_QUOTA: Final = 1_000  # Lambda's usual quota: what an increase request normally asks for
+# What WAF adds to its log policy for one more log group: the group's ARN and the web ACL's, about 200.
+LOG_POLICY_ROOM_PER_GROUP: Final = 300
 
 
 class Problem(NamedTuple):
@@ -51,6 +58,8 @@ class Target(NamedTuple):
     where: str  # account/region
     bootstrap_command: str
     delivery_access_command: str
+    before_setup: bool  # before the bootstrap and DeliveryAccess: what they need, not what they made
+    github_repository: str | None  # as the delivery roles must trust it; None: not checked
 
 
 def _unless_absent(code: str, call: Callable[[], Any]) -> Any:
@@ -64,25 +73,6 @@ def _unless_absent(code: str, call: Callable[[], Any]) -> Any:
 
 
 # --- The checks: each yields its problems ---------------------------------------------------------------
-def region(settings: StageSettings, environ: Mapping[str, str], profile: str | None) -> Iterator[Problem]:
-    """The stage deploys to its settings' region whatever the CLI's default; the scripts, the end-to-end
-    suite and the Release's AWS_REGION variable must point there too, or they look for it elsewhere."""
-    for source, value in (
-        ("AWS_REGION", environ.get("AWS_REGION")),
-        ("AWS_DEFAULT_REGION", environ.get("AWS_DEFAULT_REGION")),
-        ("the profile's region", profile),
-    ):
-        if value:
-            if value != settings.region:
-                yield Problem(
-                    f"the region is {value} ({source}), but {settings.name} deploys to {settings.region} "
-                    "(infra_cdk/settings.py): the stage's outputs and API would be looked for elsewhere.",
-                    f"export AWS_REGION={settings.region}  (in GitHub: gh variable set AWS_REGION --body "
-                    f"{settings.region})",
-                )
-            return
-
-
 def bootstrap(t: Target) -> Iterator[Problem]:
     """The stage's CDK bootstrap (its qualifier) exists, recent enough, with its image repository."""
     qualifier = t.settings.bootstrap_qualifier
@@ -155,13 +145,13 @@ def api_gateway_logging(t: Target) -> Iterator[Problem]:
     """API Gateway's account-level CloudWatch Logs role: the stage's execution logging needs it, and it is
     one setting per account and region, which the DeliveryAccess stack owns."""
     role = t.client("apigateway").get_account().get("cloudwatchRoleArn")
-    if not role:
+    if not role and not t.before_setup:
         yield Problem(
             f"API Gateway has no CloudWatch Logs role in {t.where}; the stage's logging needs it, and "
             "DeliveryAccess sets it.",
             t.delivery_access_command,
         )
-    elif not role.rsplit("/", 1)[-1].startswith(DELIVERY_ACCESS_STACK_ID):
+    elif role and not role.rsplit("/", 1)[-1].startswith(DELIVERY_ACCESS_STACK_ID):
         yield Problem(
             f"API Gateway's CloudWatch Logs role in {t.where} is {role}, set by someone else (one setting "
             "per account and region: the last stack to set it wins). Deploying DeliveryAccess takes it over "
@@ -171,15 +161,26 @@ def api_gateway_logging(t: Target) -> Iterator[Problem]:
 
 
 def github_oidc(t: Target) -> Iterator[Problem]:
-    """GitHub's OIDC provider, which the delivery roles trust, accepts tokens for STS."""
+    """GitHub's OIDC provider, which the delivery roles trust, accepts tokens for STS. Before the setup, an
+    existing one (an account holds one per URL) must be handed to DeliveryAccess instead of a new one."""
     arn = f"arn:{t.partition}:iam::{t.account}:oidc-provider/{GITHUB_OIDC_HOST}"
     iam = t.client("iam")
     provider = _unless_absent(
         "NoSuchEntity", lambda: iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
     )
     if provider is None:
-        yield Problem(f"{t.account} has no OIDC provider for {GITHUB_OIDC_HOST}.", t.delivery_access_command)
-    elif OIDC_AUDIENCE not in (audiences := provider["ClientIDList"]):
+        if not t.before_setup:
+            yield Problem(
+                f"{t.account} has no OIDC provider for {GITHUB_OIDC_HOST}.", t.delivery_access_command
+            )
+        return
+    if t.before_setup:
+        yield Problem(
+            f"{t.account} has an OIDC provider for {GITHUB_OIDC_HOST} already; DeliveryAccess must trust it "
+            "rather than create a second one.",
+            f"{t.delivery_access_command} -c github_oidc_provider_arn={arn}",
+        )
+    if OIDC_AUDIENCE not in (audiences := provider["ClientIDList"]):
         yield Problem(
             f"the OIDC provider {arn} does not accept the audience {OIDC_AUDIENCE} (it has {audiences}).",
             f"aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn {arn} "
@@ -187,7 +188,55 @@ def github_oidc(t: Target) -> Iterator[Problem]:
         )
 
 
-CHECKS: Final = (bootstrap, concurrency, api_gateway_logging, github_oidc)
+def delivery_trust(t: Target) -> Iterator[Problem]:
+    """The stage's delivery role trusts exactly the OIDC subject GitHub gives this repository's jobs in the
+    stage's environment: ``repo:OWNER@ID/NAME@ID:...`` for repositories with immutable subjects (created or
+    renamed from 15 July 2026 on, or opted in), ``repo:OWNER/NAME:...`` for older ones."""
+    if t.before_setup or t.github_repository is None:
+        return
+    name = t.settings.delivery_role_name
+    role = _unless_absent("NoSuchEntity", lambda: t.client("iam").get_role(RoleName=name))
+    if role is None:
+        yield Problem(f"{t.account} has no delivery role {name}.", t.delivery_access_command)
+        return
+    expected = f"repo:{t.github_repository}:environment:{t.settings.slug}"
+    trusted = sorted(
+        str(subject)
+        for statement in role["Role"]["AssumeRolePolicyDocument"].get("Statement", [])
+        for operator in statement.get("Condition", {}).values()
+        for key, subjects in operator.items()
+        if key == f"{GITHUB_OIDC_HOST}:sub"
+        for subject in (subjects if isinstance(subjects, list) else [subjects])
+    )
+    if trusted != [expected]:
+        yield Problem(
+            f"the delivery role {name} trusts the OIDC subjects {trusted}, but GitHub names this stage's "
+            f"jobs {expected}: the Release would be denied AssumeRoleWithWebIdentity.",
+            t.delivery_access_command,
+        )
+
+
+def waf_log_policy(t: Target) -> Iterator[Problem]:
+    """WAF lists every log group it logs to in one account-wide CloudWatch Logs resource policy of at most
+    5 120 characters: a stage adds its (stable-named) group once; without room, WAF logging fails."""
+    if not t.settings.waf_enabled:
+        return
+    group = t.settings.waf_log_group_name
+    policies = t.client("logs").describe_resource_policies()["resourcePolicies"]
+    document = next((p["policyDocument"] for p in policies if p["policyName"] == WAF_LOG_POLICY), "")
+    if group not in document and len(document) > LOG_POLICY_MAX_CHARACTERS - LOG_POLICY_ROOM_PER_GROUP:
+        yield Problem(
+            f"the CloudWatch Logs resource policy {WAF_LOG_POLICY} in {t.where} has "
+            f"{LOG_POLICY_MAX_CHARACTERS - len(document)} of {LOG_POLICY_MAX_CHARACTERS} characters left, "
+            f"too few for {group}: enabling WAF logging would fail.",
+            f"aws logs describe-resource-policies --region {t.settings.region}; then remove the entries of "
+            "log groups that no longer exist (aws logs put-resource-policy --policy-name AWSWAF-LOGS ...)",
+        )
+
+
+CHECKS: Final = (bootstrap, concurrency, api_gateway_logging, github_oidc, delivery_trust, waf_log_policy)
+# What the setup (bootstrap, DeliveryAccess) changes or creates is not checked before it.
+BEFORE_SETUP: Final = (concurrency, api_gateway_logging, github_oidc, waf_log_policy)
 
 
 # --- Running them ---------------------------------------------------------------------------------------
@@ -195,30 +244,38 @@ def preflight(
     settings: StageSettings,
     client: Callable[[str], Any],
     *,
-    environ: Mapping[str, str],
-    profile_region: str | None = None,
-    github_repository: str = "OWNER/NAME",
+    before_setup: bool = False,
+    github_repository: str | None = None,
 ) -> list[Problem]:
     """Every problem the stage's deployment would meet; [] when it is ready."""
-    problems = list(region(settings, environ, profile_region))
     try:
         identity = client("sts").get_caller_identity()
     except (BotoCoreError, ClientError) as error:  # no credentials at all, expired ones, a broken profile
         fix = "aws sso login --profile <name> && export AWS_PROFILE=<name>  (once: aws configure sso)"
-        return [*problems, Problem(f"no usable AWS credentials ({error}).", fix)]
+        return [Problem(f"no usable AWS credentials ({error}).", fix)]
     account, where = identity["Account"], f"{identity['Account']}/{settings.region}"
     if settings.account not in (None, account):
         what = f"the credentials are for account {account}, {settings.name} deploys to {settings.account}."
-        return [*problems, Problem(what, f"export AWS_PROFILE=<a profile of account {settings.account}>")]
-    access_stack = next(name for name, group in delivery_access_stacks(STAGES).items() if settings in group)
+        return [Problem(what, f"export AWS_PROFILE=<a profile of account {settings.account}>")]
+    access_stack = next(
+        name
+        for name, group in delivery_access_stacks(STAGES).items()
+        if settings.name in {s.name for s in group}
+    )
     bootstrap_command = (
         f"npx cdk bootstrap aws://{where} --qualifier {settings.bootstrap_qualifier} "
         f"--toolkit-stack-name {settings.toolkit_stack_name}"
     )
-    access_command = f"npx cdk deploy {access_stack} -c github_repository={github_repository}"
+    access_command = (
+        f"npx cdk deploy {access_stack} -c github_repository={github_repository or 'OWNER@ID/NAME@ID'}"
+    )
     partition = identity["Arn"].split(":")[1]
-    target = Target(settings, account, partition, client, where, bootstrap_command, access_command)
-    for check in CHECKS:
+    target = Target(
+        settings, account, partition, client, where, bootstrap_command, access_command, before_setup,
+        github_repository,
+    )  # fmt: skip
+    problems: list[Problem] = []
+    for check in BEFORE_SETUP if before_setup else CHECKS:
         try:
             problems += check(target)
         except (BotoCoreError, ClientError) as error:  # AccessDenied and the like: say which check
@@ -230,12 +287,15 @@ def preflight(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", type=parse_stage, required=True, help="Staging or Production")
+    parser.add_argument("--stage", type=parse_stage, required=True, help="a stage of infra_cdk/settings.py")
     parser.add_argument(
         "--github-repository",
         type=parse_github_repository,
-        default=os.environ.get("GITHUB_REPOSITORY", "OWNER/NAME"),
-        help="owner/name, for the DeliveryAccess command (default: $GITHUB_REPOSITORY)",
+        help="as GitHub's OIDC subject names it, OWNER@<owner id>/NAME@<repository id> (or OWNER/NAME for a "
+        "repository without immutable subjects): the delivery role must trust exactly it",
+    )
+    parser.add_argument(
+        "--before-setup", action="store_true", help="before the bootstrap and DeliveryAccess (docs/deploy.md)"
     )
     args = parser.parse_args(argv)
     settings: StageSettings = args.stage
@@ -248,15 +308,15 @@ def main(argv: list[str] | None = None) -> None:
         problems = preflight(
             settings,
             functools.partial(session.client, region_name=settings.region),
-            environ=os.environ,
-            profile_region=session.region_name,
+            before_setup=args.before_setup,
             github_repository=args.github_repository,
         )
     for problem in problems:
         print(f"PROBLEM {problem.what} FIX: {problem.fix}")
     if problems:
         raise ReleaseError(f"{settings.name}: {len(problems)} problem(s)")
-    print(f"preflight {settings.name}: ready ({settings.region}, bootstrap {settings.bootstrap_qualifier})")
+    phase = "for the setup" if args.before_setup else f"(bootstrap {settings.bootstrap_qualifier})"
+    print(f"preflight {settings.name}: ready {phase} in {settings.region}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from infra_cdk.settings import stack_region
 from model.client import LOOPBACK_HOSTS, stack_api_url
 
 
@@ -29,5 +30,5 @@ def configured_base_url(environ: Mapping[str, str]) -> str | None:
     if base_url := environ.get("E2E_BASE_URL"):
         return base_url
     if stack_name := environ.get("E2E_STACK_NAME"):  # read as the package's `call --stack` reads it
-        return stack_api_url(stack_name, region=environ.get("AWS_REGION"))
+        return stack_api_url(stack_name, region=stack_region(stack_name) or environ.get("AWS_REGION"))
     return None

@@ -146,17 +146,45 @@ def test_the_stage_throttles_logs_traces_and_keeps_bodies_out_of_logs(
     destination = json.dumps(access_log["DestinationArn"])
     assert ":log-group:" in destination
     assert not destination.endswith(':*"]]}')
-    # One JSON object per line, whatever an error message says: rendered as API Gateway renders it
-    message = 'Invalid "request" body \\ at line 1'
-    rendered = re.sub(
-        r"\$context\.[A-Za-z.]+",
-        lambda v: json.dumps(message) if v.group() == "$context.error.messageString" else "1",
-        access_log["Format"],
+    # One JSON object per line for every request, successful or not: each variable rendered as API Gateway
+    # renders it, as a typical value and as the "-" it writes for an empty one, alone and all together
+    variables = set(re.findall(r"\$context\.[A-Za-z.]+", access_log["Format"]))
+    assert variables <= set(QUOTE_FREE_ACCESS_LOG_VALUES), "a free-text value could break the JSON"
+
+    def render(values: dict[str, str]) -> dict[str, str]:
+        return json.loads(re.sub(r"\$context\.[A-Za-z.]+", lambda v: values[v.group()], access_log["Format"]))
+
+    typical = {variable: QUOTE_FREE_ACCESS_LOG_VALUES[variable] for variable in variables}
+    assert render(typical)["status"] == "200"
+    for empty in variables:
+        assert render(typical | {empty: "-"})
+    fields = render(dict.fromkeys(variables, "-"))
+    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency", "errorType"} <= set(
+        fields
     )
-    fields = json.loads(rendered)
-    assert fields["errorMessage"] == message
-    assert {"requestId", "ip", "httpMethod", "resourcePath", "status", "responseLatency"} <= set(fields)
     assert "body" not in access_log["Format"].lower()
+
+
+# What API Gateway writes for each variable the access log may hold: none can contain a quote or a backslash.
+QUOTE_FREE_ACCESS_LOG_VALUES = {
+    "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    "$context.extendedRequestId": "TjtTXHJkjoEFbNw=",
+    "$context.requestTimeEpoch": "1796554856172",
+    "$context.identity.sourceIp": "198.51.100.7",
+    "$context.identity.caller": "AROAEXAMPLEID:session",
+    "$context.identity.userArn": "arn:aws:sts::123456789012:assumed-role/clinic-app/session",
+    "$context.httpMethod": "POST",
+    "$context.resourcePath": "/v1/predict",
+    "$context.status": "200",
+    "$context.protocol": "HTTP/1.1",
+    "$context.responseLength": "120",
+    "$context.responseLatency": "35",
+    "$context.integrationLatency": "30",
+    "$context.integrationStatus": "200",
+    "$context.error.responseType": "WAF_FILTERED",
+    "$context.wafResponseCode": "WAF_ALLOW",
+    "$context.xrayTraceId": "1-5e1b4151-43a974ef8fb0d0a8b2a4c2d8",
+}
 
 
 def test_protected_routes_admit_only_the_listed_invokers(

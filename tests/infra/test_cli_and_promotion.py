@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,23 @@ def test_each_stage_runs_the_digest_from_its_own_bootstrap_repository_and_nothin
 def test_anything_but_a_digest_is_refused(digest: str) -> None:
     with pytest.raises(ValueError, match="must look like sha256:"):
         container_image(None, settings=STAGES[0], repo_root=REPO_ROOT, image_digest=digest)  # type: ignore[arg-type]
+
+
+def test_a_checkout_without_a_trained_model_cannot_bootstrap_and_is_told_how_to_train_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `cdk bootstrap` runs the app even with an explicit environment, before it talks to AWS: a fresh clone
+    # (no artifact) gets the command that trains one in one line, not a traceback (docs/deploy.md, step 3)
+    monkeypatch.setenv("PATH", f"{REPO_ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}")
+    command = ["npx", "cdk", "bootstrap", "aws://123456789012/eu-west-1", "--qualifier", "dpstaging"]
+    command += ["-c", "model_artifact=/nonexistent/model.json"]
+    with without_aws_credentials():
+        result = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300
+        )
+    assert result.returncode != 0
+    assert (
+        "infra_cdk.app: model artifact not found at /nonexistent/model.json; run `python -m model.train`"
+        in (result.stderr)
+    )
+    assert "Traceback" not in result.stderr

@@ -175,19 +175,19 @@ def test_only_round_thresholds_have_a_pattern() -> None:
         decimal_at_least_pattern(2_500_000)
 
 
-def test_the_waf_log_group_name_is_unique_to_the_stack(
+def test_the_waf_log_group_name_is_stable_and_the_group_goes_with_its_stack(
     stage: tuple[StageSettings, Template], assembly: Assembly
 ) -> None:
-    # A retained group from a failed first create must not make every retry fail with "already exists".
+    # WAF lists every log group it logs to in one account-wide resource policy of 5 120 characters that
+    # nothing prunes: a stable name is listed once however often the stage is re-created. Being stable, the
+    # group is deleted with its stack, so no retained group makes the next create fail with "already exists".
     settings, _ = stage
     template = assembly.templates[STACK_NAMES[settings.name]]
     _, logging = one(template, "AWS::WAFv2::LoggingConfiguration")
     (destination,) = props(logging)["LogDestinationConfigs"]
     group_id = ref_target(destination["Fn::Join"][1][-1])
-    prefix, stack_uuid = props(resources(template, "AWS::Logs::LogGroup")[str(group_id)])["LogGroupName"][
-        "Fn::Join"
-    ][1]
-    assert prefix == f"aws-waf-logs-{contract.SERVICE_NAME}-{settings.slug}-"
-    assert stack_uuid == {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
+    group = resources(template, "AWS::Logs::LogGroup")[str(group_id)]
+    assert props(group)["LogGroupName"] == f"aws-waf-logs-{contract.SERVICE_NAME}-{settings.slug}"
+    assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Delete", "Delete")
     # WAF wants the group's ARN without the ":*" suffix.
     assert destination["Fn::Join"][1][-2] == ":log-group:"

@@ -64,7 +64,14 @@ def test_production_has_more_capacity_longer_logs_and_keeps_its_data(assembly: A
     ]
     assert retention == [{30}, {365}]
     assert {g["DeletionPolicy"] for g in resources(staging, "AWS::Logs::LogGroup").values()} == {"Delete"}
-    assert {g["DeletionPolicy"] for g in resources(production, "AWS::Logs::LogGroup").values()} == {"Retain"}
+    kept = {
+        props(g)["LogGroupName"] if isinstance(props(g).get("LogGroupName"), str) else "generated": g[
+            "DeletionPolicy"
+        ]
+        for g in resources(production, "AWS::Logs::LogGroup").values()
+    }
+    assert set(kept.values()) == {"Retain", "Delete"}
+    assert [name for name, policy in kept.items() if policy == "Delete"] == [STAGES[1].waf_log_group_name]
     assert one(production, "AWS::KMS::Key")[1]["DeletionPolicy"] == "Retain"
 
 

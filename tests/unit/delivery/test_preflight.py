@@ -4,6 +4,7 @@ where moto has no API (Lambda's account settings, Service Quotas) or for a stage
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +12,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from infra_cdk.settings import LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
+from infra_cdk.settings import GITHUB_OIDC_HOST, LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
 from scripts.release import ReleaseError, preflight
 from scripts.release.preflight import Problem
 
 ACCOUNT = "123456789012"  # moto's
 STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))
 REGION = STAGING.region
-REPOSITORY = "example-org/diabetes-progression"
+REPOSITORY = "example-org@101/diabetes-progression@202"  # as GitHub's immutable OIDC subjects name it
 OURS = f"arn:aws:iam::{ACCOUNT}:role/DeliveryAccess-ApiGatewayCloudWatchRole7D9A4E2B-Q1W2E3R4T5Y6"
 OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 
@@ -33,14 +34,40 @@ def bootstrap(settings, version: str = "30", repository: bool = True) -> None:
         )
 
 
+def delivery_role(settings, repository: str = REPOSITORY) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": OIDC},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": f"repo:{repository}:environment:{settings.slug}",
+                    }
+                },
+            }
+        ],
+    }
+    boto3.client("iam").create_role(
+        RoleName=settings.delivery_role_name, AssumeRolePolicyDocument=json.dumps(trust)
+    )
+
+
 def delivery_access(
-    audiences: tuple[str, ...] = ("sts.amazonaws.com",), logging_role: str | None = OURS
+    audiences: tuple[str, ...] = ("sts.amazonaws.com",),
+    logging_role: str | None = OURS,
+    repository: str = REPOSITORY,
 ) -> None:
     boto3.client("iam").create_open_id_connect_provider(
         Url="https://token.actions.githubusercontent.com",
         ClientIDList=list(audiences),
         ThumbprintList=["a" * 40],
     )
+    for settings in (STAGING, PRODUCTION):
+        delivery_role(settings, repository)
     if logging_role:
         boto3.client("apigateway", region_name=REGION).update_account(
             patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": logging_role}]
@@ -95,9 +122,15 @@ def clients(overrides: dict[str, Any] | None = None) -> Callable[[str], Any]:
     return client
 
 
-def run(settings, client: Callable[[str], Any] | None = None, environ: dict | None = None) -> list[Problem]:
+def run(
+    settings,
+    client: Callable[[str], Any] | None = None,
+    *,
+    before_setup: bool = False,
+    repository: str | None = REPOSITORY,
+) -> list[Problem]:
     return preflight.preflight(
-        settings, client or clients(), environ=environ or {}, github_repository=REPOSITORY
+        settings, client or clients(), before_setup=before_setup, github_repository=repository
     )
 
 
@@ -202,11 +235,10 @@ DELIVERY_ACCESS_FIX = f"npx cdk deploy DeliveryAccess -c github_repository={REPO
 def test_an_account_without_delivery_access_is_told_to_deploy_it(mocked_aws):
     bootstrap(STAGING)
     problems = run(STAGING)
-    assert [
-        "API Gateway has no CloudWatch" in p.what or "has no OIDC provider" in p.what for p in problems
-    ] == [
-        True,
-        True,
+    assert [p.what.split(" ")[-1] for p in problems] == [
+        "it.",
+        f"{GITHUB_OIDC_HOST}.",
+        f"{STAGING.delivery_role_name}.",
     ]
     assert {p.fix for p in problems} == {DELIVERY_ACCESS_FIX}
 
@@ -238,7 +270,7 @@ def test_with_one_account_per_stage_the_stages_own_delivery_access_is_named(mock
     monkeypatch.setattr(preflight, "STAGES", per_account)
     bootstrap(per_account[1])
     problems = run(per_account[1], clients(lambda_quota(1_000, 1_000)))
-    assert len(problems) == 2  # no OIDC provider, no API Gateway logging role
+    assert len(problems) == 3  # no OIDC provider, no API Gateway logging role, no delivery role
     assert {p.fix for p in problems} == {
         f"npx cdk deploy DeliveryAccess-Production -c github_repository={REPOSITORY}"
     }
@@ -264,14 +296,107 @@ def test_no_usable_credentials_stop_the_checks(account):
 
 
 @pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
-def test_a_session_in_another_region_than_the_stages_is_reported(account, variable):
-    (problem,) = run(STAGING, environ={variable: "us-east-1"})
-    assert f"the region is us-east-1 ({variable}), but Staging deploys to {REGION}" in problem.what
-    assert problem.fix.startswith(f"export AWS_REGION={REGION}")
+def test_the_region_is_the_stages_whatever_the_environment_or_profile_says(
+    account, monkeypatch, capsys, variable
+):
+    # One region rule: every command of the project reads the stage's region from its settings
+    monkeypatch.setenv(variable, "us-east-1")
+    preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY])
+    assert capsys.readouterr().out == f"preflight Staging: ready (bootstrap dpstaging) in {REGION}\n"
 
 
-def test_aws_region_decides_before_aws_default_region_as_in_the_aws_cli(account):
-    assert run(STAGING, environ={"AWS_REGION": REGION, "AWS_DEFAULT_REGION": "us-east-1"}) == []
+# --- Before the setup: what the bootstrap and DeliveryAccess would take over or fail on --------------------
+def test_an_untouched_account_is_ready_for_the_setup(mocked_aws):
+    # Nothing bootstrapped, no DeliveryAccess yet: not problems before the setup, which makes them
+    assert run(STAGING, before_setup=True) == []
+
+
+def test_before_the_setup_a_logging_role_of_someone_else_is_reported_before_delivery_access_takes_it(
+    mocked_aws,
+):
+    theirs = f"arn:aws:iam::{ACCOUNT}:role/other-app-apigateway-logs"
+    boto3.client("apigateway", region_name=REGION).update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": theirs}]
+    )
+    (problem,) = run(STAGING, before_setup=True)
+    assert f"is {theirs}, set by someone else" in problem.what
+
+
+def test_before_the_setup_an_existing_oidc_provider_is_to_be_handed_to_delivery_access(mocked_aws):
+    boto3.client("iam").create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["a" * 40],
+    )
+    (problem,) = run(STAGING, before_setup=True)
+    assert "has an OIDC provider for token.actions.githubusercontent.com already" in problem.what
+    assert problem.fix == f"{DELIVERY_ACCESS_FIX} -c github_oidc_provider_arn={OIDC}"
+
+
+def test_before_the_setup_productions_reservation_is_checked_against_the_quota(mocked_aws):
+    (problem,) = run(PRODUCTION, clients(lambda_quota(10, 10)), before_setup=True)
+    assert "needs a Lambda concurrency quota of 152 and has 10" in problem.what
+
+
+# --- The delivery roles trust exactly the OIDC subject GitHub gives the repository ------------------------
+def test_a_role_trusting_the_name_of_a_repository_with_immutable_subjects_is_reported(mocked_aws):
+    bootstrap(STAGING)
+    delivery_access(repository="example-org/diabetes-progression")  # the form before 15 July 2026
+    (problem,) = run(STAGING)
+    assert (
+        "trusts the OIDC subjects ['repo:example-org/diabetes-progression:environment:staging']"
+        in problem.what
+    )
+    assert f"names this stage's jobs repo:{REPOSITORY}:environment:staging" in problem.what
+    assert problem.fix == DELIVERY_ACCESS_FIX
+
+
+def test_a_repository_without_immutable_subjects_is_checked_by_its_name(mocked_aws):
+    bootstrap(STAGING)
+    delivery_access(repository="example-org/diabetes-progression")
+    assert run(STAGING, repository="example-org/diabetes-progression") == []
+
+
+def test_a_missing_delivery_role_is_reported_and_no_repository_means_no_trust_check(mocked_aws):
+    bootstrap(STAGING)
+    delivery_access()
+    boto3.client("iam").delete_role(RoleName=STAGING.delivery_role_name)
+    (problem,) = run(STAGING)
+    assert f"has no delivery role {STAGING.delivery_role_name}" in problem.what
+    assert run(STAGING, repository=None) == []  # the Release: its role assumption proved the trust
+
+
+# --- WAF's account-wide log policy ----------------------------------------------------------------------
+def waf_log_policy(document: str) -> None:
+    boto3.client("logs", region_name=REGION).put_resource_policy(
+        policyName="AWSWAF-LOGS", policyDocument=document
+    )
+
+
+def padded_policy(mention: str, length: int) -> str:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Resource": [mention],
+    }
+    text = json.dumps({"Version": "2012-10-17", "Statement": [statement], "Sid": ""})
+    return text.replace('"Sid": ""', '"Sid": "' + "x" * (length - len(text)) + '"')
+
+
+def test_a_nearly_full_waf_log_policy_is_reported_unless_it_lists_the_stages_group_already(account):
+    waf_log_policy(padded_policy("arn:aws:logs:eu-west-1:123456789012:log-group:aws-waf-logs-other", 5_000))
+    (problem,) = run(STAGING)
+    assert f"has 120 of 5120 characters left, too few for {STAGING.waf_log_group_name}" in problem.what
+    boto3.client("logs", region_name=REGION).delete_resource_policy(policyName="AWSWAF-LOGS")
+    waf_log_policy(
+        padded_policy(f"arn:aws:logs:eu-west-1:123456789012:log-group:{STAGING.waf_log_group_name}", 5_000)
+    )
+    assert run(STAGING) == []  # the stable name is listed already: a re-creation adds nothing
+
+
+def test_a_stage_without_waf_does_not_read_the_log_policy(account):
+    waf_log_policy(padded_policy("arn:aws:logs:eu-west-1:123456789012:log-group:aws-waf-logs-other", 5_000))
+    assert run(dataclasses.replace(STAGING, waf_enabled=False)) == []
 
 
 def test_a_check_that_may_not_read_says_so_and_the_others_still_run(account):
@@ -289,14 +414,14 @@ def test_a_check_that_may_not_read_says_so_and_the_others_still_run(account):
 # --- Command line ----------------------------------------------------------------------------------------
 def test_the_command_exits_0_on_a_ready_account(account, capsys):
     preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY])
-    assert capsys.readouterr().out == f"preflight Staging: ready ({REGION}, bootstrap dpstaging)\n"
+    assert capsys.readouterr().out == f"preflight Staging: ready (bootstrap dpstaging) in {REGION}\n"
 
 
 def test_the_command_prints_one_line_per_problem_and_exits_1(mocked_aws, capsys):
-    with pytest.raises(ReleaseError, match=r"^Staging: 3 problem\(s\)$"):
+    with pytest.raises(ReleaseError, match=r"^Staging: 4 problem\(s\)$"):
         preflight.main(["--stage", "Staging", "--github-repository", REPOSITORY])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     for line in lines:
         assert line.startswith("PROBLEM "), line
         assert " FIX: " in line, line
@@ -307,6 +432,7 @@ def test_the_command_prints_one_line_per_problem_and_exits_1(mocked_aws, capsys)
     [
         (["--stage", "Prod"], "no stage 'Prod'"),
         (["--stage", "Staging", "--github-repository", "x"], "owner/name"),
+        (["--stage", "Staging", "--github-repository", "a@1/b"], "owner/name"),
     ],
 )
 def test_bad_arguments_are_refused(capsys, arguments, message):
