@@ -141,7 +141,12 @@ def test_function_errors_are_watched_on_the_live_alias_and_throttles_on_the_func
     assert errors["MetricName"] == "Errors"
     assert {d["Name"]: d["Value"] for d in errors["Dimensions"]}["Resource"]["Fn::Join"][1][-1] == ":live"
     assert errors["Threshold"] == settings.alarm_function_errors
-    assert named(found, "FunctionThrottles")["MetricName"] == "Throttles"
+    throttles = named(found, "FunctionThrottles")
+    assert throttles["MetricName"] == "Throttles"
+    # What an operator reads when it fires speaks of the concurrency this stage actually has
+    reserves = settings.reserved_concurrency is not None
+    assert ("stage's reserved concurrency" in throttles["AlarmDescription"]) is reserves
+    assert ("account's unreserved concurrency" in throttles["AlarmDescription"]) is not reserves
 
 
 def test_the_drift_alarm_is_the_share_of_extrapolated_inputs_from_the_contract_metrics(
