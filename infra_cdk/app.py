@@ -28,7 +28,8 @@ from infra_cdk.settings import (
     StageSettings,
     delivery_access_stacks,
 )
-from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
+from model.core.artifact import DEFAULT_ARTIFACT_PATH
+from model.core.serving import load_artifact
 
 
 def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:

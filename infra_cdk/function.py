@@ -22,7 +22,7 @@ from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.identifiers import IMAGE_DIGEST
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 LIVE_ALIAS = "live"
 DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root

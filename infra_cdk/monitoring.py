@@ -21,7 +21,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 _MINUTE = Duration.minutes(1)
 # From 100 requests in a minute, the p99 is no longer the slowest request: one cold start (the first calls

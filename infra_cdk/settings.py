@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from infra_cdk.identifiers import ACCOUNT, ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN, REGION
-from model.contract import SERVICE_NAME
+from model.core.contract import SERVICE_NAME
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 

@@ -1,6 +1,6 @@
 """The OpenAPI document and the Swagger UI page, generated from the handler's operations.
 
-Each operation names its contract route, its request and response types (:mod:`model.schemas`, the same
+Each operation names its contract route, its request and response types (:mod:`model.core.schemas`, the same
 types that validate and build the bodies) and a request example; the response example is what the route's
 own answer function returns for that request (its numbers shown to 4 significant digits, at least one
 decimal: an example is read by people), and the error examples are what the real error builders return, so
@@ -21,9 +21,9 @@ import aws_lambda_powertools
 
 from lambda_fn import errors
 from lambda_fn.encoding import to_json
-from model import contract
-from model.jsontypes import ValidationError, json_schema, read
-from model.schemas import ErrorResponse
+from model.core import contract
+from model.core.jsontypes import ValidationError, json_schema, read
+from model.core.schemas import ErrorResponse
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent

@@ -1,4 +1,4 @@
-"""Every failure, translated into the contract's one error shape (:func:`model.contract.error_body`).
+"""Every failure, translated into the contract's one error shape (:func:`model.core.contract.error_body`).
 
 The texts are ours: a library's message (a JSON decoder's position report, a stack trace) never reaches a
 client, because it can change with a dependency upgrade and can leak internals. What went wrong internally
@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambda_fn.encoding import to_json
 from lambda_fn.observability import logger, note_error, record_rejection
-from model import contract
-from model.jsontypes import Issue, ValidationError
+from model.core import contract
+from model.core.jsontypes import Issue, ValidationError
 
 JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."

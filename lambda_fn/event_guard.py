@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from model import contract
+from model.core import contract
 
 _MAPS: Final = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
 _MULTI_MAPS: Final = ("multiValueHeaders", "multiValueQueryStringParameters")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from model import contract
+from model.core import contract
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -3,7 +3,7 @@
 Installed (``pip install .``), this package is ``diabetes_progression``; in its source repository the same
 directory is the package ``model``, which the function, the infrastructure and the tests import. Hence
 relative imports between its modules, and nothing at import time: the names below load on first use, so
-``import model.artifact`` in the function's cold start costs what it did.
+``import model.core.serving`` in the function's cold start costs what it did.
 
     from diabetes_progression import load_model, Client
 
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Final
 __version__: Final = "1.0.0"
 
 if TYPE_CHECKING:
-    from .artifact import ArtifactError, ModelArtifact
-    from .client import ApiError, Client, ClientError
-    from .jsontypes import ValidationError
-    from .predictor import Model, load_model
+    from .core.artifact import ArtifactError, ModelArtifact
+    from .core.jsontypes import ValidationError
+    from .sdk.client import ApiError, Client, ClientError
+    from .sdk.predictor import Model, load_model
 
 __all__ = [
     "ApiError",
@@ -37,14 +37,14 @@ __all__ = [
 ]
 
 _WHERE: Final = {
-    "ApiError": "client",
-    "ArtifactError": "artifact",
-    "Client": "client",
-    "ClientError": "client",
-    "Model": "predictor",
-    "ModelArtifact": "artifact",
-    "ValidationError": "jsontypes",
-    "load_model": "predictor",
+    "ApiError": "sdk.client",
+    "ArtifactError": "core.artifact",
+    "Client": "sdk.client",
+    "ClientError": "sdk.client",
+    "Model": "sdk.predictor",
+    "ModelArtifact": "core.artifact",
+    "ValidationError": "core.jsontypes",
+    "load_model": "sdk.predictor",
 }
 
 

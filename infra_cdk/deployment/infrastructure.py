@@ -25,7 +25,7 @@ from constructs import Construct
 from infra_cdk.compliance import acknowledge_nag, cfn_resource, skip_checkov
 from infra_cdk.function import acknowledge_common_findings, logs_and_role
 from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, StageSettings
-from model import contract
+from model.core import contract
 
 HOOK_RUNTIME_DIR = Path(__file__).resolve().parent / "pre_traffic_hook"
 

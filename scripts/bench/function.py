@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from model import contract
+from model.core import contract
 from scripts import REPO_ROOT
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import (
     build_image_root,
     build_runtime_dir,
-    dockerfile_env,
     installed_dependencies,
     installed_size_bytes,
 )
@@ -104,7 +103,6 @@ def function_env(root: Path) -> dict[str, str]:
         "PYTHONPATH": str(root),
         "LAMBDA_TASK_ROOT": str(root),
         "TZ": "UTC",
-        **dockerfile_env(),
         **contract.function_environment(stage="bench", log_level="INFO"),
     }
 
@@ -180,7 +178,7 @@ def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
 
 # --- The cold-start comparison ----------------------------------------------------------------------------
 LOAD_ARTIFACT: Final = """
-from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
+from model.core.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
 load_artifact(DEFAULT_ARTIFACT_PATH)
 print(1)
 """

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
-from model import contract
-from model.client import LOOPBACK_HOSTS
+from model.core import contract
+from model.sdk.client import LOOPBACK_HOSTS
 from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design

@@ -20,12 +20,12 @@ import time
 
 import numpy as np
 
-from model.artifact import DEFAULT_MIN_R2
-from model.dataset import HOLDOUT_SIZE, load_dataset
-from model.evaluation import closed_form, r2, random_holdout_pass_rate
-from model.sgd import fit_sgd
-from model.train import TrainingConfig
-from model.train import train as train_model
+from model.core.artifact import DEFAULT_MIN_R2
+from model.train.dataset import HOLDOUT_SIZE, load_dataset
+from model.train.evaluation import closed_form, r2, random_holdout_pass_rate
+from model.train.pipeline import TrainingConfig
+from model.train.pipeline import train as train_model
+from model.train.sgd import fit_sgd
 from scripts import REPO_ROOT
 
 

@@ -36,11 +36,11 @@ from typing import Any, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
 from infra_cdk.settings import stage_named
-from model import contract
-from model.artifact import ArtifactError, load_artifact, served_artifact_path
+from model.core import contract
+from model.core.artifact import ArtifactError
+from model.core.serving import load_artifact, served_artifact_path
 from scripts.dev import apigw_proxy
 from scripts.dev.apigw_proxy import HttpResponse
-from scripts.dev.image_root import dockerfile_env
 
 STAGE: Final = "local"
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
@@ -118,9 +118,6 @@ class InProcessInvoker:
     ``json_logs``, what the function writes to stdout (its JSON logs, EMF metrics) is dropped."""
 
     def __init__(self, *, json_logs: bool = True) -> None:
-        # The image's ENV; configured variables win, as on Lambda.
-        for name, value in dockerfile_env().items():
-            os.environ.setdefault(name, value)
         os.environ.update(function_environment())
         self._sink = None if json_logs else _Discard()
         self._module_name, _, self._function_name = contract.HANDLER.rpartition(".")

@@ -29,7 +29,8 @@ from setuptools import build_meta as setuptools_backend
 ARTIFACT: Final = Path("model", "artifacts", "model.json")
 # Loads the artifact as the function and the package do: refused if it is corrupt or below the serving policy.
 _CHECK: Final = (
-    "import pathlib, sys; from model.artifact import load_artifact; load_artifact(pathlib.Path(sys.argv[1]))"
+    "import pathlib, sys; from model.core.artifact import load_artifact;"
+    "load_artifact(pathlib.Path(sys.argv[1]))"
 )
 
 ConfigSettings = dict[str, Any] | None

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from model import contract
-from model.artifact import ModelArtifact, load_artifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
+from model.core.serving import load_artifact
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.rie import free_port, invoke, wait_for_port
 

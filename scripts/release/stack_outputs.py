@@ -4,7 +4,7 @@
 
 Prints the value alone, for ``URL=$(...)``. The region is ``--region``, else ``AWS_REGION``, else
 ``AWS_DEFAULT_REGION`` or the profile's, as the AWS CLI reads them. The reading is the package client's
-(:func:`model.client.stack_api_url`), which ``diabetes-progression call --stack`` and the end-to-end suite
+(:func:`model.sdk.client.stack_api_url`), which ``diabetes-progression call --stack`` and the end-to-end suite
 use too.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from model.client import ConfigurationError, stack_api_url
+from model.sdk.client import ConfigurationError, stack_api_url
 from scripts.release import ReleaseError, run
 
 

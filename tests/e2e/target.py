@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from model.client import LOOPBACK_HOSTS, stack_api_url
+from model.sdk.client import LOOPBACK_HOSTS, stack_api_url
 
 
 @dataclass(frozen=True)

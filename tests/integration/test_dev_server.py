@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from model import contract
+from model.core import contract
 from scripts.dev.server import DevServer
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
-from model.artifact import load_artifact, write_artifact_atomically
+from model.core import contract
+from model.core.artifact import write_artifact_atomically
+from model.core.serving import load_artifact
 from scripts import REPO_ROOT
 from scripts.dev.rie import RIE, free_port, wait_for_port
 from scripts.release import smoke_image as smoke

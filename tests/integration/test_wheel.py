@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import load_artifact, parse_artifact
-from model.predictor import Model
+from model.core.serving import load_artifact, parse_artifact
+from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 
 WHEEL_NAME = "diabetes_progression-1.0.0-py3-none-any.whl"
@@ -107,7 +107,11 @@ def test_the_wheel_holds_the_package_and_its_trained_model_only(
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         bundled = archive.read("diabetes_progression/artifacts/model.json")
-    modules = {f"diabetes_progression/{p.name}" for p in (REPO_ROOT / "model").glob("*.py")}
+        contract = archive.read("diabetes_progression/core/contract.py")
+    modules = {
+        f"diabetes_progression/{p.relative_to(REPO_ROOT / 'model').as_posix()}"
+        for p in (REPO_ROOT / "model").rglob("*.py")
+    }
     package = modules | {"diabetes_progression/artifacts/model.json", "diabetes_progression/py.typed"}
     metadata = {
         f"diabetes_progression-1.0.0.dist-info/{name}"
@@ -115,6 +119,7 @@ def test_the_wheel_holds_the_package_and_its_trained_model_only(
     }
     assert names == package | metadata  # no lambda_fn, infra_cdk, scripts, tests, node_modules or data set
     assert bundled == model_artifact_path.read_bytes()
+    assert b"GATEWAY_RESPONSES" not in contract  # the service's gateway tables stay with the service
 
 
 def test_the_wheel_is_small(wheel: Path) -> None:
@@ -130,7 +135,7 @@ def test_the_wheel_declares_no_dependency_but_its_extras(wheel: Path) -> None:
     assert all("; extra ==" in line for line in requirements), requirements
     assert {line.split("extra == ")[1].strip('"') for line in requirements} == {"train", "report", "client"}
     assert "Requires-Python: >=3.13" in metadata
-    assert "diabetes-progression = diabetes_progression.cli:main" in entry_points
+    assert "diabetes-progression = diabetes_progression.sdk.cli:main" in entry_points
 
 
 # --- Installed --------------------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ def test_the_source_distribution_holds_what_building_and_training_need(
         "model/artifacts/model.json",
         "model/data/diabetes_data_raw.csv.gz",
         "model/data/diabetes_target.csv.gz",
-        "model/train.py",
+        "model/train/pipeline.py",
     } <= names
     others = {
         n for n in names if n.startswith(("lambda_fn", "infra_cdk", "scripts", "tests", "node_modules"))

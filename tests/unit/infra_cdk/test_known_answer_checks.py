@@ -19,8 +19,9 @@ import pytest
 
 from infra_cdk.deployment.checks import known_answer_checks
 from infra_cdk.deployment.pre_traffic_hook import hook
-from model import contract
-from model.artifact import Coefficients, ModelArtifact, load_artifact
+from model.core import contract
+from model.core.artifact import Coefficients, ModelArtifact
+from model.core.serving import load_artifact
 
 TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:diabetes-progression-staging:3"
 

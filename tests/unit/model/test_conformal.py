@@ -7,18 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import train as train_module
-from model.artifact import ModelArtifact, Scale
-from model.conformal import (
+from model.core.artifact import ModelArtifact, Scale
+from model.sdk import cli
+from model.train import command
+from model.train.conformal import (
     Calibration,
     calibrate,
     conformal_quantile,
     nested_cross_validation,
     scale_of,
 )
-from model.dataset import load_dataset
-from model.evaluation import closed_form, out_of_fold
-from model.train import CV_FOLDS, TrainingConfig, train
+from model.train.dataset import load_dataset
+from model.train.evaluation import closed_form, out_of_fold
+from model.train.pipeline import CV_FOLDS, TrainingConfig, train
 
 
 def test_cross_validated_coverage_of_the_90_percent_interval_is_between_87_and_93_percent(
@@ -38,7 +39,7 @@ def test_cross_validated_coverage_of_the_90_percent_interval_is_between_87_and_9
 
 
 def test_absolute_residuals_grow_with_bmi_which_is_why_the_interval_adapts(model_artifact: ModelArtifact):
-    # The measurement behind the choice of a normalised interval (see model/conformal.py)
+    # The measurement behind the choice of a normalised interval (see model/train/conformal.py)
     train_split = load_dataset().train
     residuals = train_split.y - out_of_fold(
         train_split.x, train_split.y, closed_form, folds=CV_FOLDS, seed=TrainingConfig().seed
@@ -132,7 +133,7 @@ def test_a_miscalibrated_interval_via_the_cli_writes_no_artifact(monkeypatch, ca
     real = Calibration.quantile
     monkeypatch.setattr(Calibration, "quantile", lambda self, level: real(self, level - 0.15))
     out = tmp_path / "model.json"
-    assert train_module.main(["--out", str(out)]) == train_module.EXIT_GATE_FAILED
+    assert cli.main(["train", "--out", str(out)]) == command.EXIT_GATE_FAILED
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "calibration" in err

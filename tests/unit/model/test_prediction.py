@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model import contract, prediction
-from model.artifact import ModelArtifact
-from model.jsontypes import ValidationError
+from model.core import contract, prediction
+from model.core.artifact import ModelArtifact
+from model.core.jsontypes import ValidationError
 
 # Closed-form least squares on BMI alone (the team guide's reference); the trainer converges to it.
 REFERENCE_SLOPE = 10.112441

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
-from model.artifact import ModelArtifact, write_artifact_atomically
+from model.core import contract
+from model.core.artifact import ModelArtifact, write_artifact_atomically
 from scripts.dev.server import DEPLOYED, ModelWatch, function_environment, printable
 
 

@@ -3,7 +3,7 @@ measure of their coverage (numpy only).
 
 **Why normalised.** The absolute cross-validated residuals grow with BMI (docs/model_card.md shows the
 evidence), so one half-width for everyone would be too wide for lean patients and too narrow for heavy ones.
-The interval is ``prediction +- q * scale(bmi)``, where ``scale`` (:class:`model.artifact.Scale`) is a
+The interval is ``prediction +- q * scale(bmi)``, where ``scale`` (:class:`model.core.artifact.Scale`) is a
 least-squares line through the absolute residuals, floored at half their mean so that it stays positive
 for every BMI the service accepts, and ``q`` is the conformal quantile of the normalised scores
 ``|residual| / scale(bmi)``: the ceil((n + 1) * level)-th smallest of the n training rows' scores.
@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .artifact import Scale
+from ..core.artifact import Scale
 from .dataset import FloatArray
 from .evaluation import Fitter, closed_form, kfold, out_of_fold
 

@@ -25,11 +25,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from . import __version__, contract
-from .artifact import ArtifactError, ModelArtifact
-from .jsontypes import ValidationError
+from .. import __version__
+from ..core import contract
+from ..core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
+from ..core.jsontypes import ValidationError
+from ..core.schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse
+from ..train import command as training
 from .predictor import Model, load_model
-from .schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse
 
 if TYPE_CHECKING:
     from .client import ApiError
@@ -55,6 +57,7 @@ exit status:
 """
 INPUT_ERROR: Final = "The input is not valid."
 WIDTH: Final = 100  # the descriptions' width (the epilog is laid out by hand)
+Parser = argparse.ArgumentParser
 
 
 class Predictor(Protocol):
@@ -76,12 +79,21 @@ class CommandError(Exception):
         self.status, self.message, self.body = status, message, body
 
 
+BMIS_HELP: Final = (
+    f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are "
+    f"answered in order, at most {contract.BATCH_MAX}"
+)
+JSON_HELP: Final = "print the API's JSON answer (on failure, its error shape) instead of a table"
+ARTIFACT_HELP: Final = "a model artifact (default: the bundled one)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog=PROG,
         description=textwrap.fill(
             "Diabetes progression one year after baseline, predicted from BMI (kg/m²) by a linear model with "
-            "90% prediction intervals: in this process, or by calling a running stage of the service.",
+            f"{INTERVAL_LEVEL:.0%} prediction intervals: in this process, or by calling a running stage of "
+            "the service.",
             WIDTH,
         ),
         epilog=EXIT_STATUS,
@@ -90,20 +102,14 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
+    def command(name: str, summary: str, text: str = "", epilog: str = EXIT_STATUS) -> Parser:
         return commands.add_parser(
             name,
             help=summary,
-            description=textwrap.fill(description or summary, WIDTH),
-            epilog=EXIT_STATUS,
+            description=textwrap.fill(text or summary, WIDTH),
+            epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-
-    bmis_help = (
-        f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are "
-        f"answered in order, at most {contract.BATCH_MAX}"
-    )
-    json_help = "print the API's JSON answer (on failure, its error shape) instead of a table"
 
     predict = command(
         "predict",
@@ -111,33 +117,43 @@ def parser() -> argparse.ArgumentParser:
         "Predicts from one or more BMIs with the trained model, in this process, as the service would: the "
         "same numbers, intervals, extrapolation flags and limits. Needs nothing but the package.",
     )
-    predict.add_argument("bmis", nargs="+", type=float, metavar="BMI", help=bmis_help)
-    predict.add_argument(
-        "--artifact", type=Path, metavar="PATH", help="a model artifact (default: the bundled one)"
-    )
-    predict.add_argument("--json", action="store_true", help=json_help)
-
+    predict.add_argument("bmis", nargs="+", type=float, metavar="BMI", help=BMIS_HELP)
+    predict.add_argument("--artifact", type=Path, metavar="PATH", help=ARTIFACT_HELP)
+    predict.add_argument("--json", action="store_true", help=JSON_HELP)
     info = command(
         "info", "describe the model: version, coefficients, metrics, gates, training range, limits"
     )
-    info.add_argument(
-        "--artifact", type=Path, metavar="PATH", help="a model artifact (default: the bundled one)"
-    )
+    info.add_argument("--artifact", type=Path, metavar="PATH", help=ARTIFACT_HELP)
     info.add_argument("--json", action="store_true", help="print what GET /v1/model answers")
-
-    call = command(
-        "call",
-        "ask a running stage of the service (local or deployed)",
-        "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a deployed "
-        "one (--url of its ApiUrl, or --stack), whose protected routes are signed with AWS Signature "
-        "Version 4 from the standard AWS credential chain (environment, profile, SSO, container or instance "
-        "role). Throttling (429) and 502/503/504 are retried with jittered exponential backoff. Signing and "
-        f"--stack need botocore: {_install('client')}.",
+    _call_arguments(
+        command(
+            "call",
+            "ask a running stage of the service (local or deployed)",
+            "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a "
+            "deployed one (--url of its ApiUrl, or --stack), whose protected routes are signed with AWS "
+            "Signature Version 4 from the standard AWS credential chain (environment, profile, SSO, "
+            "container or instance role). Throttling (429) and 502/503/504 are retried with jittered "
+            f"exponential backoff. Signing and --stack need botocore: {_install('client')}.",
+        )
     )
+    training.add_arguments(
+        command(
+            "train",
+            "train, gate and write a model artifact (python -m model.train; needs numpy)",
+            f"Trains, gates and writes the model artifact. Needs numpy ({_install('train')}) and the data "
+            "set, which is not installed with the package: pass --data DIR, the model/data directory of a "
+            "checkout of the source repository.",
+            epilog=training.EPILOG,
+        )
+    )
+    return top
+
+
+def _call_arguments(call: Parser) -> None:
     target = call.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="the stage's base URL, e.g. http://127.0.0.1:3000 or its ApiUrl")
     target.add_argument("--stack", metavar="NAME", help="read the URL from this stack's ApiUrl output")
-    call.add_argument("bmis", nargs="*", type=float, metavar="BMI", help=bmis_help)
+    call.add_argument("bmis", nargs="*", type=float, metavar="BMI", help=BMIS_HELP)
     what = call.add_mutually_exclusive_group()
     what.add_argument("--info", action="store_true", help="GET /v1/model instead of predicting")
     what.add_argument("--health", action="store_true", help="GET /health instead of predicting")
@@ -157,23 +173,13 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--retries", type=_count, default=3, metavar="N", help="retries after the first try (default 3)"
     )
-    call.add_argument("--json", action="store_true", help=json_help)
-
-    command(
-        "train",
-        "train, gate and write a model artifact (python -m model.train; needs numpy)",
-        "Trains the model (the project's trainer; its options follow: `train --help`). Needs numpy "
-        f"({_install('train')}) and the data set, which is not installed with the package: pass "
-        "--data DIR, the model/data directory of a checkout of the source repository.",
-    ).add_argument("options", nargs=argparse.REMAINDER, help="the trainer's options (see `train --help`)")
-    return top
+    call.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["train"]:  # the trainer parses its own options, --help included
-        return _train(args_list[1:])
-    args = parser().parse_args(args_list)
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "train":
+        return _train(args)
     try:
         return _run(args)
     except BrokenPipeError:  # `diabetes-progression info | head`: the reader left, which is not an error here
@@ -247,17 +253,15 @@ def _api_exit_status(error: ApiError) -> int:
     return EXIT_FAILED
 
 
-def _train(options: list[str]) -> int:
+def _train(args: argparse.Namespace) -> int:
     try:  # imported afresh, not found as an attribute of the package: a failed import must fail here
-        importlib.import_module(".train", __package__)
+        importlib.import_module("..train.pipeline", __package__)
     except ImportError as exc:  # numpy
         print(f"{PROG}: error: training needs {exc.name or 'numpy'}: {_install('train')}", file=sys.stderr)
         return EXIT_FAILED
-    from . import train
-
     for termination in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(termination, train.exit_on_termination)
-    return train.main(options, prog=f"{PROG} train")
+        signal.signal(termination, training.exit_on_termination)
+    return training.run(args)
 
 
 # --- Output -----------------------------------------------------------------------------------------------

@@ -43,10 +43,10 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from . import __version__, contract
-from .jsontypes import ValidationError, read
-from .predictor import as_number
-from .schemas import (
+from .. import __version__
+from ..core import contract
+from ..core.jsontypes import ValidationError, read
+from ..core.schemas import (
     BatchPredictResponse,
     ErrorDetail,
     ErrorResponse,
@@ -54,6 +54,7 @@ from .schemas import (
     ModelInfoResponse,
     PredictResponse,
 )
+from .predictor import as_number
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials

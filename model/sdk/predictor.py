@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from .artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact
-from .jsontypes import read
-from .prediction import respond, respond_batch
-from .schemas import (
+from ..core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact
+from ..core.jsontypes import read
+from ..core.prediction import respond, respond_batch
+from ..core.schemas import (
     LIMITS,
     BatchPredictRequest,
     BatchPredictResponse,
@@ -33,6 +33,7 @@ from .schemas import (
     PredictRequest,
     PredictResponse,
 )
+from ..core.serving import load_artifact
 
 __all__ = ["BUNDLED_ARTIFACT", "Model", "as_number", "load_model"]
 

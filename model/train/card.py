@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from .artifact import CALIBRATION_GATE, CONVERGENCE_GATE, QUALITY_GATE, ModelArtifact
+from ..core.artifact import CALIBRATION_GATE, CONVERGENCE_GATE, QUALITY_GATE, ModelArtifact
 from .conformal import BoolArray, NestedCrossValidation
 from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
 from .evaluation import random_holdout_pass_rate
 
 if TYPE_CHECKING:
-    from .train import TrainingOutcome
+    from .pipeline import TrainingOutcome
 
 RANDOM_SPLITS: Final = 2000
 CARD_NAME: Final = "model_card.md"

@@ -1,0 +1,2 @@
+"""The core the Lambda image runs: the artifact's schema, the request and response types, the predictions and
+the service's contract. Standard library only; nothing here imports the trainer or the SDK."""
