@@ -29,7 +29,7 @@ from setuptools import build_meta as setuptools_backend
 ARTIFACT: Final = Path("model", "artifacts", "model.json")
 # Loads the artifact as the function and the package do: refused if it is corrupt or below the serving policy.
 _CHECK: Final = (
-    "import pathlib, sys; from model.core.artifact import load_artifact;"
+    "import pathlib, sys; from model.core.serving import load_artifact;"
     "load_artifact(pathlib.Path(sys.argv[1]))"
 )
 

@@ -112,7 +112,11 @@ def test_the_wheel_holds_the_package_and_its_trained_model_only(
         f"diabetes_progression/{p.relative_to(REPO_ROOT / 'model').as_posix()}"
         for p in (REPO_ROOT / "model").rglob("*.py")
     }
-    package = modules | {"diabetes_progression/artifacts/model.json", "diabetes_progression/py.typed"}
+    package = modules | {
+        "diabetes_progression/artifacts/model.json",
+        "diabetes_progression/py.typed",
+        "diabetes_progression/train/card.md",
+    }
     metadata = {
         f"diabetes_progression-1.0.0.dist-info/{name}"
         for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt", "licenses/LICENSE")

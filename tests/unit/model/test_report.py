@@ -5,19 +5,10 @@ import pytest
 
 from model.sdk import cli
 from model.train import command
-from model.train.card import (
-    CALIBRATION_PLOT,
-    CARD_NAME,
-    FIT_PLOT,
-    LOSS_PLOT,
-    MIN_SUBGROUP,
-    render_card,
-    subgroups,
-    wilson,
-    write_report,
-)
+from model.train.card import CALIBRATION_PLOT, CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card, write_report
 from model.train.dataset import load_dataset
 from model.train.pipeline import TrainingConfig, TrainingOutcome, train
+from model.train.stats import MIN_SUBGROUP, subgroups, wilson
 from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
