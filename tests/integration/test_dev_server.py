@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from model.core import contract
-from scripts.dev.server import DevServer
+from scripts.dev.http_gateway import DevServer
 
 
 class RecordingInvoker:

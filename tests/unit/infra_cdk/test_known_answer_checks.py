@@ -30,7 +30,7 @@ class InProcessLambdaClient:
     """``lambda_client.invoke`` answered by the real handler running in this process."""
 
     def __init__(self) -> None:
-        from scripts.dev.server import InProcessInvoker
+        from scripts.dev.invoke import InProcessInvoker
 
         self._invoker = InProcessInvoker()
         self.invocations: list[dict[str, Any]] = []
