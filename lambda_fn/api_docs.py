@@ -22,7 +22,8 @@ import aws_lambda_powertools
 from lambda_fn import errors
 from lambda_fn.encoding import to_json
 from model.core import contract
-from model.core.jsontypes import ValidationError, json_schema, read
+from model.core.jsonschema import json_schema
+from model.core.jsontypes import ValidationError, read
 from model.core.schemas import ErrorResponse
 
 if TYPE_CHECKING:

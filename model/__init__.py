@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-__version__: Final = "1.0.0"
+from .core import __version__
 
 if TYPE_CHECKING:
     from .core.artifact import ArtifactError, ModelArtifact
@@ -46,6 +46,10 @@ _WHERE: Final = {
     "ValidationError": "core.jsontypes",
     "load_model": "sdk.predictor",
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)  # the public API, whether or not a name has been loaded yet
 
 
 def __getattr__(name: str) -> Any:

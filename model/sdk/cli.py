@@ -25,8 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .. import __version__
-from ..core import contract
+from ..core import __version__, contract
 from ..core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
 from ..core.jsontypes import ValidationError
 from ..core.schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse

@@ -43,8 +43,7 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from .. import __version__
-from ..core import contract
+from ..core import __version__, contract
 from ..core.jsontypes import ValidationError, read
 from ..core.schemas import (
     BatchPredictResponse,

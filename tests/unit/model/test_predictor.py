@@ -150,6 +150,7 @@ def test_the_package_names_its_entry_points_lazily() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = package.nothing
     assert sorted(package.__all__) == sorted(["__version__", *package._WHERE])
+    assert dir(package) == sorted(package.__all__)  # the public API is what dir() shows
 
 
 def test_importing_the_function_s_modules_loads_neither_the_api_nor_the_client() -> None:
