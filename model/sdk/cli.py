@@ -23,17 +23,18 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from ..core import __version__, contract
 from ..core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
 from ..core.jsontypes import ValidationError
-from ..core.schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse
+from ..core.schemas import ModelInfoResponse
 from ..train import command as training
+from . import output
 from .predictor import Model, load_model
 
 if TYPE_CHECKING:
-    from .client import ApiError
+    from .client import ApiError, Client
 
 PROG: Final = "diabetes-progression"
 EXIT_OK: Final = 0
@@ -57,16 +58,6 @@ exit status:
 INPUT_ERROR: Final = "The input is not valid."
 WIDTH: Final = 100  # the descriptions' width (the epilog is laid out by hand)
 Parser = argparse.ArgumentParser
-
-
-class Predictor(Protocol):
-    """What :class:`.predictor.Model` and :class:`.client.Client` both answer."""
-
-    def predict(self, bmi: float) -> PredictResponse: ...
-
-    def predict_batch(self, bmis: Sequence[float]) -> BatchPredictResponse: ...
-
-    def model_info(self) -> ModelInfoResponse: ...
 
 
 class CommandError(Exception):
@@ -264,81 +255,24 @@ def _train(args: argparse.Namespace) -> int:
 
 
 # --- Output -----------------------------------------------------------------------------------------------
-def _print_predictions(predictor: Predictor, bmis: list[float], *, as_json: bool) -> None:
+def _print_predictions(predictor: Model | Client, bmis: list[float], *, as_json: bool) -> None:
     try:
-        if len(bmis) == 1:
-            one = predictor.predict(bmis[0])
-            answer: Any = one
-            rows = [
-                (
-                    bmis[0],
-                    one["prediction"],
-                    one["interval"]["lower"],
-                    one["interval"]["upper"],
-                    one["extrapolated"],
-                )
-            ]
-            level, version = one["interval"]["level"], one["model_version"]
-        else:
-            many = predictor.predict_batch(bmis)
-            answer = many
-            intervals = many["intervals"]
-            rows = list(
-                zip(
-                    bmis,
-                    many["predictions"],
-                    intervals["lower"],
-                    intervals["upper"],
-                    many["extrapolated"],
-                    strict=True,
-                )
-            )
-            level, version = intervals["level"], many["model_version"]
+        answer = predictor.predict(bmis[0]) if len(bmis) == 1 else predictor.predict_batch(bmis)
     except ValidationError as exc:  # refused in this process, in the service's words
         details = [{"field": i.field, "issue": i.issue} for i in exc.issues]
         body = contract.error_body("validation_error", INPUT_ERROR, details)
         issues = [f"{issue.field or 'the input'} {issue.issue}" for issue in exc.issues]
         more = [f"and {exc.hidden} more"] if exc.hidden else []
         raise CommandError(EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
-    if as_json:
-        print(json.dumps(answer))
-        return
-    print(f"{'BMI':>6}  {'prediction':>10}  {f'{level:.0%} interval':>14}")
-    for bmi, prediction, lower, upper, extrapolated in rows:
-        note = "  extrapolated: outside the training range" if extrapolated else ""
-        print(f"{bmi:>6g}  {prediction:>10.2f}  {f'{lower} to {upper}':>14}{note}")
-    print(f"model {version}")
+    print(json.dumps(answer) if as_json else output.table(bmis, answer))
 
 
 def _print_info(info: ModelInfoResponse, *, as_json: bool) -> None:
     artifact: ModelArtifact = info["artifact"]
     if as_json:
         print(json.dumps({"artifact": asdict(artifact), "limits": info["limits"]}))
-        return
-    c, f, m, i = artifact.coefficients, artifact.feature, artifact.metrics, artifact.interval
-    limits = info["limits"]
-    print(f"model {artifact.model_version} (artifact schema {artifact.schema_version})")
-    sign = "-" if c.intercept < 0 else "+"
-    print(f"  progression = {c.slope:.4f} * bmi {sign} {abs(c.intercept):.4f}   (bmi in {f.unit})")
-    print(
-        f"  trained on {artifact.training.n_train} patients with BMIs {f.train_min:g} to {f.train_max:g}: "
-        "outside that range answers are flagged extrapolated"
-    )
-    print(
-        f"  accepts BMIs {limits['bmi_min']:g} to {limits['bmi_max']:g}, "
-        f"1 to {limits['batch_max']} values per batch"
-    )
-    print(
-        f"  hold-out R² {m.holdout_r2:.3f}; {m.cv_folds}-fold cross-validated R² {m.cv_r2_mean:.3f} "
-        f"± {m.cv_r2_std:.3f}, RMSE {m.cv_rmse:.1f}, MAE {m.cv_mae:.1f}"
-    )
-    print(
-        f"  {i.level:.0%} prediction interval ({i.method}): cross-validated coverage {i.cv_coverage:.1%}, "
-        f"hold-out {i.holdout_coverage:.1%}"
-    )
-    for gate in m.gates:
-        print(f"  {gate.describe()}")
-    print(f"  data: {artifact.training.dataset}")
+    else:
+        print(output.describe(info))
 
 
 # --- Argument types ---------------------------------------------------------------------------------------
