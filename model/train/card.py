@@ -9,9 +9,7 @@ carry no software version (``metadata={"Software": None}``), so the same run wri
 
 from __future__ import annotations
 
-import math
 import string
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from ..core.artifact import CALIBRATION_GATE, QUALITY_GATE, ModelArtifact
-from . import plots, stats
+from . import plots, stats, tables
 from .conformal import BoolArray, NestedCrossValidation
 from .dataset import Dataset, FloatArray
 from .evaluation import random_holdout_pass_rate
@@ -32,7 +30,6 @@ CARD_NAME: Final = "model_card.md"
 FIT_PLOT: Final = "model_card_fit.png"
 CALIBRATION_PLOT: Final = "model_card_calibration.png"
 LOSS_PLOT: Final = "model_card_loss_curve.png"
-EXAMPLE_BMIS: Final = (20.0, 25.0, 27.3, 30.0, 35.0, 40.0)
 EXAMPLE_BMI: Final = 27.3  # the API documentation's example
 LEAN, HEAVY_BMI = 20.0, 38.0  # where the card shows how the interval widens with BMI
 TEMPLATE: Final = Path(__file__).with_name("card.md")
@@ -78,7 +75,7 @@ def render_card(outcome: TrainingOutcome) -> str:
         errors=nested.y - nested.predictions,
         covered=covered,
         holdout_inside=round(a.interval.holdout_coverage * a.training.n_holdout),
-        off=_off_promise(outcome.dataset, covered, a.interval.level),
+        off=tables.off_promise(outcome.dataset, covered, a.interval.level),
     )
     values = {**_limits(facts), **_reading(facts), **_accuracy(facts), **_method(facts)}
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
@@ -135,7 +132,7 @@ def _reading(facts: _Facts) -> dict[str, object]:
         "half_width_heavy": f"{interval.half_width(HEAVY_BMI):.0f}",
         "heavy": f"{HEAVY_BMI:g}",
         "cv_mae": f"{a.metrics.cv_mae:.0f}",
-        "example_rows": _example_rows(a),
+        "example_rows": tables.example_rows(a),
         "fit_plot": FIT_PLOT,
     }
 
@@ -144,10 +141,10 @@ def _accuracy(facts: _Facts) -> dict[str, object]:
     a, level, n_holdout, inside = facts.a, facts.level, facts.a.training.n_holdout, facts.holdout_inside
     tolerance = next(g for g in a.metrics.gates if g.name == CALIBRATION_GATE).threshold
     return {
-        "error_table": _error_table(a),
+        "error_table": tables.error_table(a),
         "cv_folds": a.metrics.cv_folds,
         "cv_folds_minus_1": a.metrics.cv_folds - 1,
-        "coverage_table": _coverage_table(a, int(facts.covered.sum()), facts.errors.size, inside),
+        "coverage_table": tables.coverage_table(a, int(facts.covered.sum()), facts.errors.size, inside),
         "gate_tolerance": f"{tolerance:g}",
         "level_number": f"{level:g}",
         "gate_low": f"{level - tolerance:.0%}",
@@ -155,12 +152,12 @@ def _accuracy(facts: _Facts) -> dict[str, object]:
         "n_holdout": n_holdout,
         "holdout_inside": inside,
         "holdout_range": stats.plausible_range(inside, n_holdout).replace("–", " to "),
-        "levels_table": _levels_table(facts.nested),
+        "levels_table": tables.levels_table(facts.nested),
         "calibration_plot": CALIBRATION_PLOT,
         "min_subgroup": stats.MIN_SUBGROUP,
-        "subgroup_rows": _subgroup_rows(facts.dataset, facts.errors, facts.covered),
-        "coverage_remark": _coverage_remark(facts.off, level),
-        "cohort": _cohort(facts.dataset),
+        "subgroup_rows": tables.subgroup_rows(facts.dataset, facts.errors, facts.covered),
+        "coverage_remark": tables.coverage_remark(facts.off, level),
+        "cohort": tables.cohort(facts.dataset),
     }
 
 
@@ -188,7 +185,7 @@ def _method(facts: _Facts) -> dict[str, object]:
         "spearman": f"{stats.spearman(dataset.train.x, np.abs(facts.errors)):.2f}",
         "scale_at_lean": f"{interval.scale.at(LEAN):.0f}",
         "scale_at_heavy": f"{interval.scale.at(HEAVY_BMI):.0f}",
-        "gates": _gates(a),
+        "gates": tables.gates(a),
         "loss_plot": LOSS_PLOT,
         "dataset": t.dataset,
         "data_digests": "\n".join(f"- `{name}`: `{digest}`" for name, digest in t.data_sha256.items()),
@@ -196,47 +193,6 @@ def _method(facts: _Facts) -> dict[str, object]:
         "random_splits": RANDOM_SPLITS,
         "pass_rate": f"{pass_rate:.0%}",
     }
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    def line(cells: Sequence[object]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
-
-    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
-
-
-def _error_table(a: ModelArtifact) -> str:
-    m, holdout = a.metrics, a.training.n_holdout
-    return _table(
-        ("measure", "value", "in words"),
-        [
-            ("typical error (root-mean-square), cross-validated", f"{m.cv_rmse:.0f}",
-             "the size of a typical miss on patients the model had not seen"),
-            ("average absolute error, cross-validated", f"{m.cv_mae:.0f}",
-             "on average a prediction is off by about this much, up or down"),
-            (f"typical / average error on the last {holdout} patients (hold-out)",
-             f"{math.sqrt(m.holdout_mse):.0f} / {m.holdout_mae:.0f}",
-             f"these {holdout} happen to be easier than average"),
-            ("typical error on the patients it was fitted to", f"{math.sqrt(m.train_mse):.0f}", ""),
-            ("share of differences explained (R²), cross-validated",
-             f"{m.cv_r2_mean:.2f} ± {m.cv_r2_std:.2f}",
-             "about a third; 1 would be perfect, 0 no better than the average"),
-            ("R² on the hold-out / on the fitted patients", f"{m.holdout_r2:.2f} / {m.train_r2:.2f}", ""),
-        ],
-    )  # fmt: skip
-
-
-def _coverage_table(a: ModelArtifact, cv_inside: int, n_train: int, holdout_inside: int) -> str:
-    interval, holdout = a.interval, a.training.n_holdout
-    return _table(
-        ("check", "patients", "inside their interval", "share", "plausible range (95%)"),
-        [
-            ("cross-validated, training patients (the gate)", n_train, cv_inside,
-             stats.pct(interval.cv_coverage), stats.plausible_range(cv_inside, n_train)),
-            (f"the last {holdout} patients (hold-out)", holdout, holdout_inside,
-             stats.pct(interval.holdout_coverage), stats.plausible_range(holdout_inside, holdout)),
-        ],
-    )  # fmt: skip
 
 
 def _signed(value: float, decimals: int) -> str:
@@ -247,102 +203,3 @@ def _answer(artifact: ModelArtifact, bmi: float) -> str:
     prediction = artifact.coefficients.predict(bmi)
     lower, upper = artifact.interval.bounds(bmi, prediction)
     return f"{prediction:.0f} [{lower}, {upper}]"
-
-
-def _example_rows(artifact: ModelArtifact) -> str:
-    rows = []
-    for bmi in EXAMPLE_BMIS:
-        prediction = artifact.coefficients.predict(bmi)
-        lower, upper = artifact.interval.bounds(bmi, prediction)
-        rows.append(f"| {bmi:g} | {prediction:.0f} | {lower} to {upper} | {upper - lower} |")
-    return "\n".join(rows)
-
-
-def _levels_table(nested: NestedCrossValidation) -> str:
-    levels = sorted(nested.half_widths)
-    return _table(
-        ("promised", *(f"{level:.0%}" for level in levels)),
-        [("measured", *(stats.pct(nested.coverage(level)) for level in levels))],
-    )
-
-
-def _subgroup_rows(dataset: Dataset, errors: FloatArray, covered: BoolArray) -> str:
-    everyone = np.ones_like(covered)
-    rows = [_subgroup_row("**everyone**", everyone, errors, covered)]
-    for heading, groups in stats.subgroups(dataset):
-        rows += [_subgroup_row(f"{heading} {g.name}", g.rows, errors, covered) for g in groups]
-    return "\n".join(rows)
-
-
-def _subgroup_row(name: str, rows: BoolArray, errors: FloatArray, covered: BoolArray) -> str:
-    n = int(rows.sum())
-    if n < stats.MIN_SUBGROUP:
-        return f"| {name} | {n} | too small to say anything | | | |"
-    inside = int(covered[rows].sum())
-    return (
-        f"| {name} | {n} | {stats.rmse(errors[rows]):.0f} | {stats.mae(errors[rows]):.0f} | "
-        f"{stats.pct(inside / n)} | {stats.plausible_range(inside, n)} |"
-    )
-
-
-def _off_promise(dataset: Dataset, covered: BoolArray, level: float) -> list[str]:
-    """Every reportable group whose plausible range excludes the promised level, described."""
-    off = []
-    for what, groups in stats.subgroups(dataset):
-        for g in groups:
-            n, inside = int(g.rows.sum()), int(covered[g.rows].sum())
-            low, high = stats.wilson(inside, n)
-            if n >= stats.MIN_SUBGROUP and not low <= level <= high:
-                side = "fewer" if high < level else "more"
-                off.append(f"{what} {g.name}, {stats.pct(inside / n)} inside ({side} than promised)")
-    return off
-
-
-def _coverage_remark(off: list[str], level: float) -> str:
-    if not off:
-        return (
-            f"No group with enough patients is clearly off the {level:.0%} promise; the ranges are wide, "
-            "so smaller differences cannot be ruled out."
-        )
-    return (
-        f"Clearly off the {level:.0%} promise, given their size: {'; '.join(off)}. The promise holds on "
-        "average over the study's patients, not within every group."
-    )
-
-
-def _cohort(dataset: Dataset) -> str:
-    def spread(values: FloatArray, decimals: int) -> str:
-        q1, median, q3 = np.percentile(values, [25, 50, 75])
-        return (
-            f"{values.min():.{decimals}f}–{values.max():.{decimals}f}, median {median:.{decimals}f} "
-            f"(half of the patients between {q1:.{decimals}f} and {q3:.{decimals}f})"
-        )
-
-    n = dataset.bmi.size
-    sexes = ", ".join(f"sex code {code}: {int((dataset.sex == code).sum())}" for code in (1, 2))
-    bmi_bands = ", ".join(
-        f"{name.split(' (')[0]}: {int(((dataset.bmi >= low) & (dataset.bmi < high)).sum())}"
-        for name, low, high in stats.BMI_BANDS
-    )
-    ages = ", ".join(
-        f"{low}–{high - 1}: {int(((dataset.age >= low) & (dataset.age < high)).sum())}"
-        for low, high in stats.AGE_BANDS
-    )
-    return f"""| | all {n} patients |
-|---|---|
-| sex | {sexes} |
-| age (years) | {spread(dataset.age, 0)} |
-| age bands | {ages} |
-| BMI (kg/m²) | {spread(dataset.bmi, 1)} |
-| BMI bands | {bmi_bands} |
-| progression after one year | {spread(dataset.target, 0)} |"""
-
-
-def _gates(artifact: ModelArtifact) -> str:
-    return _table(
-        ("gate", "requirement", "value", "result"),
-        [
-            (g.name, f"{g.comparison} {g.threshold:g}", f"{g.value:.6g}", "pass" if g.passed else "**FAIL**")
-            for g in artifact.metrics.gates
-        ],
-    )
