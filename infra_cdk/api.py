@@ -90,6 +90,10 @@ class PredictionApi(Construct):
             CKV_AWS_120="no response caching: predictions are POSTs and cheap; a cache would also hold "
             "health data",
         )
+        self._build_gateway_responses()
+        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
+
+    def _build_gateway_responses(self) -> None:
         for response_type, code in GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
@@ -105,7 +109,6 @@ class PredictionApi(Construct):
                     )
                 },
             )
-        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
 
     def _build_routes(self, integration: apigw.Integration) -> None:
         root = self.rest_api.root
