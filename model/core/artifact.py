@@ -26,8 +26,8 @@ FEATURE_NAME: Final = "bmi"
 FEATURE_UNIT: Final = "kg/m^2"
 DEFAULT_MIN_R2: Final = 0.4
 DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
-# The level every served interval has, and how far its cross-validated coverage may stray from it:
-# 0.9 +- 0.03, i.e. between 87% and 93% of held-out patients inside their interval.
+# The level every served interval has (the one constant: the trainer, the serving policy, the answers, the
+# card and the tests all read it), and how far its cross-validated coverage may stray from it.
 INTERVAL_LEVEL: Final = 0.9
 DEFAULT_MAX_COVERAGE_ERROR: Final = 0.03
 INTERVAL_METHOD: Final = "normalized-cv-conformal"

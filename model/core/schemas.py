@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypedDict
 
-from .artifact import ModelArtifact
+from .artifact import INTERVAL_LEVEL, ModelArtifact
 from .contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from .jsontypes import Doc, Items, Range
 
@@ -68,9 +68,9 @@ Prediction = Annotated[
 Level = Annotated[
     float,
     Doc(
-        "Nominal coverage of the interval, e.g. 0.9: for patients like the study's cohort, about this "
-        "share of measured outcomes falls inside their interval (the cross-validated coverage is in "
-        "GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
+        f"Nominal coverage of the interval, e.g. {INTERVAL_LEVEL:g}: for patients like the study's cohort, "
+        "about this share of measured outcomes falls inside their interval (the cross-validated coverage is "
+        "in GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
         "an extrapolated BMI."
     ),
 ]

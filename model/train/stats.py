@@ -12,8 +12,8 @@ import numpy as np
 from .conformal import BoolArray
 from .dataset import TRAIN_ROWS, Dataset, FloatArray
 
-# Below this many patients a group's coverage is not reported: at 90% coverage, the 95% plausible range
-# of an estimate from 30 patients is already about +-11 percentage points.
+# Below this many patients a group's coverage is not reported: for a share near the served level, the 95%
+# plausible range of an estimate from 30 patients is already about +-11 percentage points.
 MIN_SUBGROUP: Final = 30
 Z_95: Final = 1.959964  # the normal quantile of a 95% two-sided range
 AGE_BANDS: Final = ((19, 40), (40, 50), (50, 60), (60, 80))  # years, [low, high)

@@ -18,7 +18,7 @@ import pytest
 
 import model
 from model.core import contract
-from model.core.artifact import ModelArtifact
+from model.core.artifact import INTERVAL_LEVEL, ModelArtifact
 from model.core.serving import load_artifact
 from model.sdk import cli
 from model.sdk.client import ApiError, ConfigurationError, TransportError
@@ -45,7 +45,7 @@ def test_predict_prints_the_prediction_and_its_interval(capsys, local: Model) ->
     answer = local.predict(27.3)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["BMI", "prediction", "90%", "interval"]
+    assert lines[0].split() == ["BMI", "prediction", f"{INTERVAL_LEVEL:.0%}", "interval"]
     low, high = answer["interval"]["lower"], answer["interval"]["upper"]
     assert lines[1].split() == ["27.3", f"{answer['prediction']:.2f}", str(low), "to", str(high)]
     assert lines[2] == f"model {local.version}"

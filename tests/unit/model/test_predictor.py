@@ -15,7 +15,7 @@ import pytest
 
 import model as package
 from model.core import contract
-from model.core.artifact import ArtifactError, ModelArtifact
+from model.core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
 from model.core.jsontypes import ValidationError
 from model.core.schemas import LIMITS
 from model.sdk import predictor
@@ -53,7 +53,7 @@ def test_one_prediction_is_the_line_with_its_interval(model: Model) -> None:
     c, interval = model.artifact.coefficients, model.artifact.interval
     assert answer["prediction"] == c.slope * 27.3 + c.intercept
     lower, upper = interval.bounds(27.3, answer["prediction"])
-    assert answer["interval"] == {"level": 0.9, "lower": lower, "upper": upper}
+    assert answer["interval"] == {"level": INTERVAL_LEVEL, "lower": lower, "upper": upper}
     assert answer["model_version"] == model.version
     assert answer["extrapolated"] is False
     assert set(answer) == {"prediction", "interval", "model_version", "extrapolated"}
