@@ -1,9 +1,5 @@
-"""Every failure, translated into the contract's one error shape (:func:`model.core.contract.error_body`).
-
-The texts are ours: a library's message (a JSON decoder's position report, a stack trace) never reaches a
-client, because it can change with a dependency upgrade and can leak internals. What went wrong internally
-is logged instead. Patient inputs are health data: no error text or log line repeats a submitted value.
-"""
+"""Every failure in the contract's one error shape (:func:`model.core.contract.error_body`). The texts are
+ours: a library's message never reaches a client, and no error text or log line repeats a submitted value."""
 
 from __future__ import annotations
 

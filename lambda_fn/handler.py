@@ -1,12 +1,6 @@
-"""The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond.
-
-Everything with logic lives elsewhere: the domain in :mod:`model.core.prediction` and the bodies' types in
-:mod:`model.core.schemas` (both shared with the installable package's Python API, so the function and the
-package answer alike), body reading in :mod:`lambda_fn.request_body`, the error shape in
-:mod:`lambda_fn.errors`, telemetry in :mod:`lambda_fn.observability`, the documentation in
-:mod:`lambda_fn.api_docs`. The model is loaded at import (the Lambda init phase) and a bad artifact makes
-that import fail: see :mod:`lambda_fn.model_store`.
-"""
+"""The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond. The
+logic lives in ``model.core`` (shared with the Python API) and the sibling modules; the model is loaded at
+import, and a bad artifact fails the init (:mod:`lambda_fn.model_store`)."""
 
 from __future__ import annotations
 

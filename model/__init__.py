@@ -1,15 +1,13 @@
 """Diabetes progression from BMI: the trained model, its Python API, its command line and its HTTP client.
 
-Installed (``pip install .``), this package is ``diabetes_progression``; in its source repository the same
-directory is the package ``model``, which the function, the infrastructure and the tests import. Hence
-relative imports between its modules, and nothing at import time: the names below load on first use, so
-``import model.core.serving`` in the function's cold start costs what it did.
+Installed, this package is ``diabetes_progression``; in the repository the same directory is ``model``. Its
+public API is ``__all__`` (what ``dir()`` shows), loaded on first use: importing the package costs nothing, so
+the function's cold start pays only for ``model.core``.
 
     from diabetes_progression import load_model, Client
 
     load_model().predict(27.3)  # in this process, from the bundled artifact
-    Client("http://127.0.0.1:3000").predict(27.3)  # the same answer, from a running service
-"""
+    Client("http://127.0.0.1:3000").predict(27.3)  # the same answer, from a running service"""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""Known answers for the pre-traffic hook, computed at synthesis from the model artifact being deployed.
-
-The requests and expected fields are typed by the function's own request and response types
-(``model.core.schemas``) and the expectations come from the artifact's coefficients and prediction interval
-(``model.core.artifact``), so the hook checks the new version against the model that was trained, not against
-numbers copied into the infrastructure.
-"""
+"""Known answers for the pre-traffic hook, computed at synthesis from the artifact being deployed and typed by
+the function's own request and response types: the new version is checked against the model that was
+trained, not against numbers copied into the infrastructure."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""Safe deployment: CodeDeploy shifts the ``live`` alias to each new version, guarded by a pre-traffic hook
-and rolled back automatically when a rollback alarm fires.
-
-Production shifts by canary (10% for 5 minutes), Staging all at once (it has no users to protect, and its
-end-to-end suite runs right after). Either way the hook must pass before the first request moves.
-
-Except on a stage's first deployment, which creates the alias pointing straight at the first version (the
-alias's UpdatePolicy applies to updates only): docs/architecture.md, "Canary with automatic rollback".
-"""
+"""Safe deployment: CodeDeploy shifts the ``live`` alias to each new version behind a pre-traffic hook, and
+rolls back when a rollback alarm fires; Production by canary (10% for 5 minutes), Staging all at once. A
+stage's first deployment creates the alias on the first version (docs/architecture.md, "Canary")."""
 
 from __future__ import annotations
 

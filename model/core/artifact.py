@@ -1,15 +1,10 @@
-"""The model artifact: one schema shared by the trainer (which writes it) and the function (which serves it).
+"""The model artifact's schema, shared by the trainer (which writes it) and the function (which serves it).
 
-Standard library only, on purpose: the Lambda image copies this module next to the function and must not
-pull numpy or the trainer in. The dataclasses below are the schema: :mod:`.jsontypes` reads a document
-strictly against them (exact fields, strict types, finite numbers) and documents them for ``/v1/model``.
-An artifact is a canonical JSON document; its ``sha256`` field is the digest of the canonical encoding of
-every other field, so corruption, truncation and hand edits that did not recompute it are refused at load.
-(An unkeyed digest cannot stop a deliberate forger who recomputes it: what guards the served file is the
-image, promoted by digest, and the pre-traffic check of its answers.)
-
-Loading it, fail-closed, and the policy of what may be served: :mod:`.serving`.
-"""
+Standard library only: the image holds it. The dataclasses are the schema (:mod:`.jsontypes` reads a document
+strictly against them and :mod:`.jsonschema` documents them for ``/v1/model``). An artifact is a canonical
+JSON document whose ``sha256`` field digests every other field, so corruption and hand edits are refused at
+load (:mod:`.serving`); what guards against a forger is the image, promoted by digest, and the pre-traffic
+check of its answers."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The service's contract, defined once: routes, input limits, environment and telemetry names.
-
-Imported by the function, the infrastructure (authorization per route, alarms on these metrics), the
-local development server and the end-to-end suite. Standard library only and free of side effects, so
-that importing it costs nothing at cold start and nothing at synthesis.
-"""
+"""The service's contract, defined once: routes, input limits, errors, environment and telemetry names.
+Standard library only and free of side effects: importing it costs nothing at cold start or synthesis."""
 
 from __future__ import annotations
 

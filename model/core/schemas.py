@@ -1,11 +1,5 @@
-"""The API's bodies, declared once as annotated types: they validate requests (:mod:`.jsontypes`), type the
-function's answers and this package's (mypy), and generate the OpenAPI document (``lambda_fn.api_docs``).
-
-Requests are strict: a JSON string, boolean or null is never a number, unknown fields are refused (a typo
-such as ``{"bmi ": 27}`` is an error, not silently ignored) and numbers must be finite. The limits come from
-:mod:`.contract`. The same types are what the Python API (:mod:`.predictor`) and the HTTP client
-(:mod:`.client`) return, so a prediction has one shape wherever it is made. Standard library only.
-"""
+"""The API's bodies, declared once as annotated types: they validate requests (strictly: :mod:`.jsontypes`),
+type the function's and the package's answers, and generate the OpenAPI document. Standard library only."""
 
 from __future__ import annotations
 

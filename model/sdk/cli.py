@@ -1,15 +1,7 @@
-"""The command line: ``diabetes-progression`` (``python -m model`` in the repository).
+"""The command line: ``diabetes-progression`` (``python -m model`` in the repository; usage: README).
 
-    diabetes-progression predict 27.3 22 45.1         # in this process, from the bundled artifact
-    diabetes-progression predict --json 27.3          # the API's JSON answer
-    diabetes-progression info                         # the model's metadata
-    diabetes-progression call --url http://127.0.0.1:3000 27.3
-    diabetes-progression call --stack Staging-Service 27.3 22   # signed with your AWS credentials
-    diabetes-progression train --data path/to/model/data --out model.json
-
-``predict`` and ``call`` print the same table (or, with ``--json``, the same JSON: the API's answer), because
-the Python API (:mod:`.predictor`) and the client (:mod:`.client`) return the same types.
-"""
+``predict`` and ``call`` print the same table, or with ``--json`` the API's answer, because the Python API
+(:mod:`.predictor`) and the client (:mod:`.client`) return the same types."""
 
 from __future__ import annotations
 

@@ -1,31 +1,11 @@
-"""The HTTP client of the service: the same answers as the Python API, from a running stage.
+"""The HTTP client of a running stage: the Python API's answers, typed the same (README, docs/clients.md).
 
-    from diabetes_progression import Client
-
-    client = Client("https://abc123.execute-api.eu-west-1.amazonaws.com/staging/")  # or Client.for_stack(...)
-    client.predict(27.3)  # the PredictResponse of POST /v1/predict, typed as Model.predict's
-    client.predict_batch([22.0, 27.3, 45.1])
-    client.model_info()["artifact"].model_version  # a ModelArtifact, read strictly from GET /v1/model
-
-- **Signing.** A deployed stage's protected routes take AWS Signature Version 4 (service ``execute-api``).
-  The signature is botocore's own (the ``client`` extra), from the standard credential chain: environment,
-  profile (``profile=`` or ``AWS_PROFILE``), SSO, web identity, container and instance roles. The region is
-  ``region=``, else the one in an ``execute-api`` host name, else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
-  profile's. A loopback URL (the local development server) is not signed unless ``sign=True``; public routes
-  never are. Only ``host``, ``content-type`` and botocore's ``x-amz-*`` headers are signed: hop-by-hop headers
-  may be rewritten on the way and would break the signature.
-- **Errors.** An answer in the API's error shape raises :class:`ApiError` (status, code, message, details);
-  a network failure :class:`TransportError`; a success the client cannot read as its documented type
-  :class:`ResponseError`; missing botocore, credentials or region :class:`ConfigurationError`. All are
-  :class:`ClientError`.
-- **Retries.** 429 (throttled) and 502, 503, 504 are retried with full-jitter exponential backoff (every
-  route of this API is a pure function of its input, so a repeat is safe), honouring ``Retry-After``, as is a
-  connection the server closed or reset; a timeout is not (it already took ``timeout`` seconds). Each
-  attempt is signed afresh.
-
-Standard library HTTP (urllib; its proxy variables apply), redirects not followed (a signature is for one
-URL). botocore is imported only to sign or to read a stack's outputs.
-"""
+A deployed stage's protected routes are signed with AWS Signature Version 4 (:mod:`.aws`); a loopback URL is
+not, unless ``sign=True``. An error answer raises :class:`ApiError`, and everything raised is a
+:class:`ClientError`. 429 and 502-504, and connections closed or reset by the server, are retried with
+full-jitter exponential backoff honouring ``Retry-After`` (every route is a pure function of its input, so a
+repeat is safe); a timeout is not. Standard library HTTP; redirects are not followed (a signature is for one
+URL)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
-"""The model card: a Markdown page for the people who will read it (clinicians and product owners first,
-ML engineers last), plus three plots (matplotlib: a dev dependency, or the package's `report` extra).
-
-Every number comes from the training outcome (the artifact, the data, the nested cross-validation that
-measured the interval) and is printed to the precision it deserves: whole units for the outcome, which a
-typical error of ~50 makes the honest resolution, percentages with one decimal for coverage. The PNGs
-carry no software version (``metadata={"Software": None}``), so the same run writes the same bytes.
-"""
+"""The model card: a Markdown page for clinicians and product owners first, ML engineers last (``card.md``
+filled in here), with its tables (:mod:`.tables`) and plots (:mod:`.plots`). Every number comes from the
+training outcome, printed to the precision it deserves (whole units for the outcome, one decimal for
+coverage percentages)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
 """The ``train`` command: ``diabetes-progression train`` and ``python -m model.train`` are this one command,
-parsed by the one parser of :mod:`model.sdk.cli`. Importing this module needs no numpy: ``--help`` and the
-options' checks work without the ``train`` extra, and :func:`run` imports the trainer.
-
-Exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments (``--report`` without
-matplotlib included); 3 a gate failed (one line on stderr, no artifact written; a ``--report`` directory still
-receives the model card, marked FAIL). Every file written is named on stdout. The gates' thresholds can be
-made stricter than the serving policy (:mod:`model.core.artifact`), never looser: the function would refuse
-the artifact.
-"""
+parsed by the one parser of :mod:`model.sdk.cli`. Importing it needs no numpy (``--help`` and the options'
+checks work without the ``train`` extra); :func:`run` imports the trainer. Gate thresholds can be made
+stricter than the serving policy, never looser: the function would refuse the artifact."""
 
 from __future__ import annotations
 

@@ -3,16 +3,9 @@
     python -m scripts.bench.function [--quick] [--baseline REF] [--json build/bench/function.json]
 
 Every measurement runs in a fresh ``python -S`` process whose only import path is the image-equivalent
-directory (scripts/dev/image_root.py), through the real entry point, with API Gateway REST proxy events
-built by the development server's adapter. The timed process runs scripts/bench/function_worker.py, which
-imports nothing of this harness. Results and the machine they came from: docs/benchmarks.md.
-
-The cold start is also compared, in interleaved rounds of one run each, with its floors (a bare
-interpreter, the Lambda runtime client's import, loading the artifact, a minimal Powertools app), with the
-function as it was at ``--baseline`` (built from that commit's own Dockerfile and lock) and with the system
-this service replaces (scripts/bench/replaced_system.py, in its own virtual environment). ``--quick``
-leaves the comparison out.
-"""
+directory, through the real entry point (scripts/bench/function_worker.py, which imports nothing of this
+harness). The cold start is also compared, in interleaved rounds, with its floors, with the function at
+``--baseline`` and with the replaced system; ``--quick`` leaves that out. Results: docs/benchmarks.md."""
 
 from __future__ import annotations
 

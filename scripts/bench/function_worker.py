@@ -1,11 +1,6 @@
-"""The timed side of scripts/bench/function.py, run as
-
-    python -S -s function_worker.py KIND EVENTS_JSON ITERATIONS
-
-with the image-equivalent directory as its only import path. It imports only the function (and what the
-function itself imports) while timing, and answers with one JSON line on its standard output; the
-function's own log and metric lines go to /dev/null (in Lambda they go to a pipe the runtime reads).
-"""
+"""The timed side of scripts/bench/function.py: ``python -S -s function_worker.py KIND EVENTS_JSON ITERATIONS``
+with the image-equivalent directory as its only import path. It imports only the function while timing and
+answers one JSON line; the function's own logs and metrics go to /dev/null."""
 
 from __future__ import annotations  # annotations stay strings: typing is not imported before timing
 

@@ -1,11 +1,7 @@
-"""Training benchmark: wall time of `python -m model.train` and convergence spread over 200 seeds.
+"""Training benchmark: wall time of `python -m model.train` and convergence spread over seeds, beside a replay
+of the replaced system's optimiser (constant rate 0.1, 15 000 single-sample steps on scaled BMI).
 
-    .venv/bin/python -m scripts.bench.train [--runs 10] [--seeds 200]
-
-Prints a Markdown section for docs/benchmarks.md. For comparison it also replays the optimiser of the system
-this service replaces (constant learning rate 0.1, one random sample per step with replacement, 15 000 steps,
-on scikit-learn's scaled BMI) over the same seeds and reports how often its hold-out R² clears the gate.
-"""
+    .venv/bin/python -m scripts.bench.train [--runs 10] [--seeds 200]"""
 
 from __future__ import annotations
 

@@ -1,17 +1,10 @@
-"""Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would.
+"""Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would; a
+development tool, not a production server.
 
-A development tool, not a production server. Each request becomes a proxy event (``apigw_proxy``) for the
-real entry point, ``contract.HANDLER``: imported in this process, or with ``--rie`` run under the real Lambda
-Runtime Interface Emulator from the image-equivalent directory (``rie``), so that init errors, logs and
-timings show as on Lambda. One invocation at a time, as in one execution environment.
-
-What it prints: the served model and its artifact at start, then one line per request (method, route,
-status, duration, predictions); the function's JSON logs and EMF metrics only with ``--json-logs``. A
-retrained artifact is noticed on the next request (one ``stat`` per request): in-process, the function is
-imported again with it (a new cold start, as a new deployment would give); under ``--rie`` it says that a
-restart is needed. Protocol errors (framing, limits, timeouts) are answered in the contract's error shape;
-what it logs is bounded, escaped, and never a request's body, query or an unknown path.
-"""
+The function is imported in this process or, with ``--rie``, run under the real Lambda Runtime Interface
+Emulator from the image-equivalent directory (:mod:`.invoke`, :mod:`.rie`), one invocation at a time. It
+prints the served model, then one line per request (``--json-logs``: the function's logs and metrics too),
+and notices a retrained artifact on the next request. The HTTP side: :mod:`.http_gateway`."""
 
 from __future__ import annotations
 
