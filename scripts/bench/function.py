@@ -161,8 +161,8 @@ def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
 
 # --- The cold-start comparison ----------------------------------------------------------------------------
 LOAD_ARTIFACT: Final = """
-from model.core.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
-load_artifact(DEFAULT_ARTIFACT_PATH)
+from model.core.serving import load_artifact, served_artifact_path
+load_artifact(served_artifact_path())
 print(1)
 """
 MINIMAL_APP: Final = """

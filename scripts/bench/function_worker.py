@@ -1,4 +1,4 @@
-"""The timed side of scripts/bench/function.py: ``python -S -s function_worker.py KIND EVENTS_JSON ITERATIONS``
+"""The timed side of scripts/bench/function.py: ``python -S -s function_worker.py KIND EVENTS_JSON N``
 with the image-equivalent directory as its only import path. It imports only the function while timing and
 answers one JSON line; the function's own logs and metrics go to /dev/null."""
 
