@@ -114,8 +114,9 @@ class DeliveryAccessStack(Stack):
             "AmazonAPIGatewayPushToCloudWatchLogs",
         )
 
-    def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
-        role = iam.Role(
+    def _new_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
+        """The stage's role, trusted by GitHub's OIDC provider for this repository's environment only."""
+        return iam.Role(
             self,
             f"{settings.name}DeliveryRole",
             role_name=settings.delivery_role_name,
@@ -131,7 +132,63 @@ class DeliveryAccessStack(Stack):
                 },
             ),
         )
-        for statement in _delivery_statements(settings):
+
+    def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
+        role = self._new_delivery_role(settings, provider_arn)
+        partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
+        qualifier = settings.bootstrap_qualifier
+        for statement in (
+            # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
+            # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
+            iam.PolicyStatement(
+                sid="AssumeOwnStageBootstrapRoles",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[
+                    f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{name}-role-{account}-{region}"
+                    for name in _BOOTSTRAP_ROLES
+                ],
+            ),
+            # The API's id is generated in another stack (another Stage: no cross-references), so the
+            # statement names the account, region and API stage, and leaves the API id open.
+            iam.PolicyStatement(
+                sid="InvokeOwnStageApi",
+                actions=["execute-api:Invoke"],
+                resources=[f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"],
+            ),
+            # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
+            # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
+            iam.PolicyStatement(
+                sid="ReadOwnStack",
+                actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+                resources=[
+                    f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
+                ],
+            ),
+            # The read-only calls of the preflight, which the Release runs before every deployment.
+            iam.PolicyStatement(
+                sid="PreflightReads",
+                actions=[
+                    "ssm:GetParameter",
+                    "ecr:DescribeRepositories",
+                    "servicequotas:GetServiceQuota",
+                    "lambda:GetFunctionConcurrency",
+                    "apigateway:GET",
+                    "iam:GetOpenIDConnectProvider",
+                ],
+                resources=[
+                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
+                    f"arn:{partition}:ecr:{region}:{account}:repository/"
+                    f"{settings.container_assets_repository(account)}",
+                    f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
+                    f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
+                    f"arn:{partition}:apigateway:{region}::/account",
+                    f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PreflightAccountSettings", actions=["lambda:GetAccountSettings"], resources=["*"]
+            ),
+        ):
             role.add_to_policy(statement)
         self._acknowledge_open_ids(role, settings)
         return role
@@ -164,59 +221,3 @@ class DeliveryAccessStack(Stack):
             "lambda:GetAccountSettings (read-only: the account's concurrency quota) has no resource type",
             applies_to="Resource::*",
         )
-
-
-def _delivery_statements(settings: StageSettings) -> tuple[iam.PolicyStatement, ...]:
-    """What a stage's delivery role may do: its own bootstrap, API and stack, and the preflight's reads."""
-    partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
-    qualifier = settings.bootstrap_qualifier
-    return (
-        # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
-        # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
-        iam.PolicyStatement(
-            sid="AssumeOwnStageBootstrapRoles",
-            actions=["sts:AssumeRole", "sts:TagSession"],
-            resources=[
-                f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{name}-role-{account}-{region}"
-                for name in _BOOTSTRAP_ROLES
-            ],
-        ),
-        # The API's id is generated in another stack (another Stage: no cross-references), so the
-        # statement names the account, region and API stage, and leaves the API id open.
-        iam.PolicyStatement(
-            sid="InvokeOwnStageApi",
-            actions=["execute-api:Invoke"],
-            resources=[f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"],
-        ),
-        # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
-        # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
-        iam.PolicyStatement(
-            sid="ReadOwnStack",
-            actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-            resources=[f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"],
-        ),
-        # The read-only calls of the preflight, which the Release runs before every deployment.
-        iam.PolicyStatement(
-            sid="PreflightReads",
-            actions=[
-                "ssm:GetParameter",
-                "ecr:DescribeRepositories",
-                "servicequotas:GetServiceQuota",
-                "lambda:GetFunctionConcurrency",
-                "apigateway:GET",
-                "iam:GetOpenIDConnectProvider",
-            ],
-            resources=[
-                f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
-                f"arn:{partition}:ecr:{region}:{account}:repository/"
-                f"{settings.container_assets_repository(account)}",
-                f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
-                f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
-                f"arn:{partition}:apigateway:{region}::/account",
-                f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
-            ],
-        ),
-        iam.PolicyStatement(
-            sid="PreflightAccountSettings", actions=["lambda:GetAccountSettings"], resources=["*"]
-        ),
-    )
