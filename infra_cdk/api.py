@@ -21,9 +21,10 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra_cdk.compliance import acknowledge_nag, skip_checkov
+from infra_cdk.gateway_responses import GATEWAY_RESPONSES
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
 # API Gateway's own error message, which it renders as a quoted and escaped JSON string.
@@ -81,15 +82,19 @@ class PredictionApi(Construct):
             self.rest_api,
             "APIG2",
             "every body is validated by the function against the one definition of its request type "
-            "(model/schemas.py); an edge validator would judge the same bodies a second time, with codes "
-            "of its own",
+            "(model/core/schemas.py); an edge validator would judge the same bodies a second time, with "
+            "codes of its own",
         )
         skip_checkov(
             self.stage,
             CKV_AWS_120="no response caching: predictions are POSTs and cheap; a cache would also hold "
             "health data",
         )
-        for response_type, code in contract.GATEWAY_RESPONSES.items():
+        self._build_gateway_responses()
+        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
+
+    def _build_gateway_responses(self) -> None:
+        for response_type, code in GATEWAY_RESPONSES.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
@@ -104,7 +109,6 @@ class PredictionApi(Construct):
                     )
                 },
             )
-        self._build_routes(apigw.LambdaIntegration(alias, allow_test_invoke=False))
 
     def _build_routes(self, integration: apigw.Integration) -> None:
         root = self.rest_api.root

@@ -1,14 +1,11 @@
-"""The CDK app: the Staging and Production stages and the DeliveryAccess stack(s). cdk.json runs it as
-``python -m infra_cdk.app`` from the repository root, which makes ``lambda_fn`` and ``model`` importable.
+"""The CDK app: the Staging and Production stages and the DeliveryAccess stack(s), run by cdk.json as
+``python -m infra_cdk.app`` from the repository root. Stages are configured by infra_cdk/settings.py only.
 
-Stages are configured by infra_cdk/settings.py only; context keys (``-c key=value``) say what to build:
-``image_digest`` (a release: each stage runs that digest from its bootstrap repository instead of building
-lambda_fn/Dockerfile), ``github_repository`` (``owner/name`` the DeliveryAccess roles trust; default
-``$GITHUB_REPOSITORY``; without it those stacks are left out), ``github_oidc_provider_arn`` (the account's
-existing GitHub OIDC provider, trusted instead of creating one) and ``model_artifact`` (default
-model/artifacts/model.json). One DeliveryAccess stack per account, in its stages' region: ``DeliveryAccess``,
-or ``DeliveryAccess-Staging`` and ``DeliveryAccess-Production`` with one account per stage.
-"""
+Context keys say what to build: ``image_digest`` (a release: each stage runs that digest instead of building
+lambda_fn/Dockerfile), ``github_repository`` (the ``owner/name`` the DeliveryAccess roles trust; default
+``$GITHUB_REPOSITORY``, without it those stacks are left out), ``github_oidc_provider_arn`` (an existing
+provider to trust) and ``model_artifact`` (default model/artifacts/model.json). One DeliveryAccess stack per
+account: ``DeliveryAccess``, or ``DeliveryAccess-Staging`` and ``-Production`` with one account per stage."""
 
 from __future__ import annotations
 
@@ -29,7 +26,8 @@ from infra_cdk.settings import (
     StageSettings,
     delivery_access_stacks,
 )
-from model.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, load_artifact
+from model.core.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError
+from model.core.serving import load_artifact
 
 
 def build(app: App, stages: Sequence[StageSettings] = STAGES) -> App:

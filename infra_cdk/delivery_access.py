@@ -120,8 +120,9 @@ class DeliveryAccessStack(Stack):
             "AmazonAPIGatewayPushToCloudWatchLogs",
         )
 
-    def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
-        role = iam.Role(
+    def _new_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
+        """The stage's role, trusted by GitHub's OIDC provider for this repository's environment only."""
+        return iam.Role(
             self,
             f"{settings.name}DeliveryRole",
             role_name=settings.delivery_role_name,
@@ -137,6 +138,9 @@ class DeliveryAccessStack(Stack):
                 },
             ),
         )
+
+    def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
+        role = self._new_delivery_role(settings, provider_arn)
         partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
         qualifier = settings.bootstrap_qualifier
         for statement in (
@@ -166,35 +170,7 @@ class DeliveryAccessStack(Stack):
                     f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
                 ],
             ),
-            # The read-only calls of the preflight, which the Release runs before every deployment.
-            iam.PolicyStatement(
-                sid="PreflightReads",
-                actions=[
-                    "ssm:GetParameter",
-                    "ecr:DescribeRepositories",
-                    "servicequotas:GetServiceQuota",
-                    "lambda:GetFunctionConcurrency",
-                    "apigateway:GET",
-                    "iam:GetOpenIDConnectProvider",
-                    "iam:GetRole",
-                ],
-                resources=[
-                    f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
-                    f"arn:{partition}:ecr:{region}:{account}:repository/"
-                    f"{settings.container_assets_repository(account)}",
-                    f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
-                    f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
-                    f"arn:{partition}:apigateway:{region}::/account",
-                    f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
-                    f"arn:{partition}:iam::{account}:role/{settings.delivery_role_name}",  # its own trust
-                ],
-            ),
-            # Read-only calls with no resource type: the concurrency quota, WAF's account-wide log policy.
-            iam.PolicyStatement(
-                sid="PreflightAccountSettings",
-                actions=["lambda:GetAccountSettings", "logs:DescribeResourcePolicies"],
-                resources=["*"],
-            ),
+            *_preflight_reads(settings),
         ):
             role.add_to_policy(statement)
         self._acknowledge_open_ids(role, settings)
@@ -229,3 +205,40 @@ class DeliveryAccessStack(Stack):
             "concurrency quota, WAF's log policy) have no resource type",
             applies_to="Resource::*",
         )
+
+
+def _preflight_reads(settings: StageSettings) -> list[iam.PolicyStatement]:
+    """The read-only calls of the preflight (scripts/release/preflight.py), which the Release runs as the
+    delivery role before every deployment."""
+    partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
+    qualifier = settings.bootstrap_qualifier
+    return [
+        iam.PolicyStatement(
+            sid="PreflightReads",
+            actions=[
+                "ssm:GetParameter",
+                "ecr:DescribeRepositories",
+                "servicequotas:GetServiceQuota",
+                "lambda:GetFunctionConcurrency",
+                "apigateway:GET",
+                "iam:GetOpenIDConnectProvider",
+                "iam:GetRole",
+            ],
+            resources=[
+                f"arn:{partition}:ssm:{region}:{account}:parameter/cdk-bootstrap/{qualifier}/version",
+                f"arn:{partition}:ecr:{region}:{account}:repository/"
+                f"{settings.container_assets_repository(account)}",
+                f"arn:{partition}:servicequotas:{region}:{account}:lambda/{LAMBDA_CONCURRENCY_QUOTA_CODE}",
+                f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
+                f"arn:{partition}:apigateway:{region}::/account",
+                f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
+                f"arn:{partition}:iam::{account}:role/{settings.delivery_role_name}",  # its own trust
+            ],
+        ),
+        # Read-only calls with no resource type: the concurrency quota, WAF's account-wide log policy.
+        iam.PolicyStatement(
+            sid="PreflightAccountSettings",
+            actions=["lambda:GetAccountSettings", "logs:DescribeResourcePolicies"],
+            resources=["*"],
+        ),
+    ]

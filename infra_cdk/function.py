@@ -1,9 +1,6 @@
 """The prediction function: the image built from ``lambda_fn/``, its role, its logs and its ``live`` alias.
-
-Lambda gives CPU in proportion to memory and the cold start (imports, model load) is CPU-bound, so the
-stage's memory buys CPU, not space; Staging's matches Production's so its latency predicts theirs
-(measurements: docs/benchmarks.md#function). arm64: the function is pure Python, and Graviton costs less.
-"""
+Memory buys CPU for a CPU-bound cold start, Staging's matches Production's so its latency predicts theirs
+(docs/benchmarks.md#function); arm64: pure Python, and Graviton costs less."""
 
 from __future__ import annotations
 
@@ -22,7 +19,7 @@ from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.identifiers import IMAGE_DIGEST
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 LIVE_ALIAS = "live"
 DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root

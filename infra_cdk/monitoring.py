@@ -21,7 +21,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 _MINUTE = Duration.minutes(1)
 # From 100 requests in a minute, the p99 is no longer the slowest request: one cold start (the first calls
@@ -47,6 +47,28 @@ class Monitoring(Construct):
         self._settings = settings
         self._api_name = api_name
         self._function = function
+        self.topic = self._build_topic(key)
+        api_5xx_rate, api_p99_latency = self._build_api_alarms()
+        function_errors, function_throttles, extrapolated_inputs = self._build_function_alarms(alias)
+        self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
+        self._alarms = [
+            api_5xx_rate,
+            api_p99_latency,
+            function_errors,
+            function_throttles,
+            extrapolated_inputs,
+        ]
+        for alarm in self._alarms:
+            alarm.add_alarm_action(actions.SnsAction(self.topic))
+            alarm.add_ok_action(actions.SnsAction(self.topic))
+        dashboard = self._build_dashboard()
+        self.dashboard_url = (
+            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards:name={dashboard.dashboard_name}"
+        )
+
+    def _build_topic(self, key: kms.IKey) -> sns.Topic:
+        settings = self._settings
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -62,6 +84,10 @@ class Monitoring(Construct):
             sns.Subscription(
                 self, f"AlarmSubscriber{index}", topic=self.topic, endpoint=endpoint, protocol=protocol
             )
+        return self.topic
+
+    def _build_api_alarms(self) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+        settings = self._settings
         api_5xx_rate = self._alarm(
             "Api5xxRate",
             cloudwatch.MathExpression(
@@ -90,6 +116,12 @@ class Monitoring(Construct):
                 f"{P99_MIN_REQUESTS} requests or more"
             ),
         )
+        return api_5xx_rate, api_p99_latency
+
+    def _build_function_alarms(
+        self, alias: lambda_.Alias
+    ) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
+        settings, function = self._settings, self._function
         # On the alias: during a canary these are the errors of the versions actually taking traffic.
         function_errors = self._alarm(
             "FunctionErrors",
@@ -117,22 +149,7 @@ class Monitoring(Construct):
             ),
             periods=2,
         )
-        self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
-        self._alarms = [
-            api_5xx_rate,
-            api_p99_latency,
-            function_errors,
-            function_throttles,
-            extrapolated_inputs,
-        ]
-        for alarm in self._alarms:
-            alarm.add_alarm_action(actions.SnsAction(self.topic))
-            alarm.add_ok_action(actions.SnsAction(self.topic))
-        dashboard = self._build_dashboard()
-        self.dashboard_url = (
-            f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
-            f"#dashboards:name={dashboard.dashboard_name}"
-        )
+        return function_errors, function_throttles, extrapolated_inputs
 
     def _allow_cloudwatch_alarms_to_publish(self, key: kms.IKey) -> None:
         # Both halves, scoped to this account (confused deputy): the topic policy (enforce_ssl gives the topic

@@ -26,7 +26,7 @@ from constructs import Construct
 
 from infra_cdk.log_groups import stage_log_group
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 
 BODY_SIZE_RULE = "SizeRestrictions_BODY"
 OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"

@@ -17,7 +17,7 @@ from infra_cdk.function import PredictionFunction, container_image
 from infra_cdk.monitoring import Monitoring
 from infra_cdk.protection import WebProtection
 from infra_cdk.settings import StageSettings
-from model.artifact import ModelArtifact
+from model.core.artifact import ModelArtifact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from infra_cdk.identifiers import ACCOUNT, ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN, REGION
-from model.contract import SERVICE_NAME
+from model.core.contract import SERVICE_NAME
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 
@@ -298,12 +298,3 @@ STAGES: Final = check_stages(
         ),
     )
 )
-
-
-def stack_region(stack_name: str) -> str | None:
-    """The region of a stack this app deploys (a stage's service stack or a DeliveryAccess stack), from the
-    settings: the one region rule, so the CLI's default region and AWS_REGION never send a command of the
-    project to look elsewhere. None for a stack the settings do not know."""
-    regions = {stage.stack_name: stage.region for stage in STAGES}
-    regions |= {name: group[0].region for name, group in delivery_access_stacks(STAGES).items()}
-    return regions.get(stack_name)

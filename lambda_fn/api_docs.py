@@ -1,13 +1,7 @@
-"""The OpenAPI document and the Swagger UI page, generated from the handler's operations.
-
-Each operation names its contract route, its request and response types (:mod:`model.schemas`, the same
-types that validate and build the bodies) and a request example; the response example is what the route's
-own answer function returns for that request (its numbers shown to 4 significant digits, at least one
-decimal: an example is read by people), and the error examples are what the real error builders return, so
-no example can drift from what the function answers. The page inlines the Swagger UI bundle that
-ships with Powertools (~1.7 MB), so it works without a CDN; both are built on the first request and cached
-by the handler.
-"""
+"""The OpenAPI document and the Swagger UI page, generated from the handler's operations: the schemas are the
+types that validate the bodies, the response examples are the routes' own answers (rounded for people) and
+the error examples the real error builders', so no example can drift. The page inlines Powertools' Swagger
+UI bundle (no CDN); both are built on the first request and cached by the handler."""
 
 from __future__ import annotations
 
@@ -21,9 +15,10 @@ import aws_lambda_powertools
 
 from lambda_fn import errors
 from lambda_fn.encoding import to_json
-from model import contract
-from model.jsontypes import ValidationError, json_schema, read
-from model.schemas import ErrorResponse
+from model.core import contract
+from model.core.jsonschema import json_schema
+from model.core.jsontypes import ValidationError, read
+from model.core.schemas import ErrorResponse
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent

@@ -1,9 +1,5 @@
-"""Every failure, translated into the contract's one error shape (:func:`model.contract.error_body`).
-
-The texts are ours: a library's message (a JSON decoder's position report, a stack trace) never reaches a
-client, because it can change with a dependency upgrade and can leak internals. What went wrong internally
-is logged instead. Patient inputs are health data: no error text or log line repeats a submitted value.
-"""
+"""Every failure in the contract's one error shape (:func:`model.core.contract.error_body`). The texts are
+ours: a library's message never reaches a client, and no error text or log line repeats a submitted value."""
 
 from __future__ import annotations
 
@@ -15,8 +11,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from lambda_fn.encoding import to_json
 from lambda_fn.observability import logger, note_error, record_rejection
-from model import contract
-from model.jsontypes import Issue, ValidationError
+from model.core import contract
+from model.core.jsontypes import Issue, ValidationError
 
 JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."

@@ -1,16 +1,12 @@
-"""What an API Gateway REST proxy event must look like before the resolver may read it.
-
-API Gateway never sends most of what this refuses, but the entry point must never raise: a malformed event
-(a null ``requestContext``, a missing ``path``, a body that is not text...) is answered 400, like any other
-request that cannot be read, and a caller's method or path only ever reaches a message or a log line once it
-is known to be short and printable.
-"""
+"""What an API Gateway REST proxy event must look like before the resolver may read it. The entry point never
+raises: a malformed event is answered 400, and a method or path reaches a message or log line only once it
+is known to be short and printable."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from model import contract
+from model.core import contract
 
 _MAPS: Final = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
 _MULTI_MAPS: Final = ("multiValueHeaders", "multiValueQueryStringParameters")

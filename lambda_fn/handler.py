@@ -1,12 +1,6 @@
-"""The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond.
-
-Everything with logic lives elsewhere: the domain in :mod:`model.prediction` and the bodies' types in
-:mod:`model.schemas` (both shared with the installable package's Python API, so the function and the
-package answer alike), body reading in :mod:`lambda_fn.request_body`, the error shape in
-:mod:`lambda_fn.errors`, telemetry in :mod:`lambda_fn.observability`, the documentation in
-:mod:`lambda_fn.api_docs`. The model is loaded at import (the Lambda init phase) and a bad artifact makes
-that import fail: see :mod:`lambda_fn.model_store`.
-"""
+"""The Lambda entry point (contract.HANDLER): one Powertools resolver, routes that parse and respond. The
+logic lives in ``model.core`` (shared with the Python API) and the sibling modules; the model is loaded at
+import, and a bad artifact fails the init (:mod:`lambda_fn.model_store`)."""
 
 from __future__ import annotations
 
@@ -24,9 +18,9 @@ from lambda_fn.encoding import to_json
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
 from lambda_fn.request_body import read_body
-from model import contract, prediction
-from model.prediction import BatchPrediction
-from model.schemas import (
+from model.core import contract, prediction
+from model.core.prediction import BatchPrediction
+from model.core.schemas import (
     LIMITS,
     BatchPredictRequest,
     BatchPredictResponse,

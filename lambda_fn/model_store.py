@@ -1,18 +1,14 @@
-"""The served model: loaded once, at init, through the shared artifact schema, and never served if invalid.
-
-Fail closed: :func:`load_model` raises :class:`model.artifact.ArtifactError` for a missing, corrupt,
-tampered (checksum), unsupported (schema version), non-finite or below-gate artifact, and the handler
-module calls it at import time. An exception during import fails the Lambda init phase, so the function
-never answers a request with a bad model: the deployment's health check and the canary alarm see it
-instead (and the previous version keeps serving).
-"""
+"""The served model, loaded once at init through the shared schema, fail-closed: an invalid artifact raises
+during import, so the init fails and the function never answers with a bad model (the deployment's checks
+see it, and the previous version keeps serving)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from lambda_fn.observability import logger
-from model.artifact import ArtifactError, ModelArtifact, load_artifact, served_artifact_path
+from model.core.artifact import ArtifactError, ModelArtifact
+from model.core.serving import load_artifact, served_artifact_path
 
 
 def load_model(path: Path | None = None) -> ModelArtifact:

@@ -1,13 +1,7 @@
-"""Logging and metrics: the process-wide Powertools singletons and the few events the function reports.
-
-- Logs are structured JSON; every line carries the correlation id (API Gateway's request id) and, once the
-  model is loaded, its version.
-- Patient inputs are health data: nothing here accepts a BMI value. Only counts, codes and field names.
-- Metrics are CloudWatch EMF lines flushed once per invocation, in contract.METRICS_NAMESPACE, with the
-  low-cardinality dimensions service and stage; the model version travels as metadata (contract.py says why).
-- No Powertools Tracer: the X-Ray SDK it needs costs more than the whole cold start (docs/benchmarks.md),
-  and Lambda's active tracing records the invocation without it.
-"""
+"""Logging and metrics: the Powertools singletons and the few events the function reports. Every log line is
+JSON with the request id and the model version; patient inputs are health data, so nothing here accepts a
+BMI. EMF metrics are flushed once per invocation (dimensions service and stage). No Tracer: the X-Ray SDK
+costs more than the whole cold start, and Lambda's active tracing works without it (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from model import contract
+from model.core import contract
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -1,15 +1,10 @@
 """Reading a request body: from the raw event to a value of the route's declared request type.
 
-The checks that need no parsing come first, each a clear 4xx: content type and encoding (415; 400 when
-the headers disagree), size (413), emptiness (400), then JSON syntax (400), then the declared type (422:
-:mod:`model.jsontypes`), then a field given twice (422: JSON parsers keep the last value, so
-``{"bmi": 30, "bmi": 31}`` would otherwise be answered for a value the client may not have meant).
-
-Work is bounded by the body's size *and* its shape: parsing costs per token, so a body with more commas than
-any valid request can hold is refused before it is parsed (a 1 MiB body of 300 000 empty objects would
-otherwise cost ten valid batches), and integers are read as floats (CPython's integer parsing is quadratic
-in the number of digits). docs/operations.md ("Threat model") lists what bounds each input.
-"""
+The checks that need no parsing come first, each a clear 4xx: content type and encoding (415, or 400 when the
+headers disagree), size (413), emptiness (400); then JSON syntax (400), the declared type (422) and a field
+given twice (422: a parser keeps the last value, which the client may not have meant). Work is bounded by
+size and shape: more commas than a valid request can hold are refused before parsing, and integers are read
+as floats (CPython parses long integers in quadratic time). docs/operations.md ("Threat model")."""
 
 from __future__ import annotations
 
@@ -19,8 +14,8 @@ import json
 from typing import TYPE_CHECKING, Any, Final
 
 from lambda_fn import errors
-from model import contract
-from model.jsontypes import Issue, ValidationError, read
+from model.core import contract
+from model.core.jsontypes import Issue, ValidationError, read
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -41,7 +36,7 @@ def header_values(event: APIGatewayProxyEvent, name: str) -> set[str]:
 
 
 def read_body[T](event: APIGatewayProxyEvent, kind: type[T]) -> T:
-    """The body as ``kind``, or an :class:`errors.ApiError` / :class:`model.jsontypes.ValidationError`."""
+    """The body as ``kind``, or an :class:`errors.ApiError` / :class:`.jsontypes.ValidationError`."""
     _check_declared_encoding(event)
     text = _text(event.get("body"), base64_encoded=event.get("isBase64Encoded") is True)
     if not text or text.isspace():

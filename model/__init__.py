@@ -1,28 +1,26 @@
 """Diabetes progression from BMI: the trained model, its Python API, its command line and its HTTP client.
 
-Installed (``pip install .``), this package is ``diabetes_progression``; in its source repository the same
-directory is the package ``model``, which the function, the infrastructure and the tests import. Hence
-relative imports between its modules, and nothing at import time: the names below load on first use, so
-``import model.artifact`` in the function's cold start costs what it did.
+Installed, this package is ``diabetes_progression``; in the repository the same directory is ``model``. Its
+public API is ``__all__`` (what ``dir()`` shows), loaded on first use: importing the package costs nothing, so
+the function's cold start pays only for ``model.core``.
 
     from diabetes_progression import load_model, Client
 
     load_model().predict(27.3)  # in this process, from the bundled artifact
-    Client("http://127.0.0.1:3000").predict(27.3)  # the same answer, from a running service
-"""
+    Client("http://127.0.0.1:3000").predict(27.3)  # the same answer, from a running service"""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-__version__: Final = "1.0.0"
+from .core import __version__
 
 if TYPE_CHECKING:
-    from .artifact import ArtifactError, ModelArtifact
-    from .client import ApiError, Client, ClientError
-    from .jsontypes import ValidationError
-    from .predictor import Model, load_model
+    from .core.artifact import ArtifactError, ModelArtifact
+    from .core.jsontypes import ValidationError
+    from .sdk.client import ApiError, Client, ClientError
+    from .sdk.predictor import Model, load_model
 
 __all__ = [
     "ApiError",
@@ -37,15 +35,19 @@ __all__ = [
 ]
 
 _WHERE: Final = {
-    "ApiError": "client",
-    "ArtifactError": "artifact",
-    "Client": "client",
-    "ClientError": "client",
-    "Model": "predictor",
-    "ModelArtifact": "artifact",
-    "ValidationError": "jsontypes",
-    "load_model": "predictor",
+    "ApiError": "sdk.client",
+    "ArtifactError": "core.artifact",
+    "Client": "sdk.client",
+    "ClientError": "sdk.client",
+    "Model": "sdk.predictor",
+    "ModelArtifact": "core.artifact",
+    "ValidationError": "core.jsontypes",
+    "load_model": "sdk.predictor",
 }
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)  # the public API, whether or not a name has been loaded yet
 
 
 def __getattr__(name: str) -> Any:

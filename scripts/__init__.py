@@ -1,11 +1,5 @@
-"""Everything here is run from the repository root, as `python -m scripts.<group>.<module>`:
-
-- ``scripts.dev``: what people run while developing (the local service, the emulator);
-- ``scripts.bench``: benchmarks, run by hand (docs/benchmarks.md);
-- ``scripts.release``: the release steps the workflows run.
-
-``setup``, ``test`` and ``serve`` are the shell entry points the README gives.
-"""
+"""Run from the repository root as `python -m scripts.<group>.<module>`: ``scripts.dev`` (the local service),
+``scripts.bench`` (benchmarks, docs/benchmarks.md), ``scripts.release`` (the steps the workflows run)."""
 
 from pathlib import Path
 from typing import Final

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact, write_artifact_atomically
+from model.core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, write_artifact_atomically
+from model.core.serving import load_artifact
 from scripts import REPO_ROOT
 
 
@@ -29,8 +30,8 @@ def train_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[
 def model_artifact_path() -> Path:
     """The bundled artifact at its default location (what the image copies), retrained unless it is exactly
     what the default run of the current trainer produces (a stale one would test yesterday's model)."""
-    from model.dataset import load_dataset
-    from model.train import TrainingConfig, train
+    from model.train.dataset import load_dataset
+    from model.train.pipeline import TrainingConfig, train
 
     artifact = train(TrainingConfig(), load_dataset()).artifact
     if (

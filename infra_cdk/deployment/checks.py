@@ -1,10 +1,6 @@
-"""Known answers for the pre-traffic hook, computed at synthesis from the model artifact being deployed.
-
-The requests and expected fields are typed by the function's own request and response types
-(``model.schemas``) and the expectations come from the artifact's coefficients and prediction interval
-(``model.artifact``), so the hook checks the new version against the model that was trained, not against
-numbers copied into the infrastructure.
-"""
+"""Known answers for the pre-traffic hook, computed at synthesis from the artifact being deployed and typed by
+the function's own request and response types: the new version is checked against the model that was
+trained, not against numbers copied into the infrastructure."""
 
 from __future__ import annotations
 
@@ -13,9 +9,9 @@ from dataclasses import asdict
 from typing import Any
 
 from infra_cdk.deployment.pre_traffic_hook.hook import Check
-from model import contract
-from model.artifact import ModelArtifact
-from model.schemas import (
+from model.core import contract
+from model.core.artifact import ModelArtifact
+from model.core.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     HealthResponse,

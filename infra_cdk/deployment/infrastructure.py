@@ -1,12 +1,6 @@
-"""Safe deployment: CodeDeploy shifts the ``live`` alias to each new version, guarded by a pre-traffic hook
-and rolled back automatically when a rollback alarm fires.
-
-Production shifts by canary (10% for 5 minutes), Staging all at once (it has no users to protect, and its
-end-to-end suite runs right after). Either way the hook must pass before the first request moves.
-
-Except on a stage's first deployment, which creates the alias pointing straight at the first version (the
-alias's UpdatePolicy applies to updates only): docs/architecture.md, "Canary with automatic rollback".
-"""
+"""Safe deployment: CodeDeploy shifts the ``live`` alias to each new version behind a pre-traffic hook, and
+rolls back when a rollback alarm fires; Production by canary (10% for 5 minutes), Staging all at once. A
+stage's first deployment creates the alias on the first version (docs/architecture.md, "Canary")."""
 
 from __future__ import annotations
 
@@ -25,7 +19,7 @@ from constructs import Construct
 from infra_cdk.compliance import acknowledge_nag, cfn_resource, skip_checkov
 from infra_cdk.function import acknowledge_common_findings, logs_and_role
 from infra_cdk.settings import HOOK_RESERVED_CONCURRENCY, StageSettings
-from model import contract
+from model.core import contract
 
 HOOK_RUNTIME_DIR = Path(__file__).resolve().parent / "pre_traffic_hook"
 

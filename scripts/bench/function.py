@@ -3,22 +3,14 @@
     python -m scripts.bench.function [--quick] [--baseline REF] [--json build/bench/function.json]
 
 Every measurement runs in a fresh ``python -S`` process whose only import path is the image-equivalent
-directory (scripts/dev/image_root.py), through the real entry point, with API Gateway REST proxy events
-built by the development server's adapter. The timed process runs scripts/bench/function_worker.py, which
-imports nothing of this harness. Results and the machine they came from: docs/benchmarks.md.
-
-The cold start is also compared, in interleaved rounds of one run each, with its floors (a bare
-interpreter, the Lambda runtime client's import, loading the artifact, a minimal Powertools app), with the
-function as it was at ``--baseline`` (built from that commit's own Dockerfile and lock) and with the system
-this service replaces (scripts/bench/replaced_system.py, in its own virtual environment). ``--quick``
-leaves the comparison out.
-"""
+directory, through the real entry point (scripts/bench/function_worker.py, which imports nothing of this
+harness). The cold start is also compared, in interleaved rounds, with its floors, with the function at
+``--baseline`` and with the replaced system; ``--quick`` leaves that out. Results: docs/benchmarks.md."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -28,30 +20,20 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from model import contract
+from model.core import contract
 from scripts import REPO_ROOT
+from scripts.bench.function_report import BATCH_SIZES, ROUNDS, markdown
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import (
     build_image_root,
     build_runtime_dir,
-    dockerfile_env,
     installed_dependencies,
     installed_size_bytes,
 )
 
 WORK: Final = REPO_ROOT / "build" / "bench"
 BASELINE: Final = "626574a"  # main when issue 16 measured the cold start it asks to halve
-ROUNDS: Final = 10
 WORKER: Final = Path(__file__).with_name("function_worker.py")
-BATCH_SIZES: Final = (1, 10, 100, 1_000, 10_000)
-TARGETS: Final = {
-    "cold_start_ms": 250.0,
-    "warm_p50_us": 100.0,
-    "warm_p99_us": 300.0,
-    "batch_1000_ms": 1.0,
-    "rss_after_10k_mb": 80.0,
-    "deps_mb": 40.0,
-}
 
 
 def hostile_bodies() -> dict[str, str]:
@@ -104,7 +86,6 @@ def function_env(root: Path) -> dict[str, str]:
         "PYTHONPATH": str(root),
         "LAMBDA_TASK_ROOT": str(root),
         "TZ": "UTC",
-        **dockerfile_env(),
         **contract.function_environment(stage="bench", log_level="INFO"),
     }
 
@@ -180,8 +161,8 @@ def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
 
 # --- The cold-start comparison ----------------------------------------------------------------------------
 LOAD_ARTIFACT: Final = """
-from model.artifact import DEFAULT_ARTIFACT_PATH, load_artifact
-load_artifact(DEFAULT_ARTIFACT_PATH)
+from model.core.serving import load_artifact, served_artifact_path
+load_artifact(served_artifact_path())
 print(1)
 """
 MINIMAL_APP: Final = """
@@ -276,138 +257,6 @@ def compare_cold_starts(root: Path, events_file: Path, baseline: str) -> dict[st
         for name, (command, env, cwd) in programs.items():
             samples[name].append(first_line(command, env, cwd)[1])
     return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def markdown(report: dict[str, Any]) -> str:
-    warm, memory, batch = report["warm"], report["memory"], report["warm"]["batch_ms"]
-    rss, peak = memory["rss_mb"], memory["peak_rss_mb"]
-    last = max(rss, key=int)
-    growth = rss[last] - rss["10000"]
-
-    def row(label: str, value: float, target: str, unit: str, digits: int) -> str:
-        limit = TARGETS[target]
-        verdict = "✅" if value < limit else "❌"
-        return f"| {label} | {value:.{digits}f} {unit} | < {limit:.0f} {unit} | {verdict} |"
-
-    sizes = [str(n) for n in BATCH_SIZES]
-    docs = report["docs"]
-    return "\n".join(
-        [
-            *comparison_table(report["cold_comparison"]),
-            *memory_table(report),
-            "| Measure | Result | Target | |",
-            "|---|---|---|---|",
-            row("Cold start: fresh process, import + one /v1/predict (median of 10)", report["cold_start_ms"],
-                "cold_start_ms", "ms", 0),
-            row("Warm, one prediction, full handler: p50", warm["warm_p50_us"], "warm_p50_us", "µs", 0),
-            row("Warm, one prediction, full handler: p99", warm["warm_p99_us"], "warm_p99_us", "µs", 0),
-            row("Warm, 1 000-value batch (median)", batch["1000"], "batch_1000_ms", "ms", 2),
-            row("Peak RSS after 10 000 invocations", peak["10000"], "rss_after_10k_mb", "MB", 1),
-            f"| RSS growth from 10 000 to {int(last):,} invocations | {growth:+.2f} MB | none | "
-            f"{'✅' if growth < 1.0 else '❌'} |".replace(",", " "),
-            row("Installed runtime dependencies", report["deps_mb"], "deps_mb", "MB", 1),
-            *hostile_table(report["hostile"]),
-            "",
-            "Batch scaling (median per invocation, full handler):",
-            "",
-            "| values | " + " | ".join(f"{int(n):,}".replace(",", " ") for n in sizes) + " |",
-            "|---|" + "---|" * len(sizes),
-            "| ms | " + " | ".join(f"{batch[n]:.3f}" for n in sizes) + " |",
-            "| µs per value | " + " | ".join(f"{1000 * batch[n] / int(n):.2f}" for n in sizes) + " |",
-            "",
-            f"Cold start detail: import of the handler (model load included) {report['cold_import_ms']:.0f} "
-            f"ms, first invocation {report['cold_first_invocation_ms']:.1f} ms; runs (ms): "
-            f"{report['cold_start_runs_ms']}; 1-minute load average "
-            f"{report['load_average_during_cold_runs']}.",
-            f"First documentation requests after init: `/openapi.json` {docs['first_openapi_ms']:.0f} ms, "
-            f"`/docs` {docs['first_docs_ms']:.0f} ms (built on first request, then cached).",
-            f"Other warm paths (p50): `/health` {warm['health_p50_us']:.0f} µs, a 422 rejection "
-            f"{warm['rejection_p50_us']:.0f} µs (it writes an INFO log line).",
-            f"RSS by invocation count (MB, 10^6 bytes): {json.dumps(rss)}; peak {json.dumps(peak)}.",
-            f"Import costs kept out of the image: numpy {report['import_numpy_ms']:.0f} ms, X-Ray SDK "
-            f"(`aws_xray_sdk.core`, needed by Powertools Tracer) {report['import_xray_sdk_ms']:.0f} ms.",
-            "",
-            f"Machine: {report['machine']}.",
-        ]
-    )  # fmt: skip
-
-
-def hostile_table(hostile: dict[str, Any]) -> list[str]:
-    reference = hostile["cpu_ms"]["batch-10000"]
-    rows = [
-        f"| {name.removeprefix('hostile-')} | {ms:.2f} ms | {ms / reference:.1f}x |"
-        for name, ms in sorted(hostile["cpu_ms"].items(), key=lambda item: -item[1])
-        if name.startswith("hostile-")
-    ]
-    return [
-        "",
-        "Most expensive bodies under the size limit (CPU per request, best of runs; target: at most 10x a "
-        f"valid 10 000-value batch, {reference:.2f} ms here; peak RSS of the process "
-        f"{hostile['peak_rss_mb']:.0f} MB):",
-        "",
-        "| body | CPU | relative to a valid 10 000-value batch |",
-        "|---|---|---|",
-        *rows,
-    ]
-
-
-def comparison_table(medians: dict[str, float]) -> list[str]:
-    if not medians:
-        return []
-    this = medians["this function"]
-    before = next(ms for name, ms in medians.items() if name.startswith("the function at"))
-    replaced = next(ms for name, ms in medians.items() if name.startswith("the replaced system"))
-    rows = [f"| {name} | {ms:.0f} ms | {ms / this:.2f}x |" for name, ms in medians.items()]
-    return [
-        f"Cold start, interleaved rounds (median of {ROUNDS}; spawn to first answer):",
-        "",
-        "| program | cold start | relative to this function |",
-        "|---|---|---|",
-        *rows,
-        "",
-        f"This function takes {this / before:.2f}x the cold start it had before (target: at most 0.55x) and "
-        f"is {replaced / this:.0f}x faster than the replaced system (target: at least 18x).",
-        "",
-    ]
-
-
-# Lambda gives a function CPU in proportion to its memory: one vCPU at 1 769 MB. Prices: arm64, us-east-1 and
-# eu-west-1, December 2026 (aws.amazon.com/lambda/pricing): per GB-second of billed duration, per request.
-FULL_VCPU_MB: Final = 1_769
-PRICE_PER_GB_SECOND: Final = 0.0000133334
-PRICE_PER_MILLION_REQUESTS: Final = 0.20
-MEMORY_SIZES_MB: Final = (128, 256, 512, 1_024)
-
-
-def memory_table(report: dict[str, Any]) -> list[str]:
-    """Cold start, billed duration and monthly cost by memory size, from this run's single-core figures
-    scaled by the CPU share Lambda allocates (assumptions in docs/deploy.md, "Memory size")."""
-    cold_ms = report["cold_start_ms"]
-    warm_ms = report["warm"]["warm_p50_us"] / 1000
-    batch_ms = report["warm"]["batch_ms"]["1000"]
-    rows = []
-    for mb in MEMORY_SIZES_MB:
-        share = min(1.0, mb / FULL_VCPU_MB)
-        billed_single, billed_batch = (max(1, math.ceil(ms / share)) for ms in (warm_ms, batch_ms))
-        monthly = [
-            requests * PRICE_PER_MILLION_REQUESTS / 1e6
-            + requests * billed_single / 1000 * mb / 1024 * PRICE_PER_GB_SECOND
-            for requests in (1e6, 100e6)
-        ]
-        rows.append(
-            f"| {mb} MB | {share:.2f} | {cold_ms / share:.0f} ms | {billed_single} ms | {billed_batch} ms | "
-            f"${monthly[0]:.2f} | ${monthly[1]:.2f} |"
-        )
-    return [
-        "",
-        "Memory size (Lambda only; CPU share = memory / 1 769 MB; cold start and billed durations are this "
-        "run's single-core figures divided by that share, billed in whole milliseconds):",
-        "",
-        "| memory | vCPU | cold start | billed, one prediction | billed, 1 000-value batch | "
-        "1 M predictions / month | 100 M predictions / month |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

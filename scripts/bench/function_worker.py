@@ -1,11 +1,6 @@
-"""The timed side of scripts/bench/function.py, run as
-
-    python -S -s function_worker.py KIND EVENTS_JSON ITERATIONS
-
-with the image-equivalent directory as its only import path. It imports only the function (and what the
-function itself imports) while timing, and answers with one JSON line on its standard output; the
-function's own log and metric lines go to /dev/null (in Lambda they go to a pipe the runtime reads).
-"""
+"""The timed side of scripts/bench/function.py: ``python -S -s function_worker.py KIND EVENTS_JSON N``
+with the image-equivalent directory as its only import path. It imports only the function while timing and
+answers one JSON line; the function's own logs and metrics go to /dev/null."""
 
 from __future__ import annotations  # annotations stay strings: typing is not imported before timing
 
@@ -45,6 +40,64 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def warm(handler: Handler, events: dict[str, Any], iterations: int) -> dict[str, Any]:
+    timed_us(handler, events["predict"], 2000)  # warm-up: caches, branch predictors, allocator pools
+    single = timed_us(handler, events["predict"], iterations)
+    result: dict[str, Any] = {
+        "warm_p50_us": percentile(single, 0.5),
+        "warm_p99_us": percentile(single, 0.99),
+        "health_p50_us": percentile(timed_us(handler, events["health"], iterations // 4), 0.5),
+        "rejection_p50_us": percentile(timed_us(handler, events["reject"], iterations // 4), 0.5),
+        "batch_ms": {},
+    }
+    for name in [name for name in events if name.startswith("batch-")]:
+        size = int(name.removeprefix("batch-"))
+        repeats = max(20, min(2000, 200_000 // size))
+        timed_us(handler, events[name], max(3, repeats // 10))
+        result["batch_ms"][str(size)] = percentile(timed_us(handler, events[name], repeats), 0.5) / 1000
+    return result
+
+
+def hostile(handler: Handler, events: dict[str, Any], iterations: int) -> dict[str, Any]:
+    """CPU per request (best of N) for each body family, and the peak memory after."""
+    cpu_ms = {}
+    for name in [name for name in events if name.startswith("hostile-") or name == "batch-10000"]:
+        samples = []
+        for _ in range(iterations):
+            start = time.process_time()
+            handler(events[name], CONTEXT)
+            samples.append((time.process_time() - start) * 1000)
+        cpu_ms[name] = min(samples)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    return {"cpu_ms": cpu_ms, "peak_rss_mb": peak_mb}
+
+
+def docs(handler: Handler, events: dict[str, Any], _iterations: int) -> dict[str, Any]:
+    """The first documentation requests after init: built then, cached after."""
+    result = {}
+    for name in ("openapi", "docs"):
+        start = time.perf_counter()
+        handler(events[name], CONTEXT)
+        result[f"first_{name}_ms"] = (time.perf_counter() - start) * 1000
+    return result
+
+
+def memory(handler: Handler, events: dict[str, Any], iterations: int) -> dict[str, Any]:
+    """A realistic mix of routes: resident and peak memory by invocation count."""
+    from pathlib import Path
+
+    mix = [events[name] for name in ("predict", "batch-100", "reject", "health", "legacy")]
+    rss: dict[int, float] = {}
+    peak: dict[int, float] = {}
+    for i in range(1, iterations + 1):
+        handler(mix[i % len(mix)], CONTEXT)
+        if i in (1, 1000, 10_000) or i % 25_000 == 0:
+            resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+            rss[i] = resident_pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+            peak[i] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    return {"rss_mb": rss, "peak_rss_mb": peak}
+
+
 def main() -> None:
     kind, events_path, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
     out = os.fdopen(os.dup(1), "w")  # Powertools' Logger holds sys.stdout: silence the descriptor itself
@@ -65,49 +118,10 @@ def main() -> None:
             "import_ms": (imported - started) * 1000,
             "first_invocation_ms": (answered - imported) * 1000,
         }
-    elif kind == "warm":
-        timed_us(handler, events["predict"], 2000)  # warm-up: caches, branch predictors, allocator pools
-        single = timed_us(handler, events["predict"], iterations)
-        result = {
-            "warm_p50_us": percentile(single, 0.5),
-            "warm_p99_us": percentile(single, 0.99),
-            "health_p50_us": percentile(timed_us(handler, events["health"], iterations // 4), 0.5),
-            "rejection_p50_us": percentile(timed_us(handler, events["reject"], iterations // 4), 0.5),
-            "batch_ms": {},
-        }
-        for name in [name for name in events if name.startswith("batch-")]:
-            size = int(name.removeprefix("batch-"))
-            repeats = max(20, min(2000, 200_000 // size))
-            timed_us(handler, events[name], max(3, repeats // 10))
-            result["batch_ms"][str(size)] = percentile(timed_us(handler, events[name], repeats), 0.5) / 1000
-    elif kind == "hostile":  # CPU per request (best of N) for each body family, and the peak memory after
-        cpu_ms = {}
-        for name in [name for name in events if name.startswith("hostile-") or name == "batch-10000"]:
-            samples = []
-            for _ in range(iterations):
-                start = time.process_time()
-                handler(events[name], CONTEXT)
-                samples.append((time.process_time() - start) * 1000)
-            cpu_ms[name] = min(samples)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-        result = {"cpu_ms": cpu_ms, "peak_rss_mb": peak_mb}
-    elif kind == "docs":  # the first documentation requests after init: built then, cached after
-        result = {}
-        for name in ("openapi", "docs"):
-            start = time.perf_counter()
-            handler(events[name], CONTEXT)
-            result[f"first_{name}_ms"] = (time.perf_counter() - start) * 1000
-    else:  # memory: a realistic mix of routes, resident and peak memory by invocation count
-        mix = [events[name] for name in ("predict", "batch-100", "reject", "health", "legacy")]
-        rss: dict[int, float] = {}
-        peak: dict[int, float] = {}
-        for i in range(1, iterations + 1):
-            handler(mix[i % len(mix)], CONTEXT)
-            if i in (1, 1000, 10_000) or i % 25_000 == 0:
-                resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-                rss[i] = resident_pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-                peak[i] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-        result = {"rss_mb": rss, "peak_rss_mb": peak}
+    else:
+        result = {"warm": warm, "hostile": hostile, "docs": docs}.get(kind, memory)(
+            handler, events, iterations
+        )
     out.write(json.dumps(result) + "\n")
     out.flush()
 

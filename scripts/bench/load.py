@@ -2,16 +2,9 @@
 
     python -m scripts.bench.load [--url http://127.0.0.1:3000] [--seconds 10] [--connections 4]
 
-Without ``--url`` it starts the development server itself on a free port (and stops it). Each scenario
-runs for ``--seconds`` with ``--connections`` keep-alive connections, each sending its next request as
-soon as the previous answer arrives (closed loop). Any non-2xx answer or transport error counts as an
-error, and the run exits 1 if there was one.
-
-What this measures: the real handler (event parsing, validation, prediction, serialisation, EMF metrics,
-logging) behind the development server's API Gateway adapter, on this machine. It does not measure
-Lambda (no cold starts, no API Gateway latency, no network); the adapter runs one invocation at a time,
-like one Lambda execution environment.
-"""
+Without ``--url`` it starts the development server on a free port. Each scenario runs ``--connections``
+closed-loop keep-alive connections for ``--seconds``; any non-2xx answer or transport error is an error (exit
+1). It measures the real handler behind the development server's adapter, not Lambda or API Gateway."""
 
 from __future__ import annotations
 
@@ -32,8 +25,8 @@ from pathlib import Path
 from typing import IO, Final
 from urllib.parse import urlsplit
 
-from model import contract
-from model.client import LOOPBACK_HOSTS
+from model.core import contract
+from model.sdk.client import LOOPBACK_HOSTS
 from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design

@@ -1,12 +1,9 @@
-"""The system this service replaces, rebuilt from its description (docs/benchmarks.md, "Cold start"), so that
-scripts/bench/function.py can time both cold starts side by side: a FastAPI app answering ``POST /stream``
-with a scikit-learn LinearRegression unpickled at import, the pickle also holding the pandas frame and the
-matplotlib figure the old training notebook saved with it (which is what made the import pull in pandas,
-matplotlib and scipy). Run only in its own virtual environment (scripts/bench/replaced_system.txt).
+"""The replaced system, rebuilt from its description for the side-by-side cold start: a FastAPI app answering
+``POST /stream`` with a scikit-learn model unpickled at import (with the pandas frame and matplotlib figure
+the old notebook pickled with it). Only in its own virtual environment (scripts/bench/replaced_system.txt).
 
     python replaced_system.py fit MODEL.pkl     # once: fit on the data set and pickle
-    python -c "import replaced_system"          # with REPLACED_MODEL=MODEL.pkl: the app, ready to serve
-"""
+    python -c "import replaced_system"          # with REPLACED_MODEL=MODEL.pkl: the app, ready to serve"""
 
 import os
 import pickle

@@ -1,14 +1,10 @@
-"""The local loop's benchmark: how long ``./scripts/serve`` takes on a fresh clone until it answers, and
-how long ``./scripts/serve --help`` and a second start take.
+"""The local loop's benchmark: ``./scripts/serve`` on a fresh clone of HEAD (no .venv, .cache or model, pip's
+cache off) until ``GET /health`` answers, then a second start and ``--help``.
 
     .venv/bin/python -m scripts.bench.serve [--pypi-only]
 
-Clones this repository's committed HEAD into a temporary directory (no .venv, no .cache, no model), runs
-``./scripts/serve --port 0`` there with pip's cache disabled, and times it until ``GET /health`` answers 200;
-then stops it (Ctrl-C), starts it again, and times ``--help``. ``--pypi-only`` also ignores this machine's pip
-configuration (extra indexes, local wheel folders), so every package comes from PyPI over the network.
-Prints a Markdown table for docs/benchmarks.md, and setup's own step timings.
-"""
+``--pypi-only`` ignores this machine's pip configuration, so every package comes from PyPI. Prints a
+Markdown table for docs/benchmarks.md, and setup's own step timings."""
 
 from __future__ import annotations
 

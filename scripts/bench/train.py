@@ -1,11 +1,7 @@
-"""Training benchmark: wall time of `python -m model.train` and convergence spread over 200 seeds.
+"""Training benchmark: wall time of `python -m model.train` and convergence spread over seeds, beside a replay
+of the replaced system's optimiser (constant rate 0.1, 15 000 single-sample steps on scaled BMI).
 
-    .venv/bin/python -m scripts.bench.train [--runs 10] [--seeds 200]
-
-Prints a Markdown section for docs/benchmarks.md. For comparison it also replays the optimiser of the system
-this service replaces (constant learning rate 0.1, one random sample per step with replacement, 15 000 steps,
-on scikit-learn's scaled BMI) over the same seeds and reports how often its hold-out R² clears the gate.
-"""
+    .venv/bin/python -m scripts.bench.train [--runs 10] [--seeds 200]"""
 
 from __future__ import annotations
 
@@ -20,12 +16,12 @@ import time
 
 import numpy as np
 
-from model.artifact import DEFAULT_MIN_R2
-from model.dataset import HOLDOUT_SIZE, load_dataset
-from model.evaluation import closed_form, r2, random_holdout_pass_rate
-from model.sgd import fit_sgd
-from model.train import TrainingConfig
-from model.train import train as train_model
+from model.core.artifact import DEFAULT_MIN_R2
+from model.train.dataset import HOLDOUT_SIZE, Dataset, load_dataset
+from model.train.evaluation import closed_form, r2, random_holdout_pass_rate
+from model.train.pipeline import TrainingConfig
+from model.train.pipeline import train as train_model
+from model.train.sgd import fit_sgd
 from scripts import REPO_ROOT
 
 
@@ -55,6 +51,34 @@ def legacy_sgd_r2(seed: int, z: list[float], y: list[float], hz: np.ndarray, hy:
     return r2(hy, w * hz + b)
 
 
+def seed_spread(
+    data: Dataset, seeds: int
+) -> tuple[list[float], list[float], list[float], list[int], list[float]]:
+    """Per seed: relative slope and intercept errors against least squares, hold-out R², epochs, fit time."""
+    train, holdout = data.train, data.holdout
+    slope_opt, intercept_opt = closed_form(train.x, train.y)
+    slope_err, intercept_err, holdout_r2s, epochs, fit_seconds = [], [], [], [], []
+    for seed in range(seeds):
+        start = time.perf_counter()
+        fit = fit_sgd(train.x, train.y, seed=seed)
+        fit_seconds.append(time.perf_counter() - start)
+        slope_err.append(abs(fit.slope / slope_opt - 1))
+        intercept_err.append(abs(fit.intercept / intercept_opt - 1))
+        holdout_r2s.append(r2(holdout.y, fit.slope * holdout.x + fit.intercept))
+        epochs.append(fit.epochs_run)
+    return slope_err, intercept_err, holdout_r2s, epochs, fit_seconds
+
+
+def legacy_r2s(data: Dataset, seeds: int) -> list[float]:
+    """The replaced system's SGD, replayed per seed in the legacy API's units: scikit-learn's scaling,
+    exactly as the served artifact maps it."""
+    train, holdout = data.train, data.holdout
+    feature = train_model(TrainingConfig(), data).artifact.feature
+    z = [feature.to_scaled(bmi) for bmi in train.x.tolist()]
+    hz = np.array([feature.to_scaled(bmi) for bmi in holdout.x.tolist()])
+    return [legacy_sgd_r2(seed, z, train.y.tolist(), hz, holdout.y) for seed in range(seeds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -66,22 +90,10 @@ def main() -> None:
     slope_opt, intercept_opt = closed_form(train.x, train.y)
     r2_opt = r2(holdout.y, slope_opt * holdout.x + intercept_opt)
 
-    slope_err, intercept_err, holdout_r2s, epochs, fit_seconds = [], [], [], [], []
-    for seed in range(args.seeds):
-        start = time.perf_counter()
-        fit = fit_sgd(train.x, train.y, seed=seed)
-        fit_seconds.append(time.perf_counter() - start)
-        slope_err.append(abs(fit.slope / slope_opt - 1))
-        intercept_err.append(abs(fit.intercept / intercept_opt - 1))
-        holdout_r2s.append(r2(holdout.y, fit.slope * holdout.x + fit.intercept))
-        epochs.append(fit.epochs_run)
+    slope_err, intercept_err, holdout_r2s, epochs, fit_seconds = seed_spread(data, args.seeds)
     passing = sum(score >= DEFAULT_MIN_R2 for score in holdout_r2s)
 
-    # The legacy API's units: scikit-learn's scaling, exactly as the served artifact maps it.
-    feature = train_model(TrainingConfig(), data).artifact.feature
-    z = [feature.to_scaled(bmi) for bmi in train.x.tolist()]
-    hz = np.array([feature.to_scaled(bmi) for bmi in holdout.x.tolist()])
-    legacy = [legacy_sgd_r2(seed, z, train.y.tolist(), hz, holdout.y) for seed in range(args.seeds)]
+    legacy = legacy_r2s(data, args.seeds)
     legacy_pass = sum(score >= DEFAULT_MIN_R2 for score in legacy) / len(legacy)
     random_split_pass = random_holdout_pass_rate(
         data.bmi, data.target, holdout_size=HOLDOUT_SIZE, threshold=DEFAULT_MIN_R2, splits=2000, seed=0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from model import contract
+from model.core import contract
 
 # API Gateway's hard limit on a REST API request payload; larger requests never reach the function.
 MAX_REQUEST_BODY_BYTES: Final = 10 * 1024 * 1024

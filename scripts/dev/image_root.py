@@ -1,14 +1,13 @@
 """The function's "image-equivalent" directory: what ``${LAMBDA_TASK_ROOT}`` holds in the image, built with no
-container engine. ``lambda_fn/Dockerfile`` stays the single source of truth: its ``COPY`` lines into the task
-root and its ``ENV`` lines are replayed, and the dependencies come from the same lock with the same pip flags
-(as wheels for this host: the lock holds the hashes of both platforms, and the pure-Python code is identical).
+container engine, from the same declared list as the image (``lambda_fn.IMAGE_SOURCES``) and the same lock
+with the same pip flags (as wheels for this host: the lock holds the hashes of both platforms, and the
+pure-Python code is identical).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import shlex
 import shutil
 import subprocess
 import sys
@@ -16,30 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from model.artifact import DEFAULT_ARTIFACT_PATH
+from lambda_fn import IMAGE_SOURCES
+from model.core.artifact import DEFAULT_ARTIFACT_PATH
 from scripts import REPO_ROOT
 
-DOCKERFILE: Final = REPO_ROOT / "lambda_fn" / "Dockerfile"
 REQUIREMENTS: Final = REPO_ROOT / "lambda_fn" / "requirements.txt"
 DEPS_CACHE: Final = REPO_ROOT / ".cache" / "image-deps"
-TASK_ROOT: Final = "${LAMBDA_TASK_ROOT}/"
 # Where the image holds the trained artifact, relative to the task root: the function's default location.
 ARTIFACT_IN_IMAGE: Final = DEFAULT_ARTIFACT_PATH.relative_to(REPO_ROOT).as_posix()
 # What the official base image provides next to the task root (its runtime interface client).
 RUNTIME_DISTRIBUTIONS: Final = ("awslambdaric", "simplejson", "snapshot-restore-py")
-
-
-def dockerfile_instructions() -> list[list[str]]:
-    """Every instruction as shell-like words, backslash continuations joined and comments dropped."""
-    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
-    return [words for line in text.splitlines() if (words := shlex.split(line, comments=True))]
-
-
-def dockerfile_env() -> dict[str, str]:
-    """The image's ``ENV KEY=value`` settings: a process standing in for the container must set them."""
-    return dict(
-        word.split("=", 1) for words in dockerfile_instructions() if words[0] == "ENV" for word in words[1:]
-    )
 
 
 def build_image_root(dest: Path, *, artifact: Path | None = None) -> Path:
@@ -53,20 +38,17 @@ def build_image_root(dest: Path, *, artifact: Path | None = None) -> Path:
 
 
 def copy_function_files(dest: Path, *, artifact: Path | None = None) -> None:
-    """Replays the Dockerfile's ``COPY`` lines into the task root (sources relative to the repository root;
-    copies elsewhere, such as the lock pip reads from /tmp, are build inputs and are skipped)."""
+    """Copies every path of ``IMAGE_SOURCES`` to the same path under ``dest`` (``artifact``, when given, where
+    the image holds its own)."""
     if artifact is not None and not artifact.is_file():
         raise FileNotFoundError(f"model artifact {artifact} does not exist")
-    for instruction, *sources, destination in dockerfile_instructions():
-        if instruction != "COPY" or not destination.startswith(TASK_ROOT):
-            continue
-        destination = destination.removeprefix(TASK_ROOT)
-        if artifact is not None and destination == ARTIFACT_IN_IMAGE:
-            files = [artifact]
+    for pattern in IMAGE_SOURCES:
+        if artifact is not None and pattern == ARTIFACT_IN_IMAGE:
+            pairs = [(artifact, Path(pattern))]
         else:
-            files = [match for pattern in sources for match in _matches(pattern)]
-        for source in files:
-            target = dest / destination / source.name if destination.endswith("/") else dest / destination
+            pairs = [(match, match.relative_to(REPO_ROOT)) for match in _matches(pattern)]
+        for source, relative in pairs:
+            target = dest / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
 
@@ -118,5 +100,5 @@ def installed_dependencies(*, use_cache: bool) -> Path:
 def _matches(pattern: str) -> list[Path]:
     matches = sorted(REPO_ROOT.glob(pattern))
     if not matches:
-        raise FileNotFoundError(f"COPY source {pattern!r} matches nothing in {REPO_ROOT}")
+        raise FileNotFoundError(f"image source {pattern!r} matches nothing in {REPO_ROOT}")
     return matches

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from model import contract
+from model.core import contract
 from scripts import REPO_ROOT
-from scripts.dev.image_root import build_image_root, build_runtime_dir, dockerfile_env
+from scripts.dev.image_root import build_image_root, build_runtime_dir
+from scripts.dev.invoke import printable, say
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
@@ -78,7 +79,6 @@ def isolated_python(
         "TZ": "UTC",
         "LAMBDA_TASK_ROOT": str(task_root),
         "PYTHONPATH": f"{task_root}:{runtime_dir}",
-        **dockerfile_env(),
         **function_env,
     }
     return [sys.executable, "-S", "-s"], env
@@ -171,8 +171,6 @@ class RieInvoker:
         if status != 200 or (
             isinstance(result, dict) and "errorType" in result and "statusCode" not in result
         ):
-            from scripts.dev.server import printable, say
-
             say(f"[dev-server] invocation failed: {status} {printable(str(result))}")
             return None
         return result

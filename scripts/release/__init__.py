@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from infra_cdk.identifiers import ACCOUNT, GITHUB_REPOSITORY, IMAGE_DIGEST
-from infra_cdk.settings import SettingsError, StageSettings, stage_named
+from infra_cdk.settings import STAGES, SettingsError, StageSettings, delivery_access_stacks, stage_named
 
 
 class ReleaseError(Exception):
@@ -69,3 +69,12 @@ def write_github_output(**values: str) -> None:
     if path := os.environ.get("GITHUB_OUTPUT"):
         with Path(path).open("a", encoding="utf-8") as output:
             output.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def stack_region(stack_name: str) -> str | None:
+    """The region of a stack this app deploys (a stage's service stack or a DeliveryAccess stack), from the
+    settings: the one region rule, so the CLI's default region and AWS_REGION never send a command of the
+    project to look elsewhere. None for a stack the settings do not know."""
+    regions = {stage.stack_name: stage.region for stage in STAGES}
+    regions |= {name: group[0].region for name, group in delivery_access_stacks(STAGES).items()}
+    return regions.get(stack_name)

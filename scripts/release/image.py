@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
-from model.artifact import load_artifact
-from model.contract import SERVICE_NAME
+from model.core.contract import SERVICE_NAME
+from model.core.serving import load_artifact
 from scripts import REPO_ROOT
 from scripts.release import ReleaseError, matching, parse_digest, parse_stage, run, write_github_output
 from scripts.release.image_calls import call_like_api_gateway

@@ -8,8 +8,8 @@ import json
 import math
 from typing import Any, Final
 
-from model import contract
-from model.artifact import ModelArtifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.rie import invoke, wait_for_port
 

@@ -19,7 +19,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
-from model.contract import SERVICE_NAME
+from model.core.contract import SERVICE_NAME
 from scripts.release import ReleaseError
 from scripts.release.oci_archive import blob, image_manifest
 

@@ -5,7 +5,7 @@
 Prints the value alone, for ``URL=$(...)``. The region of a stack of this app (a stage's, DeliveryAccess)
 is its settings' (one region rule: the CLI's default and AWS_REGION do not matter); of any other stack,
 ``--region``, else ``AWS_REGION``, ``AWS_DEFAULT_REGION`` or the profile's. The reading is the package
-client's (:func:`model.client.stack_api_url`), which ``diabetes-progression call --stack`` and the
+client's (:func:`model.sdk.client.stack_api_url`), which ``diabetes-progression call --stack`` and the
 end-to-end suite use too.
 """
 
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from infra_cdk.settings import stack_region
-from model.client import ConfigurationError, stack_api_url
-from scripts.release import ReleaseError, run
+from model.sdk.client import ConfigurationError, stack_api_url
+from scripts.release import ReleaseError, run, stack_region
 
 
 def stack_output(stack_name: str, output_key: str, *, region: str | None = None) -> str:

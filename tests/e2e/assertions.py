@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from model.client import Response
+from model.sdk.client import Response
 
 
 def json_of(response: Response, status: int) -> Any:

@@ -1,6 +1,6 @@
-"""The end-to-end suite's HTTP access: the installable package's own client (:class:`model.client.Client`),
-so every run tests it, against the local service and, in the Release, against Staging (where it signs the
-protected routes with SigV4).
+"""The end-to-end suite's HTTP access: the installable package's own client
+(:class:`model.sdk.client.Client`), so every run tests it, against the local service and, in the Release,
+against Staging (where it signs the protected routes with SigV4).
 
 The checks need raw requests (malformed bodies, wrong methods, unsigned calls to protected routes), so this
 adapter sends through :meth:`Client.send`: one attempt, any status returned, signed as the client signs
@@ -13,7 +13,7 @@ import json as json_module
 from collections.abc import Mapping
 from typing import Any
 
-from model.client import Client, Response
+from model.sdk.client import Client, Response
 
 
 class ApiClient:

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from model import contract
-from model.client import NO_RETRY, Client, ConfigurationError
+from model.core import contract
+from model.sdk.client import NO_RETRY, Client, ConfigurationError
 from tests.e2e.client import ApiClient
 from tests.e2e.target import Target, configured_base_url
 

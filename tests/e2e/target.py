@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from infra_cdk.settings import stack_region
-from model.client import LOOPBACK_HOSTS, stack_api_url
+from model.sdk.client import LOOPBACK_HOSTS, stack_api_url
+from scripts.release import stack_region
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from model import contract
-from model.artifact import load_artifact
-from model.client import NO_RETRY, Client
+from model.core import contract
+from model.core.serving import load_artifact
+from model.sdk.client import NO_RETRY, Client
 from tests.conftest import train_cli
 from tests.e2e.assertions import assert_error, json_of
 from tests.e2e.client import ApiClient

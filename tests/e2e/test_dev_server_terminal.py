@@ -8,8 +8,8 @@ import json
 import re
 import shutil
 
-from model.artifact import load_artifact
-from model.client import NO_RETRY, Client
+from model.core.serving import load_artifact
+from model.sdk.client import NO_RETRY, Client
 from tests.conftest import train_cli
 from tests.e2e.conftest import LocalServer
 

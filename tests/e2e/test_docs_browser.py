@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
+from model.core import contract
 from tests.e2e.browser import FLAGS, find_chromium
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

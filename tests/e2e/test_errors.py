@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from model import contract
+from model.core import contract
 from scripts.dev.apigw_proxy import MAX_REQUEST_BODY_BYTES
 from tests.e2e.assertions import assert_error
 

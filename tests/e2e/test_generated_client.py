@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from model.client import Client
-from model.predictor import Model
+from model.sdk.client import Client
+from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 from tests.e2e.target import Target
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model import contract
+from model.core import contract
 from tests.e2e.assertions import json_of
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from model import contract
-from model.client import ApiError, Client
-from model.jsontypes import ValidationError
-from model.predictor import Model
+from model.core import contract
+from model.core.jsontypes import ValidationError
+from model.sdk.client import ApiError, Client
+from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 from tests.e2e.target import Target
 

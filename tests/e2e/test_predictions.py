@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model import contract
+from model.core import contract
+from model.core.artifact import INTERVAL_LEVEL
 from tests.e2e.assertions import json_of
 
 REL = 1e-12
@@ -54,7 +55,7 @@ def test_model_route_describes_a_model_that_passed_its_gates(api, model):
 def test_model_route_describes_the_interval_its_level_and_its_measured_coverage(model):
     interval = model["interval"]
     assert interval["method"] == "normalized-cv-conformal"  # the rule half_width() applies
-    assert interval["level"] == 0.9  # the level the issue and the documentation promise
+    assert interval["level"] == INTERVAL_LEVEL  # the level the trainer and the documentation promise
     # Measured by nested cross-validation on the training rows: within the calibration gate's band
     assert 0.87 <= interval["cv_coverage"] <= 0.93
     assert 0 <= interval["holdout_coverage"] <= 1

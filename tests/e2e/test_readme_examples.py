@@ -22,7 +22,7 @@ EXAMPLES = [
 
 
 def test_the_readme_shows_a_local_example_for_every_route():
-    from model.contract import ROUTES
+    from model.core.contract import ROUTES
 
     shown = {re.search(rf"{README_BASE_URL}(\S+)", example).group(1) for example in EXAMPLES}  # type: ignore[union-attr]
     assert shown == {route.path for route in ROUTES}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from model.artifact import load_artifact
+from model.core.serving import load_artifact
 from tests.e2e.conftest import REPO_ROOT
 from tests.e2e.target import configured_base_url
 

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 
 from infra_cdk.api import NOT_FOUND_BODY, principal_patterns
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 from tests.infra.cfn import api_paths, as_list, mentions, methods_by_path, one, props, resources
 from tests.infra.conftest import CLINIC_APP, STACK_NAMES, Assembly
 

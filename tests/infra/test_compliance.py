@@ -17,7 +17,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_sns as sns
 
 from infra_cdk.app import build
-from model import contract
+from model.core import contract
 from tests.infra.cfn import method_ids_by_path, one
 from tests.infra.conftest import STACK_NAMES, Assembly, without_aws_credentials
 

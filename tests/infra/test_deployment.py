@@ -10,7 +10,7 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk.assertions import Template
 
 from infra_cdk.settings import DeploymentStrategy, StageSettings
-from model.artifact import load_artifact
+from model.core.serving import load_artifact
 from tests.infra.cfn import as_list, one, policy_statements, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
 

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra_cdk.function import LIVE_ALIAS
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 from tests.infra.cfn import one, props, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
 

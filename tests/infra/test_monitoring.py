@@ -8,7 +8,7 @@ import re
 from aws_cdk.assertions import Template
 
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 from tests.infra.cfn import as_list, one, props, ref_target, resources
 from tests.infra.conftest import ALARM_SUBSCRIBERS, STACK_NAMES, Assembly
 from tests.infra.test_function import function_of

@@ -17,7 +17,7 @@ from infra_cdk.protection import (
     exact_paths_pattern,
 )
 from infra_cdk.settings import StageSettings
-from model import contract
+from model.core import contract
 from tests.infra.cfn import one, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
 

@@ -4,7 +4,7 @@ The stand-in plays API Gateway with ``AWS_IAM`` authorization in front of the fu
 the protected routes refused unless their SigV4 signature verifies (recomputed here with botocore's own
 signer, from the request as received and the caller's secret key), the public routes open, gateway errors in
 the service's error shape. Behind it, the answers come from the same domain as the function's
-(``model.prediction``, through the Python API). What it proves: the client signs what API Gateway checks
+(``model.core.prediction``, through the Python API). What it proves: the client signs what API Gateway checks
 (method, stage path, host, body, date, session token), only on the protected routes, afresh on every retry,
 and ``call`` does so from the standard credential chain (environment, profile).
 """
@@ -29,12 +29,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
-from model import contract
-from model.artifact import load_artifact
-from model.client import ApiError, Client
-from model.jsontypes import ValidationError, read
-from model.predictor import Model
-from model.schemas import BatchPredictRequest, PredictRequest
+from model.core import contract
+from model.core.jsontypes import ValidationError, read
+from model.core.schemas import BatchPredictRequest, PredictRequest
+from model.core.serving import load_artifact
+from model.sdk.client import ApiError, Client
+from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 
 REGION = "eu-west-1"

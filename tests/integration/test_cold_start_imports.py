@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
+from model.core import contract
 from scripts.dev.image_root import build_image_root, build_runtime_dir
 from scripts.dev.rie import isolated_python
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from model import contract
-from scripts.dev.server import DevServer
+from model.core import contract
+from scripts.dev.http_gateway import DevServer
 
 
 class RecordingInvoker:

@@ -24,7 +24,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from moto import mock_aws
 
 from infra_cdk.settings import stage_named
-from model.artifact import load_artifact
+from model.core.serving import load_artifact
 from scripts import REPO_ROOT
 from scripts.release import ReleaseError
 from scripts.release import image as release_image

@@ -1,7 +1,7 @@
 """The distribution, as a new user gets it: ``pip wheel .`` and ``pip install .`` into a fresh Python venv,
 then the console script and the Python API of the installed package, which needs nothing but itself.
 
-Builds go through pip with build isolation, as a user's would (setuptools, and numpy when the tree has no
+Builds go through pip with build isolation, as a user's would (hatchling, and numpy when the tree has no
 trained artifact, come from the package index). The clean-tree build copies the files git tracks, so it sees
 what a fresh clone sees: no ``model/artifacts/model.json``.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import load_artifact, parse_artifact
-from model.predictor import Model
+from model.core.serving import load_artifact, parse_artifact
+from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 
 WHEEL_NAME = "diabetes_progression-1.0.0-py3-none-any.whl"
@@ -107,14 +107,23 @@ def test_the_wheel_holds_the_package_and_its_trained_model_only(
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         bundled = archive.read("diabetes_progression/artifacts/model.json")
-    modules = {f"diabetes_progression/{p.name}" for p in (REPO_ROOT / "model").glob("*.py")}
-    package = modules | {"diabetes_progression/artifacts/model.json", "diabetes_progression/py.typed"}
+        contract = archive.read("diabetes_progression/core/contract.py")
+    modules = {
+        f"diabetes_progression/{p.relative_to(REPO_ROOT / 'model').as_posix()}"
+        for p in (REPO_ROOT / "model").rglob("*.py")
+    }
+    package = modules | {
+        "diabetes_progression/artifacts/model.json",
+        "diabetes_progression/py.typed",
+        "diabetes_progression/train/card.md",
+    }
     metadata = {
         f"diabetes_progression-1.0.0.dist-info/{name}"
-        for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "top_level.txt", "licenses/LICENSE")
+        for name in ("METADATA", "WHEEL", "RECORD", "entry_points.txt", "licenses/LICENSE")
     }
     assert names == package | metadata  # no lambda_fn, infra_cdk, scripts, tests, node_modules or data set
     assert bundled == model_artifact_path.read_bytes()
+    assert b"GATEWAY_RESPONSES" not in contract  # the service's gateway tables stay with the service
 
 
 def test_the_wheel_is_small(wheel: Path) -> None:
@@ -128,9 +137,9 @@ def test_the_wheel_declares_no_dependency_but_its_extras(wheel: Path) -> None:
     requirements = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert requirements
     assert all("; extra ==" in line for line in requirements), requirements
-    assert {line.split("extra == ")[1].strip('"') for line in requirements} == {"train", "report", "client"}
+    assert {line.split("extra == ")[1].strip("'\"") for line in requirements} == {"train", "report", "client"}
     assert "Requires-Python: >=3.13" in metadata
-    assert "diabetes-progression = diabetes_progression.cli:main" in entry_points
+    assert "diabetes-progression = diabetes_progression.sdk.cli:main" in entry_points
 
 
 # --- Installed --------------------------------------------------------------------------------------------
@@ -232,15 +241,14 @@ def test_the_source_distribution_holds_what_building_and_training_need(
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {
         "pyproject.toml",
-        "MANIFEST.in",
         "README.md",
-        "scripts/packaging/backend.py",
+        "hatch_build.py",
         "model/artifacts/model.json",
         "model/data/diabetes_data_raw.csv.gz",
         "model/data/diabetes_target.csv.gz",
-        "model/train.py",
+        "model/train/pipeline.py",
     } <= names
     others = {
         n for n in names if n.startswith(("lambda_fn", "infra_cdk", "scripts", "tests", "node_modules"))
     }
-    assert others <= {"scripts", "scripts/packaging", "scripts/packaging/backend.py"}
+    assert not others

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from model.core.artifact import INTERVAL_LEVEL
 from scripts import REPO_ROOT
 
 DOCS = sorted([REPO_ROOT / "README.md", *(REPO_ROOT / "docs").glob("*.md")])
@@ -56,3 +57,27 @@ def test_readme_opens_with_exactly_the_two_commands_and_ci_runs_the_second():
     commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines() if line.strip()]
     assert commands == ["./scripts/serve", "./scripts/test"]
     assert "exec ./scripts/test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:model|lambda_fn|infra_cdk|scripts|tests|docs)/[\w/.-]*\w)")
+# Where prose states the interval's level: "90% prediction interval", "the 90% interval", '"level": 0.9'.
+STATED_LEVEL = re.compile(r"(\d+)% (?:prediction |conformal )?interval|\"level\": ([0-9.]+)")
+
+
+@pytest.mark.parametrize(
+    "doc", [*DOCS, REPO_ROOT / "CHANGELOG.md", REPO_ROOT / "SECURITY.md"], ids=lambda p: p.name
+)
+def test_every_repository_path_the_docs_name_exists(doc: Path):
+    missing = [p for p in REPO_PATH.findall(doc.read_text(encoding="utf-8")) if not (REPO_ROOT / p).exists()]
+    assert not missing
+
+
+def test_the_docs_state_the_interval_level_of_its_one_constant():
+    stated = [
+        (doc.name, m.group(0))
+        for doc in [*DOCS, REPO_ROOT / "CHANGELOG.md"]
+        if doc.name != "model_card.md"  # generated from the constant
+        for m in STATED_LEVEL.finditer(doc.read_text(encoding="utf-8"))
+        if (float(m.group(1)) / 100 if m.group(1) else float(m.group(2))) != INTERVAL_LEVEL
+    ]
+    assert not stated  # change these with INTERVAL_LEVEL (docs/changing.md)

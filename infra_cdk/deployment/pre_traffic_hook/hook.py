@@ -1,10 +1,6 @@
-"""CodeDeploy pre-traffic hook: proves that a new function version serves its model before traffic moves.
-
-It invokes the new version directly with API Gateway proxy events whose answers were computed at synthesis
-from the artifact's coefficients (``CHECKS``, infra_cdk/deployment/checks.py) and reports ``Succeeded`` only
-when every answer matches; anything else, an exception of its own included, is ``Failed``, and the alias
-stays on the old version. Runs on the Lambda Python runtime: standard library and its bundled boto3 only.
-"""
+"""CodeDeploy pre-traffic hook: invokes the new version with proxy events whose answers were computed at
+synthesis from the artifact (infra_cdk/deployment/checks.py) and reports ``Succeeded`` only when every answer
+matches; anything else is ``Failed`` and the alias stays. Standard library and the runtime's boto3 only."""
 
 from __future__ import annotations
 

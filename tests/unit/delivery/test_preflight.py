@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 
 from infra_cdk.settings import GITHUB_OIDC_HOST, LAMBDA_CONCURRENCY_QUOTA_CODE, stage_named
 from scripts.release import ReleaseError, preflight
-from scripts.release.preflight import Problem
+from scripts.release.preflight_checks import Problem
 
 ACCOUNT = "123456789012"  # moto's
 STAGING, PRODUCTION = (stage_named(name) for name in ("Staging", "Production"))

@@ -19,8 +19,9 @@ import pytest
 
 from infra_cdk.deployment.checks import known_answer_checks
 from infra_cdk.deployment.pre_traffic_hook import hook
-from model import contract
-from model.artifact import Coefficients, ModelArtifact, load_artifact
+from model.core import contract
+from model.core.artifact import Coefficients, ModelArtifact
+from model.core.serving import load_artifact
 
 TARGET = "arn:aws:lambda:eu-west-1:123456789012:function:diabetes-progression-staging:3"
 
@@ -29,7 +30,7 @@ class InProcessLambdaClient:
     """``lambda_client.invoke`` answered by the real handler running in this process."""
 
     def __init__(self) -> None:
-        from scripts.dev.server import InProcessInvoker
+        from scripts.dev.invoke import InProcessInvoker
 
         self._invoker = InProcessInvoker()
         self.invocations: list[dict[str, Any]] = []

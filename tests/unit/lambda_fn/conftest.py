@@ -20,8 +20,8 @@ from unittest import mock
 
 import pytest
 
-from model import contract
-from model.artifact import ModelArtifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
 
 STAGE = "unit-test"
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"

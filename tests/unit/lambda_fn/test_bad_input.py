@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import contract
-from model.artifact import ModelArtifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
 from scripts.bench.function import hostile_bodies
 
 from .conftest import Invoker, Result, api_event

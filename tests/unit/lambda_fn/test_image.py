@@ -1,20 +1,31 @@
-"""The image definition: pinned base, only the function's files, the contract's handler; and its replay into
-the image-equivalent directory (run under the emulator by tests/integration/test_function_image.py)."""
+"""The image definition: pinned base, only the declared files (lambda_fn.IMAGE_SOURCES), the contract's
+handler; and the image-equivalent directory built from the same list (run under the emulator by
+tests/integration/test_function_image.py)."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-from model import contract
+from lambda_fn import IMAGE_SOURCES
+from model.core import contract
 from scripts import REPO_ROOT
-from scripts.dev.image_root import DOCKERFILE, copy_function_files, dockerfile_env, dockerfile_instructions
+from scripts.dev.image_root import copy_function_files
 
+DOCKERFILE = REPO_ROOT / "lambda_fn" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+TASK_ROOT = "${LAMBDA_TASK_ROOT}/"
+
+
+def dockerfile_instructions() -> list[list[str]]:
+    """Every instruction as shell-like words, backslash continuations joined and comments dropped."""
+    text = DOCKERFILE.read_text(encoding="utf-8").replace("\\\n", " ")
+    return [words for line in text.splitlines() if (words := shlex.split(line, comments=True))]
 
 
 def dockerignore_allows(path: str) -> bool:
@@ -47,21 +58,34 @@ def test_cmd_names_the_contract_handler() -> None:
     assert json.loads(cmd.removeprefix("CMD")) == [contract.HANDLER]
 
 
-def test_the_image_holds_the_function_the_model_package_s_serving_modules_and_the_artifact_only(
+def test_the_dockerfile_copies_exactly_the_declared_sources_each_to_the_same_path() -> None:
+    copies = [words[1:] for words in dockerfile_instructions() if words[0] == "COPY"]
+    into_task_root = [c for c in copies if c[-1].startswith(TASK_ROOT)]
+    sources = [source for *sources, _ in into_task_root for source in sources]
+    assert sorted(sources) == sorted(IMAGE_SOURCES)
+    for *sources, destination in into_task_root:
+        for source in sources:
+            assert PurePosixPath(source).parent.as_posix() + "/" == destination.removeprefix(TASK_ROOT)
+    # The image sets no ENV: a process standing in for it (development server, emulator, benchmark) could
+    # not know one, so none may exist.
+    assert not [words for words in dockerfile_instructions() if words[0] == "ENV"]
+
+
+def test_the_image_holds_the_function_the_model_s_core_and_the_artifact_only(
     tmp_path: Path, model_artifact_path: Path
 ) -> None:
     copy_function_files(tmp_path)
     copied = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     function_modules = {f"lambda_fn/{p.name}" for p in (REPO_ROOT / "lambda_fn").glob("*.py")}
-    assert copied == function_modules | {
-        "model/__init__.py",
-        "model/artifact.py",
-        "model/contract.py",
-        "model/jsontypes.py",
-        "model/schemas.py",
-        "model/prediction.py",
-        "model/artifacts/model.json",
+    core_modules = {f"model/core/{p.name}" for p in (REPO_ROOT / "model/core").glob("*.py")}
+    assert core_modules >= {
+        "model/core/artifact.py",
+        "model/core/contract.py",
+        "model/core/jsontypes.py",
+        "model/core/schemas.py",
+        "model/core/prediction.py",
     }
+    assert copied == function_modules | core_modules | {"model/__init__.py", "model/artifacts/model.json"}
     assert (tmp_path / "model/artifacts/model.json").read_bytes() == model_artifact_path.read_bytes()
 
 
@@ -74,8 +98,7 @@ def test_another_artifact_is_baked_in_where_the_image_holds_its_own(
         target = checkout / source.relative_to(REPO_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
-    for module in ("artifact.py", "contract.py", "jsontypes.py", "schemas.py", "prediction.py"):
-        shutil.copy2(REPO_ROOT / "model" / module, checkout / "model" / module)
+    shutil.copytree(REPO_ROOT / "model/core", checkout / "model/core")
     monkeypatch.setattr("scripts.dev.image_root.REPO_ROOT", checkout)
     chosen = tmp_path / "chosen.json"
     chosen.write_text('{"model_version": "chosen"}')
@@ -102,7 +125,8 @@ def test_dockerignore_lets_through_every_copy_source_and_nothing_else() -> None:
         ".venv/lib/python3.13/site-packages/numpy/__init__.py",
         ".git/config",
         "tests/unit/__init__.py",
-        "model/train.py",
+        "model/train/pipeline.py",
+        "model/sdk/cli.py",
         "model/data/diabetes_data_raw.csv.gz",
         "lambda_fn/__pycache__/handler.cpython-313.pyc",
         "lambda_fn/Dockerfile",
@@ -110,11 +134,3 @@ def test_dockerignore_lets_through_every_copy_source_and_nothing_else() -> None:
         "build/image-root/lambda_fn/handler.py",
     ):
         assert not dockerignore_allows(outside), outside
-
-
-def test_the_image_env_is_replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # lambda_fn/Dockerfile sets no ENV today; one that did must reach every process standing in for the image.
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("# ENV NOT=this\nFROM base\nENV A=1 \\\n    B=two\nCOPY a /tmp/a\n")
-    monkeypatch.setattr("scripts.dev.image_root.DOCKERFILE", dockerfile)
-    assert dockerfile_env() == {"A": "1", "B": "two"}

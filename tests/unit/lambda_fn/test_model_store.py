@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from lambda_fn.model_store import load_model
-from model import contract
-from model.artifact import ArtifactError, Gate, ModelArtifact, served_artifact_path, write_artifact_atomically
+from model.core import contract
+from model.core.artifact import ArtifactError, Gate, ModelArtifact, write_artifact_atomically
+from model.core.serving import served_artifact_path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from lambda_fn import observability
-from model import contract
-from model.artifact import ModelArtifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
 
 from .conftest import REQUEST_ID, Invoker
 
@@ -137,7 +137,7 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape_with_the_detail_only_
     def broken(*_: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("model.prediction.predict_batch", broken)
+    monkeypatch.setattr("model.core.prediction.predict_batch", broken)
     result = invoke("POST", "/v1/predict", {"bmi": 27.3})
     # Then the client gets a generic 500 and the log gets the stack
     assert result.status == 500

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from model import contract
+from infra_cdk.gateway_responses import GATEWAY_RESPONSES
+from model.core import contract
 
 from .conftest import Invoker
 
@@ -133,7 +134,7 @@ def test_the_function_error_examples_are_exactly_what_it_answers(
             # A bug: a valid request (the documented example) meets a domain that raises
             request = operation(document, route)["requestBody"]["content"]["application/json"]["schema"]
             with monkeypatch.context() as bug:
-                bug.setattr("model.prediction.predict_batch", lambda *_: 1 / 0)
+                bug.setattr("model.core.prediction.predict_batch", lambda *_: 1 / 0)
                 result = invoke("POST", route.path, resolve(document, request)["examples"][0], headers=JSON)
         else:
             headers, text = PROVOKE[code]
@@ -161,7 +162,7 @@ def test_every_operation_documents_what_the_edge_can_answer_it(
         code = body["error"]["code"]
         assert status == str(contract.ERRORS[code].status), name
         if EDGE in name:  # API Gateway answers it: one of the gateway responses the stage rewrites
-            assert code in contract.GATEWAY_RESPONSES.values(), name
+            assert code in GATEWAY_RESPONSES.values(), name
 
 
 def test_servers_point_at_the_stage_the_document_was_fetched_through(invoke: Invoker) -> None:

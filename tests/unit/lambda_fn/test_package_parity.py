@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from model import contract
-from model.artifact import ModelArtifact
-from model.jsontypes import ValidationError
-from model.predictor import Model
+from model.core import contract
+from model.core.artifact import ModelArtifact
+from model.core.jsontypes import ValidationError
+from model.sdk.predictor import Model
 
 from .conftest import Invoker
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from sklearn.datasets import load_diabetes
 
-from model import contract
-from model.artifact import ModelArtifact
+from model.core import contract
+from model.core.artifact import ModelArtifact
 
 from .conftest import Invoker
 
@@ -52,7 +52,7 @@ def test_predict_flags_a_plausible_bmi_outside_the_training_range_and_still_give
 
 
 def test_the_interval_is_wider_for_a_heavier_patient(invoke: Invoker) -> None:
-    # The cross-validated errors grow with BMI, and so does the interval (model/conformal.py)
+    # The cross-validated errors grow with BMI, and so does the interval (model/train/conformal.py)
     widths = []
     for bmi in (20.0, 27.3, 35.0):
         interval = invoke("POST", "/v1/predict", {"bmi": bmi}).body["interval"]

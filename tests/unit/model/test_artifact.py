@@ -5,17 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
-from model.artifact import (
+from model.core import contract
+from model.core.artifact import (
     CALIBRATION_GATE,
     SCHEMA_VERSION,
     ArtifactError,
     Coefficients,
     ModelArtifact,
-    load_artifact,
-    parse_artifact,
     write_artifact_atomically,
 )
+from model.core.serving import load_artifact, parse_artifact
 
 
 def document(artifact: ModelArtifact) -> dict:
@@ -24,7 +23,7 @@ def document(artifact: ModelArtifact) -> dict:
 
 def resealed(doc: dict) -> str:
     """Re-computes the checksum after an edit, as an attacker who knows the format would."""
-    from model.artifact import checksum
+    from model.core.artifact import checksum
 
     body = {k: v for k, v in doc.items() if k != "sha256"}
     return json.dumps({**body, "sha256": checksum(body)})

@@ -17,10 +17,12 @@ from typing import Any, ClassVar
 import pytest
 
 import model
-from model import cli, contract
-from model.artifact import ModelArtifact, load_artifact
-from model.client import ApiError, ConfigurationError, TransportError
-from model.predictor import Model
+from model.core import contract
+from model.core.artifact import INTERVAL_LEVEL, ModelArtifact
+from model.core.serving import load_artifact
+from model.sdk import cli
+from model.sdk.client import ApiError, ConfigurationError, TransportError
+from model.sdk.predictor import Model
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def test_predict_prints_the_prediction_and_its_interval(capsys, local: Model) ->
     answer = local.predict(27.3)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["BMI", "prediction", "90%", "interval"]
+    assert lines[0].split() == ["BMI", "prediction", f"{INTERVAL_LEVEL:.0%}", "interval"]
     low, high = answer["interval"]["lower"], answer["interval"]["upper"]
     assert lines[1].split() == ["27.3", f"{answer['prediction']:.2f}", str(low), "to", str(high)]
     assert lines[2] == f"model {local.version}"
@@ -157,7 +159,7 @@ class StandInClient:
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch, local: Model) -> type[StandInClient]:
-    monkeypatch.setattr("model.client.Client", StandInClient)
+    monkeypatch.setattr("model.sdk.client.Client", StandInClient)
     StandInClient.created, StandInClient.failure, StandInClient.model = [], None, local
     return StandInClient
 
@@ -264,7 +266,13 @@ def test_train_is_the_trainer_under_this_command_s_name(capsys, tmp_path: Path) 
 
 
 def test_train_without_numpy_names_the_extra(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("model.train", "model.conformal", "model.dataset", "model.evaluation", "model.sgd"):
+    for name in (
+        "model.train.pipeline",
+        "model.train.conformal",
+        "model.train.dataset",
+        "model.train.evaluation",
+        "model.train.sgd",
+    ):
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setitem(sys.modules, "numpy", None)  # as in an install without the train extra
     code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.json"))

@@ -22,9 +22,9 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 
-from model import contract
-from model.artifact import ModelArtifact
-from model.client import (
+from model.core import contract
+from model.core.artifact import ModelArtifact
+from model.sdk.client import (
     ApiError,
     Client,
     ConfigurationError,
@@ -34,7 +34,7 @@ from model.client import (
     region_of,
     stack_api_url,
 )
-from model.predictor import Model
+from model.sdk.predictor import Model
 
 STAGE_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/staging/"
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
@@ -293,7 +293,7 @@ def test_raw_send_is_one_attempt_with_any_status() -> None:
 
 
 def test_redirects_are_not_followed() -> None:
-    from model.client import _NoRedirects
+    from model.sdk.client import _NoRedirects
 
     request = urllib.request.Request("https://example.com/v1/predict")
     assert _NoRedirects().redirect_request(request, None, 302, "Found", {}, "https://elsewhere") is None

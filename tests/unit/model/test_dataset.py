@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import dataset
-from model.dataset import DataError, load_dataset
+from model.train import dataset
+from model.train.dataset import DataError, load_dataset
 
 
 def test_ships_the_raw_diabetes_data_with_bmi_in_kg_per_m2():

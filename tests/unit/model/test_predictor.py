@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import model as package
-from model import contract, predictor
-from model.artifact import ArtifactError, ModelArtifact
-from model.jsontypes import ValidationError
-from model.predictor import Model, as_number, load_model
-from model.schemas import LIMITS
+from model.core import contract
+from model.core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
+from model.core.jsontypes import ValidationError
+from model.core.schemas import LIMITS
+from model.sdk import predictor
+from model.sdk.predictor import Model, as_number, load_model
 from scripts import REPO_ROOT
 
 
@@ -52,7 +53,7 @@ def test_one_prediction_is_the_line_with_its_interval(model: Model) -> None:
     c, interval = model.artifact.coefficients, model.artifact.interval
     assert answer["prediction"] == c.slope * 27.3 + c.intercept
     lower, upper = interval.bounds(27.3, answer["prediction"])
-    assert answer["interval"] == {"level": 0.9, "lower": lower, "upper": upper}
+    assert answer["interval"] == {"level": INTERVAL_LEVEL, "lower": lower, "upper": upper}
     assert answer["model_version"] == model.version
     assert answer["extrapolated"] is False
     assert set(answer) == {"prediction", "interval", "model_version", "extrapolated"}
@@ -143,20 +144,21 @@ def test_the_package_names_its_entry_points_lazily() -> None:
     assert package.load_model is load_model
     assert package.Model is Model
     assert package.ValidationError is ValidationError
-    from model.client import Client
+    from model.sdk.client import Client
 
     assert package.Client is Client
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = package.nothing
     assert sorted(package.__all__) == sorted(["__version__", *package._WHERE])
+    assert dir(package) == sorted(package.__all__)  # the public API is what dir() shows
 
 
 def test_importing_the_function_s_modules_loads_neither_the_api_nor_the_client() -> None:
-    # The function imports model.artifact, model.prediction and model.schemas at its cold start.
+    # The function imports the model's core at its cold start, and nothing of the SDK or the trainer.
     code = (
-        "import sys, model.artifact, model.prediction, model.schemas;"
-        "print(sorted(m for m in sys.modules if m in ('model.predictor', 'model.client', 'model.cli',"
-        " 'urllib.request', 'numbers')))"
+        "import sys, model.core.serving, model.core.prediction, model.core.schemas;"
+        "print(sorted(m for m in sys.modules if m.startswith(('model.sdk', 'model.train'))"
+        " or m in ('urllib.request', 'numbers')))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60

@@ -3,20 +3,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import train as train_module
-from model.dataset import load_dataset
-from model.report import (
-    CALIBRATION_PLOT,
-    CARD_NAME,
-    FIT_PLOT,
-    LOSS_PLOT,
-    MIN_SUBGROUP,
-    render_card,
-    subgroups,
-    wilson,
-    write_report,
-)
-from model.train import TrainingConfig, TrainingOutcome, train
+from model.sdk import cli
+from model.train import command
+from model.train.card import CALIBRATION_PLOT, CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card, write_report
+from model.train.dataset import load_dataset
+from model.train.pipeline import TrainingConfig, TrainingOutcome, train
+from model.train.stats import MIN_SUBGROUP, subgroups, wilson
 from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +22,7 @@ def outcome() -> TrainingOutcome:
 
 def test_report_writes_the_card_and_its_plots_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     args = ["--out", str(tmp_path / "model.json"), "--report", str(tmp_path / "report")]
-    assert train_module.main(args) == 0
+    assert cli.main(["train", *args]) == 0
     card = (tmp_path / "report" / CARD_NAME).read_text()
     for plot in PLOTS:
         assert f"]({plot})" in card
@@ -106,7 +98,7 @@ def test_the_plausible_range_is_the_wilson_score_interval(inside: int, n: int, e
 
 def test_report_is_written_even_when_a_gate_fails_so_the_failure_can_be_inspected(tmp_path: Path):
     args = ["--min-r2", "0.9", "--out", str(tmp_path / "m.json"), "--report", str(tmp_path / "r")]
-    assert train_module.main(args) == train_module.EXIT_GATE_FAILED
+    assert cli.main(["train", *args]) == command.EXIT_GATE_FAILED
     assert "**FAIL**" in (tmp_path / "r" / CARD_NAME).read_text()
     assert not (tmp_path / "m.json").exists()
 

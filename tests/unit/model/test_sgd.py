@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from model.dataset import load_dataset
-from model.evaluation import r2
-from model.sgd import SGDConfig, fit_sgd
+from model.train.dataset import load_dataset
+from model.train.evaluation import r2
+from model.train.sgd import SGDConfig, fit_sgd
 
 DATA = load_dataset()
 X, Y = DATA.train.x, DATA.train.y
 
 
 def least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    # Computed here independently of model.evaluation.closed_form, never hard-coded.
+    # Computed here independently of model.train.evaluation.closed_form, never hard-coded.
     (slope, intercept), *_ = np.linalg.lstsq(np.c_[x, np.ones_like(x)], y, rcond=None)
     return float(slope), float(intercept)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from model import contract
-from model.artifact import ModelArtifact, write_artifact_atomically
-from scripts.dev.server import DEPLOYED, ModelWatch, function_environment, printable
+from model.core import contract
+from model.core.artifact import ModelArtifact, write_artifact_atomically
+from scripts.dev.invoke import DEPLOYED, ModelWatch, function_environment, printable
 
 
 def test_the_function_gets_the_contracts_environment_and_the_servers_own_values_win(

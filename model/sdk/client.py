@@ -1,59 +1,36 @@
-"""The HTTP client of the service: the same answers as the Python API, from a running stage.
+"""The HTTP client of a running stage: the Python API's answers, typed the same (README, docs/clients.md).
 
-    from diabetes_progression import Client
-
-    client = Client("https://abc123.execute-api.eu-west-1.amazonaws.com/staging/")  # or Client.for_stack(...)
-    client.predict(27.3)  # the PredictResponse of POST /v1/predict, typed as Model.predict's
-    client.predict_batch([22.0, 27.3, 45.1])
-    client.model_info()["artifact"].model_version  # a ModelArtifact, read strictly from GET /v1/model
-
-- **Signing.** A deployed stage's protected routes take AWS Signature Version 4 (service ``execute-api``).
-  The signature is botocore's own (the ``client`` extra), from the standard credential chain: environment,
-  profile (``profile=`` or ``AWS_PROFILE``), SSO, web identity, container and instance roles. The region is
-  ``region=``, else the one in an ``execute-api`` host name, else ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
-  profile's. A loopback URL (the local development server) is not signed unless ``sign=True``; public routes
-  never are. Only ``host``, ``content-type`` and botocore's ``x-amz-*`` headers are signed: hop-by-hop headers
-  may be rewritten on the way and would break the signature.
-- **Errors.** An answer in the API's error shape raises :class:`ApiError` (status, code, message, details);
-  a network failure :class:`TransportError`; a success the client cannot read as its documented type
-  :class:`ResponseError`; missing botocore, credentials or region :class:`ConfigurationError`. All are
-  :class:`ClientError`.
-- **Retries.** 429 (throttled) and 502, 503, 504 are retried with full-jitter exponential backoff (every
-  route of this API is a pure function of its input, so a repeat is safe), honouring ``Retry-After``, as is a
-  connection the server closed or reset; a timeout is not (it already took ``timeout`` seconds). Each
-  attempt is signed afresh.
-
-Standard library HTTP (urllib; its proxy variables apply), redirects not followed (a signature is for one
-URL). botocore is imported only to sign or to read a stack's outputs.
-"""
+A deployed stage's protected routes are signed with AWS Signature Version 4 (:mod:`.aws`); a loopback URL is
+not, unless ``sign=True``. An error answer raises :class:`ApiError`, and everything raised is a
+:class:`ClientError`. 429 and 502-504, and connections closed or reset by the server, are retried with
+full-jitter exponential backoff honouring ``Retry-After`` (every route is a pure function of its input, so a
+repeat is safe); a timeout is not. Standard library HTTP; redirects are not followed (a signature is for one
+URL)."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
-import re
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from email.message import Message
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-from . import __version__, contract
-from .jsontypes import ValidationError, read
-from .predictor import as_number
-from .schemas import (
+from ..core import __version__, contract
+from ..core.jsontypes import ValidationError, read
+from ..core.schemas import (
     BatchPredictResponse,
-    ErrorDetail,
-    ErrorResponse,
     HealthResponse,
     ModelInfoResponse,
     PredictResponse,
 )
+from .aws import Signer, region_of, stack_api_url
+from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, TransportError
+from .predictor import as_number
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -71,83 +48,8 @@ __all__ = [
     "stack_api_url",
 ]
 
-SERVICE: Final = "execute-api"  # the SigV4 service name of API Gateway's invoke API
-API_URL_OUTPUT: Final = "ApiUrl"  # the CloudFormation output of each stage's Service stack
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0  # API Gateway answers within 29 s or says 504
-INSTALL_HINT: Final = "pip install 'diabetes-progression[client]'"
-_EXECUTE_API_HOST: Final = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
-_SIGNED_HEADERS: Final = frozenset({"content-type"})
-_MAX_ERROR_TEXT: Final = 300
-
-
-# --- Errors -----------------------------------------------------------------------------------------------
-class ClientError(Exception):
-    """Anything this client raises."""
-
-
-class ConfigurationError(ClientError):
-    """The call cannot be made as configured: botocore missing, no credentials or region, no such stack."""
-
-
-class TransportError(ClientError):
-    """No answer: the connection failed, was reset, or timed out."""
-
-
-class ResponseError(ClientError):
-    """A success whose body is not what the API documents for the route."""
-
-
-class ApiError(ClientError):
-    """The API answered with an error, in its one shape (``{"error": {"code", "message", "details"}}``);
-    an answer not in that shape (a proxy's page, say) gets the code ``http_<status>``."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: Iterable[ErrorDetail] = (),
-        *,
-        request_id: str | None = None,
-    ) -> None:
-        self.status, self.code, self.message = status, code, message
-        self.details: list[ErrorDetail] = list(details)
-        self.request_id = request_id
-        super().__init__(self.describe())
-
-    def describe(self) -> str:
-        """The API's message and its details, e.g. ``The request body is not valid. bmi: must be between 10
-        and 100 kg/m^2 (HTTP 422, validation_error)``."""
-        issues = "; ".join(f"{d['field']}: {d['issue']}" if d["field"] else d["issue"] for d in self.details)
-        return f"{self.message}{' ' + issues if issues else ''} (HTTP {self.status}, {self.code})"
-
-    @classmethod
-    def from_response(cls, response: Response) -> ApiError:
-        request_id = response.headers.get("x-amzn-RequestId")
-        try:
-            error = read(response.json(), ErrorResponse)["error"]
-        except (ValueError, ValidationError):  # not JSON, or JSON of another shape
-            text = " ".join(response.text.split())[:_MAX_ERROR_TEXT] or "(empty body)"
-            return cls(response.status, f"http_{response.status}", text, request_id=request_id)
-        return cls(response.status, error["code"], error["message"], error["details"], request_id=request_id)
-
-
-# --- Responses and retries --------------------------------------------------------------------------------
-class Response(NamedTuple):
-    """One HTTP answer, whatever its status. ``headers`` is case-insensitive (``headers["content-type"]``)."""
-
-    status: int
-    headers: Message
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The decoded body; :class:`ValueError` if it is not JSON."""
-        return json.loads(self.body)
 
 
 class Retry(NamedTuple):
@@ -205,7 +107,7 @@ class Client:
             f"diabetes-progression/{__version__} Python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"
         )
         self.signs = self.host not in LOOPBACK_HOSTS if sign is None else sign
-        self._signer = _Signer(self.host, region, profile, credentials) if self.signs else None
+        self._signer = Signer(self.host, region, profile, credentials) if self.signs else None
 
     @classmethod
     def for_stack(
@@ -330,85 +232,3 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *_args: Any, **_kwargs: Any) -> urllib.request.Request | None:
         return None
-
-
-# --- Signing ----------------------------------------------------------------------------------------------
-class _Signer:
-    """botocore's SigV4 for ``execute-api``, credentials resolved once (and refreshed by botocore)."""
-
-    def __init__(
-        self, host: str, region: str | None, profile: str | None, credentials: Credentials | None
-    ) -> None:
-        session = _botocore_session(profile)
-        if credentials is None:
-            try:
-                credentials = session.get_credentials()
-            except Exception as exc:  # botocore's errors (a broken profile, an expired SSO token, ...)
-                raise ConfigurationError(f"cannot read AWS credentials: {exc}") from exc
-        if credentials is None:
-            raise ConfigurationError(
-                "no AWS credentials found (environment, profile, SSO, container or instance role): configure "
-                "some (`aws configure`, `aws sso login`) or pass --profile"
-            )
-        self.region = (
-            region or region_of(host) or _environment_region() or session.get_config_variable("region")
-        )
-        if not self.region:
-            raise ConfigurationError(f"cannot tell the region of {host}: pass --region or set AWS_REGION")
-        self._credentials = credentials
-
-    def headers(self, method: str, url: str, body: bytes | None, sent: Mapping[str, str]) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        signed = {k: v for k, v in sent.items() if k.lower() in _SIGNED_HEADERS}
-        request = AWSRequest(method=method, url=url, data=body or b"", headers=signed)
-        SigV4Auth(self._credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
-        return {
-            name: value
-            for name, value in request.headers.items()
-            if name.lower() == "authorization" or name.lower().startswith("x-amz-")
-        }
-
-
-def _botocore_session(profile: str | None) -> Any:
-    try:
-        import botocore.session
-    except ImportError:
-        raise ConfigurationError(f"signing needs botocore: {INSTALL_HINT}") from None
-    try:
-        return botocore.session.Session(profile=profile)
-    except Exception as exc:  # ProfileNotFound and friends
-        raise ConfigurationError(str(exc)) from exc
-
-
-def _environment_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-
-
-def region_of(host: str) -> str | None:
-    """The region in an ``{api-id}.execute-api.{region}.amazonaws.com`` host name, if it is one."""
-    match = _EXECUTE_API_HOST.match(host.lower())
-    return match.group(1) if match else None
-
-
-def stack_api_url(
-    stack_name: str, *, region: str | None = None, profile: str | None = None, output: str = API_URL_OUTPUT
-) -> str:
-    """The ``ApiUrl`` output (or ``output``) of a deployed stack, read with CloudFormation's DescribeStacks
-    through botocore; the region as for signing (``region``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
-    profile's)."""
-    session = _botocore_session(profile)
-    region = region or _environment_region() or session.get_config_variable("region")
-    if not region:
-        raise ConfigurationError(f"stack {stack_name!r}: no region: pass --region or set AWS_REGION")
-    try:
-        cloudformation = session.create_client("cloudformation", region_name=region)
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable
-        raise ConfigurationError(f"stack {stack_name!r} in {region}: {exc}") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    if output not in outputs:
-        known = ", ".join(sorted(outputs)) or "none"
-        raise ConfigurationError(f"stack {stack_name!r} has no output {output!r} (outputs: {known})")
-    return str(outputs[output])

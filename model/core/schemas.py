@@ -1,17 +1,11 @@
-"""The API's bodies, declared once as annotated types: they validate requests (:mod:`.jsontypes`), type the
-function's answers and this package's (mypy), and generate the OpenAPI document (``lambda_fn.api_docs``).
-
-Requests are strict: a JSON string, boolean or null is never a number, unknown fields are refused (a typo
-such as ``{"bmi ": 27}`` is an error, not silently ignored) and numbers must be finite. The limits come from
-:mod:`.contract`. The same types are what the Python API (:mod:`.predictor`) and the HTTP client
-(:mod:`.client`) return, so a prediction has one shape wherever it is made. Standard library only.
-"""
+"""The API's bodies, declared once as annotated types: they validate requests (strictly: :mod:`.jsontypes`),
+type the function's and the package's answers, and generate the OpenAPI document. Standard library only."""
 
 from __future__ import annotations
 
 from typing import Annotated, TypedDict
 
-from .artifact import ModelArtifact
+from .artifact import INTERVAL_LEVEL, ModelArtifact
 from .contract import BATCH_MAX, BMI_MAX, BMI_MIN
 from .jsontypes import Doc, Items, Range
 
@@ -68,9 +62,9 @@ Prediction = Annotated[
 Level = Annotated[
     float,
     Doc(
-        "Nominal coverage of the interval, e.g. 0.9: for patients like the study's cohort, about this "
-        "share of measured outcomes falls inside their interval (the cross-validated coverage is in "
-        "GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
+        f"Nominal coverage of the interval, e.g. {INTERVAL_LEVEL:g}: for patients like the study's cohort, "
+        "about this share of measured outcomes falls inside their interval (the cross-validated coverage is "
+        "in GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
         "an extrapolated BMI."
     ),
 ]

@@ -1,16 +1,7 @@
-"""The domain: turning validated BMI values into predictions and their prediction intervals. Pure functions
-over a loaded model, used by the function (``lambda_fn.handler``) and by this package's Python API
-(:mod:`.predictor`) alike: one implementation answers both.
-
-No I/O, no framework, no logging: everything here is a function of the artifact and the inputs. Plain Python
-floats: at most BATCH_MAX values per call, where numpy's import cost would outweigh anything it could save.
-
-Values reaching this module have passed their request type (finite numbers; for the v1 routes also inside
-[BMI_MIN, BMI_MAX]): :func:`respond` and :func:`respond_batch` take the request types themselves, which
-only :func:`.jsontypes.read` produces. The legacy routes speak scikit-learn's scaled units, so their inputs
-are range-checked here, by the same rule expressed in their units (:func:`legacy_range`); their answers carry
-no intervals.
-"""
+"""The domain: validated BMIs to predictions and prediction intervals, for the function and the Python API
+alike. Pure functions of the artifact and the inputs, on plain floats (numpy's import would cost more than it
+saves on at most BATCH_MAX values). The legacy routes' scaled inputs are range-checked here, by the same rule
+in their units (:func:`legacy_range`); their answers carry no intervals."""
 
 from __future__ import annotations
 

@@ -1,18 +1,8 @@
-"""The Python API: the trained model in this process, answering exactly as the service does.
+"""The Python API: the trained model in this process, answering exactly as the service does (README).
 
-    from diabetes_progression import load_model
-
-    model = load_model()  # the bundled artifact; load_model("path/to/model.json") for another
-    model.predict(27.3)  # {"prediction": 162.27..., "interval": {...}, "model_version": ..., ...}
-    model.predict_batch([22.0, 27.3, 45.1])  # 1 to 10 000 values, answered in input order
-    model.artifact.metrics.cv_r2_mean  # the model's metadata (a ModelArtifact)
-
-One implementation with the service: the input is read by the same request types (:mod:`.schemas`, through
-:func:`.jsontypes.read`) and answered by the same domain functions (:mod:`.prediction`) as in the function
-behind ``POST /v1/predict``, so the answers are the same numbers, the same ``extrapolated`` flags and the same
-limits, and input the service refuses with a 422 raises :class:`.jsontypes.ValidationError` here, with the
-same text (``bmi must be between 10 and 100 kg/m^2``). Standard library only.
-"""
+The input is read by the same request types and answered by the same domain functions as in the function, so
+the numbers, ``extrapolated`` flags, limits and refusals (:class:`.jsontypes.ValidationError`, with the
+service's words) are the same. Standard library only."""
 
 from __future__ import annotations
 
@@ -22,10 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from .artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, load_artifact
-from .jsontypes import read
-from .prediction import respond, respond_batch
-from .schemas import (
+from ..core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact
+from ..core.jsontypes import read
+from ..core.prediction import respond, respond_batch
+from ..core.schemas import (
     LIMITS,
     BatchPredictRequest,
     BatchPredictResponse,
@@ -33,6 +23,7 @@ from .schemas import (
     PredictRequest,
     PredictResponse,
 )
+from ..core.serving import load_artifact
 
 __all__ = ["BUNDLED_ARTIFACT", "Model", "as_number", "load_model"]
 

@@ -1,22 +1,11 @@
-"""Stochastic gradient descent for one-feature least squares, built to converge rather than wander.
+"""Stochastic gradient descent for one-feature least squares, built to converge rather than wander (the
+replaced system's constant-rate SGD passed the R² gate in 64% of runs).
 
-The system this replaces ran 15 000 single-sample steps at a constant learning rate of 0.1: its intercept
-wandered ±21 around the optimum and its hold-out R² passed the 0.4 gate in 64% of runs. Three choices fix
-that while keeping plain SGD (squared loss, one sample per update, shuffled epochs):
-
-* **Standardised feature.** With z = (x - mean) / std over the training rows, the Hessian of the mean squared
-  loss in (slope_z, intercept) is the identity, so one learning rate suits both parameters and the norm of the
-  full gradient *equals* the distance to the optimum. That makes the stopping rule below exact.
-* **Random reshuffling with a decaying rate** ``eta_k = learning_rate / (1 + decay * k)`` per epoch. Within an
-  epoch sampled without replacement, the per-sample gradients at the optimum sum to zero, so the epoch-end
-  iterate's error is second order in the step and vanishes as the rate decays.
-* **A tolerance-based stop on the full gradient** (cheap: one vectorised pass per epoch):
-  ``||grad|| <= tolerance * ||params||``, with a hard cap on epochs. A run that hits the cap is reported as
-  not converged and fails the trainer's convergence gate.
-
-The inner loop runs on Python floats: for one sample at a time they are several times faster than numpy
-scalars. numpy draws the permutations (seeded, so the same seed gives bit-identical results).
-"""
+Plain SGD (squared loss, one sample per update, shuffled epochs) with three choices: a standardised feature
+(the loss's Hessian is then the identity, so one rate suits both parameters and the full gradient's norm is
+the distance to the optimum), a rate decaying per epoch, ``learning_rate / (1 + decay * k)``, and a stop when
+``||grad|| <= tolerance * ||params||``, with an epoch cap a run reaching fails the convergence gate. The inner
+loop runs on Python floats (faster than numpy scalars one at a time); numpy draws the seeded permutations."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The service's contract, defined once: routes, input limits, environment and telemetry names.
-
-Imported by the function, the infrastructure (authorization per route, alarms on these metrics), the
-local development server and the end-to-end suite. Standard library only and free of side effects, so
-that importing it costs nothing at cold start and nothing at synthesis.
-"""
+"""The service's contract, defined once: routes, input limits, errors, environment and telemetry names.
+Standard library only and free of side effects: importing it costs nothing at cold start or synthesis."""
 
 from __future__ import annotations
 
@@ -130,27 +126,6 @@ ERRORS: Final = {
     "gateway_timeout": ErrorCode(
         504, "The function did not answer in time.", "route", "Endpoint request timed out"
     ),
-}
-
-# API Gateway's own responses (keyed by CloudFormation's ResponseType) and the code each is answered with;
-# the two defaults keep API Gateway's status, every other type takes its code's status. There is no
-# authorizer and no usage plan, so UNAUTHORIZED and QUOTA_EXCEEDED cannot happen (DEFAULT_4XX would cover
-# them).
-GATEWAY_RESPONSES: Final = {
-    "DEFAULT_4XX": "bad_request",
-    "DEFAULT_5XX": "internal_error",
-    "ACCESS_DENIED": "forbidden",
-    "MISSING_AUTHENTICATION_TOKEN": "missing_authentication",
-    "INVALID_SIGNATURE": "invalid_signature",
-    "EXPIRED_TOKEN": "expired_credentials",
-    "WAF_FILTERED": "request_blocked",
-    "THROTTLED": "throttled",
-    "REQUEST_TOO_LARGE": "payload_too_large",
-    "BAD_REQUEST_PARAMETERS": "bad_request",
-    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",
-    "RESOURCE_NOT_FOUND": "not_found",
-    "INTEGRATION_FAILURE": "bad_gateway",
-    "INTEGRATION_TIMEOUT": "gateway_timeout",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-DATA_DIR: Final = Path(__file__).resolve().parent / "data"
+DATA_DIR: Final = Path(__file__).resolve().parent.parent / "data"
 FEATURES_FILE: Final = "diabetes_data_raw.csv.gz"
 TARGET_FILE: Final = "diabetes_target.csv.gz"
 # Digests of the files as shipped by scikit-learn 1.9.1 (see model/data/README.md).

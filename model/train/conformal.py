@@ -1,23 +1,12 @@
 """Prediction intervals by normalised conformal prediction on cross-validated residuals, and an honest
-measure of their coverage (numpy only).
+measure of their coverage (numpy only; the reasons, with their evidence: docs/ml_components.md and the card).
 
-**Why normalised.** The absolute cross-validated residuals grow with BMI (docs/model_card.md shows the
-evidence), so one half-width for everyone would be too wide for lean patients and too narrow for heavy ones.
-The interval is ``prediction +- q * scale(bmi)``, where ``scale`` (:class:`model.artifact.Scale`) is a
-least-squares line through the absolute residuals, floored at half their mean so that it stays positive
-for every BMI the service accepts, and ``q`` is the conformal quantile of the normalised scores
-``|residual| / scale(bmi)``: the ceil((n + 1) * level)-th smallest of the n training rows' scores.
-
-**Why cross-validated residuals.** Split conformal would set aside half of 422 rows for calibration; the
-residuals of k-fold cross-validation use every row for both, at the price of an approximate rather than
-exact finite-sample guarantee (the CV+ bound is 1 - 2 * alpha in the worst case, close to 1 - alpha in
-practice). That price is measured rather than assumed: :func:`nested_cross_validation` rebuilds the whole
-procedure inside each outer fold from that fold's training rows only and counts the held-out rows that
-land inside, and the trainer's calibration gate blocks a model whose coverage strays from the level.
-
-The point fits inside the cross-validation are whatever ``fit`` the caller passes; the trainer passes
-closed-form least squares, which its convergence gate proves the served SGD fit equals.
-"""
+The interval is ``prediction +- q * scale(bmi)``: ``scale`` (:class:`model.core.artifact.Scale`) is a
+least-squares line through the absolute residuals (which grow with BMI), floored at half their mean, and
+``q`` the ceil((n + 1) * level)-th smallest normalised score ``|residual| / scale(bmi)``. Cross-validated
+residuals use every row to fit and to calibrate, at the price of an approximate guarantee; that price is
+measured by :func:`nested_cross_validation`, and the trainer's calibration gate blocks a model whose coverage
+strays from the level."""
 
 from __future__ import annotations
 
@@ -29,7 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from .artifact import Scale
+from ..core.artifact import Scale
 from .dataset import FloatArray
 from .evaluation import Fitter, closed_form, kfold, out_of_fold
 

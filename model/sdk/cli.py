@@ -1,15 +1,7 @@
-"""The command line: ``diabetes-progression`` (``python -m model`` in the repository).
+"""The command line: ``diabetes-progression`` (``python -m model`` in the repository; usage: README).
 
-    diabetes-progression predict 27.3 22 45.1         # in this process, from the bundled artifact
-    diabetes-progression predict --json 27.3          # the API's JSON answer
-    diabetes-progression info                         # the model's metadata
-    diabetes-progression call --url http://127.0.0.1:3000 27.3
-    diabetes-progression call --stack Staging-Service 27.3 22   # signed with your AWS credentials
-    diabetes-progression train --data path/to/model/data --out model.json
-
-``predict`` and ``call`` print the same table (or, with ``--json``, the same JSON: the API's answer), because
-the Python API (:mod:`.predictor`) and the client (:mod:`.client`) return the same types.
-"""
+``predict`` and ``call`` print the same table, or with ``--json`` the API's answer, because the Python API
+(:mod:`.predictor`) and the client (:mod:`.client`) return the same types."""
 
 from __future__ import annotations
 
@@ -23,16 +15,18 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
-from . import __version__, contract
-from .artifact import ArtifactError, ModelArtifact
-from .jsontypes import ValidationError
+from ..core import __version__, contract
+from ..core.artifact import INTERVAL_LEVEL, ArtifactError, ModelArtifact
+from ..core.jsontypes import ValidationError
+from ..core.schemas import ModelInfoResponse
+from ..train import command as training
+from . import output
 from .predictor import Model, load_model
-from .schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse
 
 if TYPE_CHECKING:
-    from .client import ApiError
+    from .client import ApiError, Client
 
 PROG: Final = "diabetes-progression"
 EXIT_OK: Final = 0
@@ -55,16 +49,7 @@ exit status:
 """
 INPUT_ERROR: Final = "The input is not valid."
 WIDTH: Final = 100  # the descriptions' width (the epilog is laid out by hand)
-
-
-class Predictor(Protocol):
-    """What :class:`.predictor.Model` and :class:`.client.Client` both answer."""
-
-    def predict(self, bmi: float) -> PredictResponse: ...
-
-    def predict_batch(self, bmis: Sequence[float]) -> BatchPredictResponse: ...
-
-    def model_info(self) -> ModelInfoResponse: ...
+Parser = argparse.ArgumentParser
 
 
 class CommandError(Exception):
@@ -76,12 +61,21 @@ class CommandError(Exception):
         self.status, self.message, self.body = status, message, body
 
 
+BMIS_HELP: Final = (
+    f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are "
+    f"answered in order, at most {contract.BATCH_MAX}"
+)
+JSON_HELP: Final = "print the API's JSON answer (on failure, its error shape) instead of a table"
+ARTIFACT_HELP: Final = "a model artifact (default: the bundled one)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog=PROG,
         description=textwrap.fill(
             "Diabetes progression one year after baseline, predicted from BMI (kg/m²) by a linear model with "
-            "90% prediction intervals: in this process, or by calling a running stage of the service.",
+            f"{INTERVAL_LEVEL:.0%} prediction intervals: in this process, or by calling a running stage of "
+            "the service.",
             WIDTH,
         ),
         epilog=EXIT_STATUS,
@@ -90,20 +84,14 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
+    def command(name: str, summary: str, text: str = "", epilog: str = EXIT_STATUS) -> Parser:
         return commands.add_parser(
             name,
             help=summary,
-            description=textwrap.fill(description or summary, WIDTH),
-            epilog=EXIT_STATUS,
+            description=textwrap.fill(text or summary, WIDTH),
+            epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-
-    bmis_help = (
-        f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are "
-        f"answered in order, at most {contract.BATCH_MAX}"
-    )
-    json_help = "print the API's JSON answer (on failure, its error shape) instead of a table"
 
     predict = command(
         "predict",
@@ -111,33 +99,43 @@ def parser() -> argparse.ArgumentParser:
         "Predicts from one or more BMIs with the trained model, in this process, as the service would: the "
         "same numbers, intervals, extrapolation flags and limits. Needs nothing but the package.",
     )
-    predict.add_argument("bmis", nargs="+", type=float, metavar="BMI", help=bmis_help)
-    predict.add_argument(
-        "--artifact", type=Path, metavar="PATH", help="a model artifact (default: the bundled one)"
-    )
-    predict.add_argument("--json", action="store_true", help=json_help)
-
+    predict.add_argument("bmis", nargs="+", type=float, metavar="BMI", help=BMIS_HELP)
+    predict.add_argument("--artifact", type=Path, metavar="PATH", help=ARTIFACT_HELP)
+    predict.add_argument("--json", action="store_true", help=JSON_HELP)
     info = command(
         "info", "describe the model: version, coefficients, metrics, gates, training range, limits"
     )
-    info.add_argument(
-        "--artifact", type=Path, metavar="PATH", help="a model artifact (default: the bundled one)"
-    )
+    info.add_argument("--artifact", type=Path, metavar="PATH", help=ARTIFACT_HELP)
     info.add_argument("--json", action="store_true", help="print what GET /v1/model answers")
-
-    call = command(
-        "call",
-        "ask a running stage of the service (local or deployed)",
-        "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a deployed "
-        "one (--url of its ApiUrl, or --stack), whose protected routes are signed with AWS Signature "
-        "Version 4 from the standard AWS credential chain (environment, profile, SSO, container or instance "
-        "role). Throttling (429) and 502/503/504 are retried with jittered exponential backoff. Signing and "
-        f"--stack need botocore: {_install('client')}.",
+    _call_arguments(
+        command(
+            "call",
+            "ask a running stage of the service (local or deployed)",
+            "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a "
+            "deployed one (--url of its ApiUrl, or --stack), whose protected routes are signed with AWS "
+            "Signature Version 4 from the standard AWS credential chain (environment, profile, SSO, "
+            "container or instance role). Throttling (429) and 502/503/504 are retried with jittered "
+            f"exponential backoff. Signing and --stack need botocore: {_install('client')}.",
+        )
     )
+    training.add_arguments(
+        command(
+            "train",
+            "train, gate and write a model artifact (python -m model.train; needs numpy)",
+            f"Trains, gates and writes the model artifact. Needs numpy ({_install('train')}) and the data "
+            "set, which is not installed with the package: pass --data DIR, the model/data directory of a "
+            "checkout of the source repository.",
+            epilog=training.EPILOG,
+        )
+    )
+    return top
+
+
+def _call_arguments(call: Parser) -> None:
     target = call.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="the stage's base URL, e.g. http://127.0.0.1:3000 or its ApiUrl")
     target.add_argument("--stack", metavar="NAME", help="read the URL from this stack's ApiUrl output")
-    call.add_argument("bmis", nargs="*", type=float, metavar="BMI", help=bmis_help)
+    call.add_argument("bmis", nargs="*", type=float, metavar="BMI", help=BMIS_HELP)
     what = call.add_mutually_exclusive_group()
     what.add_argument("--info", action="store_true", help="GET /v1/model instead of predicting")
     what.add_argument("--health", action="store_true", help="GET /health instead of predicting")
@@ -157,23 +155,13 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--retries", type=_count, default=3, metavar="N", help="retries after the first try (default 3)"
     )
-    call.add_argument("--json", action="store_true", help=json_help)
-
-    command(
-        "train",
-        "train, gate and write a model artifact (python -m model.train; needs numpy)",
-        "Trains the model (the project's trainer; its options follow: `train --help`). Needs numpy "
-        f"({_install('train')}) and the data set, which is not installed with the package: pass "
-        "--data DIR, the model/data directory of a checkout of the source repository.",
-    ).add_argument("options", nargs=argparse.REMAINDER, help="the trainer's options (see `train --help`)")
-    return top
+    call.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list[:1] == ["train"]:  # the trainer parses its own options, --help included
-        return _train(args_list[1:])
-    args = parser().parse_args(args_list)
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "train":
+        return _train(args)
     try:
         return _run(args)
     except BrokenPipeError:  # `diabetes-progression info | head`: the reader left, which is not an error here
@@ -247,95 +235,36 @@ def _api_exit_status(error: ApiError) -> int:
     return EXIT_FAILED
 
 
-def _train(options: list[str]) -> int:
+def _train(args: argparse.Namespace) -> int:
     try:  # imported afresh, not found as an attribute of the package: a failed import must fail here
-        importlib.import_module(".train", __package__)
+        importlib.import_module("..train.pipeline", __package__)
     except ImportError as exc:  # numpy
         print(f"{PROG}: error: training needs {exc.name or 'numpy'}: {_install('train')}", file=sys.stderr)
         return EXIT_FAILED
-    from . import train
-
     for termination in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(termination, train.exit_on_termination)
-    return train.main(options, prog=f"{PROG} train")
+        signal.signal(termination, training.exit_on_termination)
+    return training.run(args)
 
 
 # --- Output -----------------------------------------------------------------------------------------------
-def _print_predictions(predictor: Predictor, bmis: list[float], *, as_json: bool) -> None:
+def _print_predictions(predictor: Model | Client, bmis: list[float], *, as_json: bool) -> None:
     try:
-        if len(bmis) == 1:
-            one = predictor.predict(bmis[0])
-            answer: Any = one
-            rows = [
-                (
-                    bmis[0],
-                    one["prediction"],
-                    one["interval"]["lower"],
-                    one["interval"]["upper"],
-                    one["extrapolated"],
-                )
-            ]
-            level, version = one["interval"]["level"], one["model_version"]
-        else:
-            many = predictor.predict_batch(bmis)
-            answer = many
-            intervals = many["intervals"]
-            rows = list(
-                zip(
-                    bmis,
-                    many["predictions"],
-                    intervals["lower"],
-                    intervals["upper"],
-                    many["extrapolated"],
-                    strict=True,
-                )
-            )
-            level, version = intervals["level"], many["model_version"]
+        answer = predictor.predict(bmis[0]) if len(bmis) == 1 else predictor.predict_batch(bmis)
     except ValidationError as exc:  # refused in this process, in the service's words
         details = [{"field": i.field, "issue": i.issue} for i in exc.issues]
         body = contract.error_body("validation_error", INPUT_ERROR, details)
         issues = [f"{issue.field or 'the input'} {issue.issue}" for issue in exc.issues]
         more = [f"and {exc.hidden} more"] if exc.hidden else []
         raise CommandError(EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
-    if as_json:
-        print(json.dumps(answer))
-        return
-    print(f"{'BMI':>6}  {'prediction':>10}  {f'{level:.0%} interval':>14}")
-    for bmi, prediction, lower, upper, extrapolated in rows:
-        note = "  extrapolated: outside the training range" if extrapolated else ""
-        print(f"{bmi:>6g}  {prediction:>10.2f}  {f'{lower} to {upper}':>14}{note}")
-    print(f"model {version}")
+    print(json.dumps(answer) if as_json else output.table(bmis, answer))
 
 
 def _print_info(info: ModelInfoResponse, *, as_json: bool) -> None:
     artifact: ModelArtifact = info["artifact"]
     if as_json:
         print(json.dumps({"artifact": asdict(artifact), "limits": info["limits"]}))
-        return
-    c, f, m, i = artifact.coefficients, artifact.feature, artifact.metrics, artifact.interval
-    limits = info["limits"]
-    print(f"model {artifact.model_version} (artifact schema {artifact.schema_version})")
-    sign = "-" if c.intercept < 0 else "+"
-    print(f"  progression = {c.slope:.4f} * bmi {sign} {abs(c.intercept):.4f}   (bmi in {f.unit})")
-    print(
-        f"  trained on {artifact.training.n_train} patients with BMIs {f.train_min:g} to {f.train_max:g}: "
-        "outside that range answers are flagged extrapolated"
-    )
-    print(
-        f"  accepts BMIs {limits['bmi_min']:g} to {limits['bmi_max']:g}, "
-        f"1 to {limits['batch_max']} values per batch"
-    )
-    print(
-        f"  hold-out R² {m.holdout_r2:.3f}; {m.cv_folds}-fold cross-validated R² {m.cv_r2_mean:.3f} "
-        f"± {m.cv_r2_std:.3f}, RMSE {m.cv_rmse:.1f}, MAE {m.cv_mae:.1f}"
-    )
-    print(
-        f"  {i.level:.0%} prediction interval ({i.method}): cross-validated coverage {i.cv_coverage:.1%}, "
-        f"hold-out {i.holdout_coverage:.1%}"
-    )
-    for gate in m.gates:
-        print(f"  {gate.describe()}")
-    print(f"  data: {artifact.training.dataset}")
+    else:
+        print(output.describe(info))
 
 
 # --- Argument types ---------------------------------------------------------------------------------------

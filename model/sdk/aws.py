@@ -1,0 +1,110 @@
+"""AWS for the client, through botocore (the ``client`` extra, imported only here and only when needed):
+SigV4 signatures from the standard credential chain, the region of a stage, and a stack's ``ApiUrl``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
+
+
+SERVICE: Final = "execute-api"  # the SigV4 service name of API Gateway's invoke API
+
+
+API_URL_OUTPUT: Final = "ApiUrl"  # the CloudFormation output of each stage's Service stack
+
+
+INSTALL_HINT: Final = "pip install 'diabetes-progression[client]'"
+
+
+_EXECUTE_API_HOST: Final = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+_SIGNED_HEADERS: Final = frozenset({"content-type"})
+
+
+class Signer:
+    """botocore's SigV4 for ``execute-api``, credentials resolved once (and refreshed by botocore)."""
+
+    def __init__(
+        self, host: str, region: str | None, profile: str | None, credentials: Credentials | None
+    ) -> None:
+        session = _botocore_session(profile)
+        if credentials is None:
+            try:
+                credentials = session.get_credentials()
+            except Exception as exc:  # botocore's errors (a broken profile, an expired SSO token, ...)
+                raise ConfigurationError(f"cannot read AWS credentials: {exc}") from exc
+        if credentials is None:
+            raise ConfigurationError(
+                "no AWS credentials found (environment, profile, SSO, container or instance role): configure "
+                "some (`aws configure`, `aws sso login`) or pass --profile"
+            )
+        self.region = (
+            region or region_of(host) or _environment_region() or session.get_config_variable("region")
+        )
+        if not self.region:
+            raise ConfigurationError(f"cannot tell the region of {host}: pass --region or set AWS_REGION")
+        self._credentials = credentials
+
+    def headers(self, method: str, url: str, body: bytes | None, sent: Mapping[str, str]) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        signed = {k: v for k, v in sent.items() if k.lower() in _SIGNED_HEADERS}
+        request = AWSRequest(method=method, url=url, data=body or b"", headers=signed)
+        SigV4Auth(self._credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
+        return {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() == "authorization" or name.lower().startswith("x-amz-")
+        }
+
+
+def _botocore_session(profile: str | None) -> Any:
+    try:
+        import botocore.session
+    except ImportError:
+        raise ConfigurationError(f"signing needs botocore: {INSTALL_HINT}") from None
+    try:
+        return botocore.session.Session(profile=profile)
+    except Exception as exc:  # ProfileNotFound and friends
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _environment_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def region_of(host: str) -> str | None:
+    """The region in an ``{api-id}.execute-api.{region}.amazonaws.com`` host name, if it is one."""
+    match = _EXECUTE_API_HOST.match(host.lower())
+    return match.group(1) if match else None
+
+
+def stack_api_url(
+    stack_name: str, *, region: str | None = None, profile: str | None = None, output: str = API_URL_OUTPUT
+) -> str:
+    """The ``ApiUrl`` output (or ``output``) of a deployed stack, read with CloudFormation's DescribeStacks
+    through botocore; the region as for signing (``region``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
+    profile's)."""
+    session = _botocore_session(profile)
+    region = region or _environment_region() or session.get_config_variable("region")
+    if not region:
+        raise ConfigurationError(f"stack {stack_name!r}: no region: pass --region or set AWS_REGION")
+    try:
+        cloudformation = session.create_client("cloudformation", region_name=region)
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable
+        raise ConfigurationError(f"stack {stack_name!r} in {region}: {exc}") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    if output not in outputs:
+        known = ", ".join(sorted(outputs)) or "none"
+        raise ConfigurationError(f"stack {stack_name!r} has no output {output!r} (outputs: {known})")
+    return str(outputs[output])

@@ -1,0 +1,147 @@
+"""The ``train`` command: ``diabetes-progression train`` and ``python -m model.train`` are this one command,
+parsed by the one parser of :mod:`model.sdk.cli`. Importing it needs no numpy (``--help`` and the options'
+checks work without the ``train`` extra); :func:`run` imports the trainer. Gate thresholds can be made
+stricter than the serving policy, never looser: the function would refuse the artifact."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from ..core.artifact import (
+    DEFAULT_ARTIFACT_PATH,
+    DEFAULT_MAX_CONVERGENCE_GAP,
+    DEFAULT_MAX_COVERAGE_ERROR,
+    DEFAULT_MIN_R2,
+    INTERVAL_LEVEL,
+    write_artifact_atomically,
+)
+
+EXIT_DATA_ERROR: Final = 1
+EXIT_GATE_FAILED: Final = 3
+EPILOG: Final = (
+    "exit status: 0 artifact written; 1 bad data or unwritable output; 2 bad arguments; 3 a gate failed"
+)
+MISSING_DATA_HINT: Final = (
+    "the training data is not installed with the package: pass --data DIR, the model/data directory of a "
+    "checkout of the source repository (or run `python -m model.train` in that checkout)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="the directory holding the data set's two .csv.gz files (default: model/data of a checkout)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_ARTIFACT_PATH,
+        metavar="PATH",
+        help="where to write the artifact (default: the bundled one, %(default)s)",
+    )
+    parser.add_argument(
+        "--report",
+        type=_report_dir,
+        metavar="DIR",
+        help="write model_card.md and plots here (needs matplotlib)",
+    )
+    parser.add_argument(
+        "--min-r2",
+        type=_stricter(DEFAULT_MIN_R2, at_least=True),
+        default=DEFAULT_MIN_R2,
+        help=f"quality gate: minimum hold-out R² (default {DEFAULT_MIN_R2})",
+    )
+    parser.add_argument(
+        "--max-convergence-gap",
+        type=_stricter(DEFAULT_MAX_CONVERGENCE_GAP, at_least=False),
+        default=DEFAULT_MAX_CONVERGENCE_GAP,
+        help="convergence gate: max relative training-MSE gap to least squares "
+        f"(default {DEFAULT_MAX_CONVERGENCE_GAP:g})",
+    )
+    parser.add_argument(
+        "--max-coverage-error",
+        type=_stricter(DEFAULT_MAX_COVERAGE_ERROR, at_least=False),
+        default=DEFAULT_MAX_COVERAGE_ERROR,
+        help=f"calibration gate: max distance of the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
+        f"coverage from {INTERVAL_LEVEL:g} (default {DEFAULT_MAX_COVERAGE_ERROR:g})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Trains, gates and writes as ``args`` say (numpy: raises ImportError without the ``train`` extra)."""
+    from . import dataset, pipeline
+
+    config = pipeline.TrainingConfig(
+        seed=args.seed,
+        min_r2=args.min_r2,
+        max_convergence_gap=args.max_convergence_gap,
+        max_coverage_error=args.max_coverage_error,
+    )
+    data = args.data or dataset.DATA_DIR
+    try:
+        outcome = pipeline.train(config, dataset.load_dataset(data))
+    except dataset.DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if not data.is_dir():
+            print(MISSING_DATA_HINT, file=sys.stderr)
+        return EXIT_DATA_ERROR
+    if args.report is not None:
+        from .card import write_report  # matplotlib is slow to import: only when asked
+
+        for written in write_report(outcome, args.report):
+            print(f"wrote {written}")
+    failed = outcome.artifact.failed_gates()
+    if failed:
+        print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)
+        return EXIT_GATE_FAILED
+    try:
+        write_artifact_atomically(outcome.artifact, args.out)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    print(pipeline.summary(outcome.artifact))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def exit_on_termination(signum: int, _frame: object) -> None:
+    # SystemExit unwinds through write_artifact_atomically, which removes its temporary file: a run stopped
+    # by `kill` or a closed terminal leaves nothing beside the artifact (SIGKILL cannot be caught).
+    sys.exit(128 + signum)
+
+
+def _stricter(policy: float, *, at_least: bool) -> Callable[[str], float]:
+    """An argument type for a gate threshold: as strict as the serving policy or stricter, never looser
+    (a higher minimum up to 1, or a smaller positive maximum)."""
+
+    def threshold(text: str) -> float:
+        value = float(text)
+        if not (policy <= value <= 1.0 if at_least else 0.0 < value <= policy):
+            shown = f"[{policy:g}, 1]" if at_least else f"(0, {policy:g}]"
+            raise argparse.ArgumentTypeError(
+                f"must be in {shown} (stricter than the serving policy), got {text}"
+            )
+        return value
+
+    return threshold
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def _report_dir(text: str) -> Path:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise argparse.ArgumentTypeError("needs matplotlib: pip install 'diabetes-progression[report]'")
+    return Path(text)
