@@ -1,11 +1,11 @@
 """Measures the prediction function: cold start, warm latency, batch scaling, memory, installed size.
 
-    python -m scripts.bench.function [--quick] [--baseline REF] [--json build/bench/function.json]
+    python -m scripts.bench.function [--quick] [--json build/bench/function.json]
 
 Every measurement runs in a fresh ``python -S`` process whose only import path is the image-equivalent
 directory, through the real entry point (scripts/bench/function_worker.py, which imports nothing of this
-harness). The cold start is also compared, in interleaved rounds, with its floors, with the function at
-``--baseline`` and with the replaced system; ``--quick`` leaves that out. Results: docs/benchmarks.md."""
+harness). The cold start is also compared, in interleaved rounds, with its floors and with the replaced
+system; ``--quick`` leaves that out. Results: docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from scripts.dev.image_root import (
 )
 
 WORK: Final = REPO_ROOT / "build" / "bench"
-BASELINE: Final = "626574a"  # main when issue 16 measured the cold start it asks to halve
 WORKER: Final = Path(__file__).with_name("function_worker.py")
 
 
@@ -123,7 +122,7 @@ def import_cost_ms(module: str, runs: int = 5) -> float:
     return statistics.median(samples)
 
 
-def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
+def measure(*, quick: bool) -> dict[str, Any]:
     WORK.mkdir(parents=True, exist_ok=True)
     root = build_image_root(WORK / "image-root")
     # Each worker reads only the events it sends: a cold start reads its one event inside the timed window,
@@ -139,7 +138,7 @@ def measure(*, quick: bool, baseline: str) -> dict[str, Any]:
     )
     run_worker(root, cold_events, "cold")  # the first run writes the bytecode caches (the image ships them)
     cold = [run_worker(root, cold_events, "cold") for _ in range(ROUNDS)]
-    comparison = {} if quick else compare_cold_starts(root, cold_events, baseline)
+    comparison = {} if quick else compare_cold_starts(root, cold_events)
     return {
         "cold_comparison": comparison,
         "docs": run_worker(root, events_file, "docs")[0],
@@ -192,19 +191,6 @@ print(asyncio.run(call()))
 """
 
 
-def baseline_root(ref: str) -> Path:
-    """The image-equivalent directory of the function at ``ref``, built by that commit's own tooling from
-    its own Dockerfile and lock, with the model its own trainer makes."""
-    tree = WORK / f"baseline-{ref}"
-    if not tree.exists():
-        tree.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", ref], cwd=REPO_ROOT, capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-        subprocess.run([sys.executable, "-m", "model.train"], cwd=tree, check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "scripts.image_root", "image-root"], cwd=tree, check=True)
-    return tree / "image-root"
-
-
 def replaced_system() -> tuple[Path, Path]:
     """The replaced system's interpreter (its own virtual environment) and its pickled model."""
     venv, pickled = WORK / "replaced-venv", WORK / "replaced-model.pkl"
@@ -218,9 +204,8 @@ def replaced_system() -> tuple[Path, Path]:
     return python, pickled
 
 
-def compare_cold_starts(root: Path, events_file: Path, baseline: str) -> dict[str, float]:
+def compare_cold_starts(root: Path, events_file: Path) -> dict[str, float]:
     """Median wall time from spawning each program to its first answer, over interleaved rounds."""
-    old = baseline_root(baseline)
     runtime = build_runtime_dir(WORK / "lambda-runtime")
     replaced_python, pickled = replaced_system()
     here = Path(__file__).parent
@@ -241,9 +226,6 @@ def compare_cold_starts(root: Path, events_file: Path, baseline: str) -> dict[st
             [sys.executable, "-S", "-s", "-c", MINIMAL_APP, str(events_file)], function_env(root), root
         ),
         "this function": (worker(root, events_file, "cold"), function_env(root), root),
-        f"the function at {baseline} (before this work)": (
-            worker(old, events_file, "cold"), function_env(old), old
-        ),
         "the replaced system (FastAPI, pickled scikit-learn model)": (
             [str(replaced_python), "-c", REPLACED_CALL],
             {**bare, "PYTHONPATH": str(here), "REPLACED_MODEL": str(pickled)},
@@ -263,9 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks the prediction function.")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
-    parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE})")
     args = parser.parse_args(argv)
-    report = measure(quick=args.quick, baseline=args.baseline)
+    report = measure(quick=args.quick)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
