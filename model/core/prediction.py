@@ -36,11 +36,14 @@ class Intervals(NamedTuple):
 
 
 def predict_batch(model: ModelArtifact, bmis: Sequence[float]) -> BatchPrediction:
-    # Locals, not attribute lookups through the dataclasses: ~100 ns per value for a 10 000-value batch.
+    # Locals, not attribute lookups through the dataclasses, and each value held to the outcome range only
+    # when a batch leaves it: a 10 000-value batch costs a few hundred ns per value.
     slope, intercept = model.coefficients.slope, model.coefficients.intercept
     low, high = model.outcome.low, model.outcome.high
     first, last = model.feature.train_min, model.feature.train_max
-    values = [min(max(slope * bmi + intercept, low), high) for bmi in bmis]
+    values = [slope * bmi + intercept for bmi in bmis]
+    if values and (min(values) < low or max(values) > high):
+        values = [low if v < low else high if v > high else v for v in values]
     distances = [first - bmi if bmi < first else bmi - last if bmi > last else 0.0 for bmi in bmis]
     extrapolated = [distance > 0.0 for distance in distances]
     counts = Counter(map(partial(bisect_right, model.drift.edges), bmis))
@@ -51,15 +54,19 @@ def predict_batch(model: ModelArtifact, bmis: Sequence[float]) -> BatchPredictio
 def intervals(model: ModelArtifact, bmis: Sequence[float], result: BatchPrediction) -> Intervals:
     """Each interval of ``result`` (:func:`predict_batch` of ``bmis``): the band's half-width, widened outside
     the training range, around the held prediction, rounded outward, held to the outcome range."""
-    interval, edges = model.interval, model.interval.edges
+    interval, edges, values = model.interval, model.interval.edges, result.values
     halves, widening = [band.half_width for band in interval.bands], interval.extrapolation_widening
-    low, high = int(model.outcome.low), int(model.outcome.high)
     widths = [
         halves[bisect_right(edges, b)] + widening * d for b, d in zip(bmis, result.distances, strict=True)
     ]
-    # Ints also serialise ~4x faster than floats, which keeps a full batch's intervals cheap.
-    lower = [max(math.floor(v - h), low) for v, h in zip(result.values, widths, strict=True)]
-    upper = [min(math.ceil(v + h), high) for v, h in zip(result.values, widths, strict=True)]
+    # Whole units, rounded outward; ints also serialise ~4x faster than floats.
+    lower = [math.floor(v - h) for v, h in zip(values, widths, strict=True)]
+    upper = [math.ceil(v + h) for v, h in zip(values, widths, strict=True)]
+    low, high = int(model.outcome.low), int(model.outcome.high)
+    if lower and min(lower) < low:
+        lower = [max(bound, low) for bound in lower]
+    if upper and max(upper) > high:
+        upper = [min(bound, high) for bound in upper]
     return Intervals(level=interval.level, lower=lower, upper=upper)
 
 
