@@ -9,6 +9,7 @@ import math
 import random
 import re
 
+import numpy as np
 import pytest
 from aws_cdk.assertions import Template
 
@@ -390,3 +391,25 @@ def test_the_dashboard_draws_the_drift_index_with_its_watch_and_alarm_lines(
     assert sorted(a["value"] for a in annotations) == [drift.PSI_WATCH, drift.PSI_ALARM]
     expressions = [m[0]["expression"] for m in widget["properties"]["metrics"] if isinstance(m[0], dict)]
     assert drift_alarm(assembly, settings)["Metrics"][-1]["Expression"] in expressions
+
+
+def window_psi(model_artifact: ModelArtifact, n: int, shift: float, windows: int = 2000) -> np.ndarray:
+    """The index of ``windows`` days of ``n`` BMIs drawn from the training patients', shifted by ``shift``."""
+    train = load_dataset().train.x
+    draws = np.random.default_rng(0).choice(train, size=(windows, n)) + shift
+    bins = np.searchsorted(np.array(model_artifact.drift.edges), draws, side="right")
+    shares = np.stack([(bins == i).mean(axis=1) for i in range(10)], axis=1) + drift.EPSILON
+    expected = np.array(model_artifact.drift.proportions)
+    return np.sum((shares - expected) * np.log(shares / expected), axis=1)
+
+
+def test_the_threshold_and_minimum_keep_false_alarms_negligible_and_see_a_shift(
+    model_artifact: ModelArtifact,
+):
+    # With no drift the index is about (bins - 1) / n: from the minimum of 200 BMIs a day, no false alarm in
+    # 2 000 days, where days of 100 would alarm now and then; everyone 2 kg/m^2 heavier alarms most days
+    stable = window_psi(model_artifact, drift.MIN_SAMPLES, 0.0)
+    assert np.mean(stable >= drift.PSI_ALARM) == 0.0
+    assert np.mean(stable) == pytest.approx(9 / drift.MIN_SAMPLES, rel=0.1)
+    assert np.mean(window_psi(model_artifact, drift.MIN_SAMPLES // 2, 0.0) >= drift.PSI_ALARM) > 0.0
+    assert np.mean(window_psi(model_artifact, drift.MIN_SAMPLES, 2.0) >= drift.PSI_ALARM) > 0.85
