@@ -44,7 +44,7 @@ def test_the_recorded_coverage_of_every_group_is_the_nested_cross_validation(mod
     interval = model_artifact.interval
     for group, (name, low, high) in zip(interval.coverage, calibration_groups(interval.edges), strict=True):
         rows = (x >= low) & (x < high)
-        assert (group.group, group.n) == (name, rows.sum())
+        assert (group.group, group.n) == (name, int(rows.sum()))
         assert group.coverage == pytest.approx(nested.covered[rows].mean(), abs=1e-12)
         assert group.expected == pytest.approx(nested.expected[rows].mean(), abs=1e-12)
         assert group.coverage >= INTERVAL_LEVEL - 0.03, name
