@@ -2,9 +2,9 @@
 
 Three alarms also guard deployments (:attr:`Monitoring.rollback_alarms`): the live alias's errors, the API's
 5xx rate and its p99 latency (see :data:`P99_MIN_REQUESTS`). CodeDeploy rolls a deployment back when any of
-them fires during the shift. The extrapolated-input ratio is the model-drift signal: the share of inputs
-outside the BMI range the model was trained on. It alarms (someone should look at the population being
-served) but never rolls back a deployment, since a new version does not change who the patients are.
+them fires during the shift. Two watch the population being served: the share of inputs outside the BMI
+range the model was trained on, and the input drift inside it (:mod:`infra_cdk.drift`). They alarm (someone
+should look) but never roll back a deployment, since a new version does not change who the patients are.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra_cdk.drift import MIN_SAMPLES, PSI_ALARM, drift_watch
 from infra_cdk.settings import StageSettings
 from model.core import contract
+from model.core.artifact import Drift
 
 _MINUTE = Duration.minutes(1)
 # From 100 requests in a minute, the p99 is no longer the slowest request: one cold start (the first calls
@@ -42,6 +44,7 @@ class Monitoring(Construct):
         function: lambda_.Function,
         alias: lambda_.Alias,
         key: kms.IKey,
+        drift: Drift,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -50,14 +53,12 @@ class Monitoring(Construct):
         self.topic = self._build_topic(key)
         api_5xx_rate, api_p99_latency = self._build_api_alarms()
         function_errors, function_throttles, extrapolated_inputs = self._build_function_alarms(alias)
+        psi, self._drift_graph = drift_watch(self._app_metric, drift.proportions)
+        description = f"input drift: PSI of a day's served BMIs (at least {MIN_SAMPLES}) against training"
+        input_drift = self._alarm("InputDrift", psi, threshold=PSI_ALARM, description=description, periods=1)
         self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
-        self._alarms = [
-            api_5xx_rate,
-            api_p99_latency,
-            function_errors,
-            function_throttles,
-            extrapolated_inputs,
-        ]
+        monitored = [function_throttles, extrapolated_inputs, input_drift]
+        self._alarms = [api_5xx_rate, api_p99_latency, function_errors, *monitored]
         for alarm in self._alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
@@ -279,6 +280,7 @@ class Monitoring(Construct):
                 ],
             ),
         )
+        dashboard.add_widgets(self._drift_graph)
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24))
         return dashboard
 

@@ -64,6 +64,7 @@ class ServiceStack(Stack):
             function=function.function,
             alias=function.alias,
             key=key,
+            drift=artifact.drift,
         )
         SafeDeployment(
             self,

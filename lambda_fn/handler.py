@@ -61,8 +61,7 @@ def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], 
 
         def serve() -> Any:
             body, result = answer(read_body(app.current_event, operation.request))
-            count, extrapolated = len(result.values), result.extrapolated_count
-            observability.record_predictions(count=count, extrapolated=extrapolated, batch=batch)
+            observability.record_predictions(result, batch=batch)
             return body
 
         OPERATIONS.append(operation._replace(answer=lambda request: answer(request)[0]))

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from model.core import contract
+from model.core.prediction import BatchPrediction
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,9 +43,15 @@ def start_request(request_id: str | None) -> None:
     metrics.add_metadata(key="request_id", value=request_id or "")
 
 
-def record_predictions(*, count: int, extrapolated: int, batch: bool) -> None:
+def record_predictions(result: BatchPrediction, *, batch: bool) -> None:
+    """The invocation's counts, in its one EMF record, with how many BMIs fell in each of the model's drift
+    bins that any fell in (the stage fills the others with 0): what it compares with the training (PSI)."""
+    count, extrapolated = len(result.values), result.extrapolated_count
     metrics.add_metric(name=contract.METRIC_PREDICTIONS, unit=MetricUnit.Count, value=count)
     metrics.add_metric(name=contract.METRIC_EXTRAPOLATED, unit=MetricUnit.Count, value=extrapolated)
+    for index, inside in enumerate(result.drift_bins):
+        if inside:
+            metrics.add_metric(name=f"{contract.METRIC_BMI_BIN}{index}", unit=MetricUnit.Count, value=inside)
     if batch:
         metrics.add_metric(name=contract.METRIC_BATCH_SIZE, unit=MetricUnit.Count, value=count)
     metrics.add_metadata(key="model_version", value=_model_version)

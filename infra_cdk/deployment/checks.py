@@ -9,58 +9,47 @@ from dataclasses import asdict
 from typing import Any
 
 from infra_cdk.deployment.pre_traffic_hook.hook import Check
-from model.core import contract
+from model.core import contract, prediction
 from model.core.artifact import ModelArtifact
+from model.core.prediction import respond, respond_batch
 from model.core.schemas import (
     BatchPredictRequest,
-    BatchPredictResponse,
     HealthResponse,
     LegacyPredictResponse,
     LegacyStreamRequest,
     PredictRequest,
-    PredictResponse,
 )
 
 
 def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
-    """Checks, as the hook reads them, covering health, model identity, both prediction routes,
-    the legacy route's unit conversion and the rejection of a bad body."""
+    """Checks, as the hook reads them, covering health, model identity, both prediction routes (the answers
+    of the model's own domain functions), the legacy route's unit conversion and a bad body's rejection."""
     feature, version = artifact.feature, artifact.model_version
     low, high = feature.train_min, feature.train_max
     middle = round((low + high) / 2, 2)
     beyond = min(contract.BMI_MAX, high + 10)  # plausible but outside the training range: extrapolated
-    batch = [low, middle, high, beyond]
+    single_request, batch_request = (
+        PredictRequest(bmi=middle),
+        BatchPredictRequest(bmi=[low, middle, high, beyond]),
+    )
     scaled = feature.to_scaled(middle)
-    predict, interval = artifact.coefficients.predict, artifact.interval
-    bounds = [interval.bounds(b, predict(b)) for b in batch]
-    extrapolated = [feature.is_extrapolated(b) for b in batch]
     health: HealthResponse = {"status": "ok", "model_version": version}
-    lower, upper = interval.bounds(middle, predict(middle))
-    single: PredictResponse = {
-        "prediction": predict(middle),
-        "interval": {"level": interval.level, "lower": lower, "upper": upper},
-        "model_version": version,
-        "extrapolated": False,
-    }
-    many: BatchPredictResponse = {
-        "predictions": [predict(b) for b in batch],
-        "intervals": {
-            "level": interval.level,
-            "lower": [below for below, _ in bounds],
-            "upper": [above for _, above in bounds],
-        },
-        "extrapolated": extrapolated,
-        "extrapolated_count": sum(extrapolated),
-        "model_version": version,
-    }
     legacy_request = LegacyStreamRequest(input=scaled)
-    legacy: LegacyPredictResponse = {"Response Predict": [predict(feature.to_raw(scaled))]}
+    legacy_values = prediction.predict_batch(artifact, [feature.to_raw(scaled)]).values
+    legacy: LegacyPredictResponse = {"Response Predict": legacy_values}
     identity = {"artifact": {"model_version": version, "sha256": artifact.sha256}}  # /v1/model, in part
     return [
         _check("health", contract.PATH_HEALTH, None, health),
         _check("model identity", contract.PATH_MODEL, None, identity),
-        _check("single prediction", contract.PATH_PREDICT, PredictRequest(bmi=middle), single),
-        _check("batch prediction", contract.PATH_PREDICT_BATCH, BatchPredictRequest(bmi=batch), many),
+        _check(
+            "single prediction", contract.PATH_PREDICT, single_request, respond(artifact, single_request)[0]
+        ),
+        _check(
+            "batch prediction",
+            contract.PATH_PREDICT_BATCH,
+            batch_request,
+            respond_batch(artifact, batch_request)[0],
+        ),
         _check("legacy stream (scaled units)", contract.PATH_LEGACY_STREAM, legacy_request, legacy),
         # A string: the strict request type must refuse it.
         _check("bad body is rejected", contract.PATH_PREDICT, {"bmi": "27.3"}, {}, status=422),

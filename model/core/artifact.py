@@ -16,20 +16,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-SCHEMA_VERSION: Final = 2  # 2: prediction intervals and the calibration gate
+# 3: intervals per BMI band, the outcome's range, a confidence interval on every figure, the drift bins
+SCHEMA_VERSION: Final = 3
 FEATURE_NAME: Final = "bmi"
 FEATURE_UNIT: Final = "kg/m^2"
 DEFAULT_MIN_R2: Final = 0.4
 DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
-# The level every served interval has (the one constant: the trainer, the serving policy, the answers, the
-# card and the tests all read it), and how far its cross-validated coverage may stray from it.
+# The level of every served interval (the one constant everything reads), and how far below it the
+# cross-validated coverage of every group may fall.
 INTERVAL_LEVEL: Final = 0.9
 DEFAULT_MAX_COVERAGE_ERROR: Final = 0.03
-INTERVAL_METHOD: Final = "normalized-cv-conformal"
+MIN_GATED_GROUP: Final = 50  # patients: a WHO group this large has a calibration gate of its own
+INTERVAL_METHOD: Final = "mondrian-cv-conformal"
+# WHO adult BMI classes (kg/m², [low, high)) whose coverage is gated; underweight and obese class II and over
+# are folded into their neighbours (2 and 19 of the 442 patients).
+WHO_GROUPS: Final = (
+    ("WHO under 25 kg/m² (under and normal weight)", 0.0, 25.0),
+    ("WHO 25–29.9 kg/m² (overweight)", 25.0, 30.0),
+    ("WHO 30 kg/m² and over (obese)", 30.0, math.inf),
+)
 DEFAULT_ARTIFACT_PATH: Final = Path(__file__).resolve().parent.parent / "artifacts" / "model.json"
 QUALITY_GATE: Final = "quality (hold-out R2)"
 CONVERGENCE_GATE: Final = "convergence (relative training-MSE gap to least squares)"
-CALIBRATION_GATE: Final = "calibration (distance of the interval's cross-validated coverage from its level)"
+CALIBRATION_GATE: Final = "calibration"  # one gate per group and side: "calibration: band 1: ..."
+Comparison = Literal[">=", "<="]
 
 
 class ArtifactError(ValueError):
@@ -56,23 +66,18 @@ class Feature:
     def to_scaled(self, raw: float) -> float:
         return (raw - self.sklearn_mean) / self.sklearn_scale
 
-    def is_extrapolated(self, raw: float) -> bool:
-        return not self.train_min <= raw <= self.train_max
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the model predicts: disease progression one year after baseline, unitless, in the range its
-    training rows span. The serving policy holds every answer to a band around that range."""
+    """Disease progression one year after baseline (unitless): every served prediction and bound lies in
+    [``low``, ``high``], the training range widened by ``margin_fraction`` of its span (``source``)."""
 
     train_min: float
     train_max: float
-
-    def sane_band(self) -> tuple[float, float]:
-        """The training range widened by three times its span on each side: a linear model extrapolated
-        to any plausible BMI stays inside; a corrupt or absurd one does not."""
-        span = self.train_max - self.train_min
-        return self.train_min - 3 * span, self.train_max + 3 * span
+    low: float
+    high: float
+    margin_fraction: float
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,42 +92,72 @@ class Coefficients:
 
 
 @dataclass(frozen=True, slots=True)
-class Scale:
-    """How large the error typically is at a BMI, in the target's units: ``max(intercept + slope * bmi,
-    floor)``, a least-squares line through the cross-validated absolute residuals, floored (at half their
-    mean) so that it stays positive for every BMI the service accepts."""
+class Band:
+    """A BMI band's half-width, the ``rank``-th smallest absolute out-of-fold error of its ``n`` patients,
+    whose coverage is Beta(rank, n + 1 - rank): rank / (n + 1) on average, below level - pac_delta with
+    probability ``below_probability``."""
 
-    intercept: float
-    slope: float
-    floor: float
+    n: int
+    rank: int
+    half_width: float
+    expected_coverage: float
+    below_probability: float
 
-    def at(self, bmi: float) -> float:
-        return max(self.intercept + self.slope * bmi, self.floor)
+
+@dataclass(frozen=True, slots=True)
+class GroupCoverage:
+    """A group's share of training patients inside their nested cross-validated interval (served rule), and
+    the mean rank / (n + 1) of the ranks behind those intervals."""
+
+    group: str
+    n: int
+    coverage: float
+    expected: float
 
 
 @dataclass(frozen=True, slots=True)
 class PredictionInterval:
-    """``prediction +- quantile * scale(bmi)``: normalised conformal prediction on cross-validated
-    residuals. ``quantile`` is the conformal quantile, at ``level``, of |residual| / scale(bmi) over the
-    training rows; ``cv_coverage`` is the share of training rows inside their interval under nested
-    cross-validation (the interval of each outer fold built from that fold's training rows only), and
-    ``holdout_coverage`` the share of the canonical hold-out rows inside the served model's interval."""
+    """Mondrian conformal prediction on cross-validated errors: per BMI band (band i = [edges[i-1],
+    edges[i]), outer bands open) a rank whose coverage is at least level - pac_delta with probability
+    pac_confidence; beyond the training range ``extrapolation_widening`` more per kg/m^2. ``coverage``:
+    everyone, each band, each WHO group (:func:`.serving.calibration_groups`), over ``cv_repeats`` seeds."""
 
-    method: Literal["normalized-cv-conformal"]
+    method: Literal["mondrian-cv-conformal"]
     level: float
-    quantile: float
-    scale: Scale
-    cv_coverage: float
+    guarantee: Literal["training-conditional"]
+    pac_delta: float
+    pac_confidence: float
+    edges: tuple[float, ...]
+    bands: tuple[Band, ...]
+    extrapolation_widening: float
+    cv_repeats: int
+    coverage: tuple[GroupCoverage, ...]
     holdout_coverage: float
 
-    def half_width(self, bmi: float) -> float:
-        return self.quantile * self.scale.at(bmi)
+    @property
+    def overall(self) -> GroupCoverage:
+        return self.coverage[0]
 
-    def bounds(self, bmi: float, prediction: float) -> tuple[int, int]:
-        """The served interval: rounded outward to whole units, so it is never narrower than computed (its
-        coverage can only grow) and carries no digits the model cannot vouch for."""
-        half = self.half_width(bmi)
-        return math.floor(prediction - half), math.ceil(prediction + half)
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """The training BMIs' shares in ten bins (bin i = [edges[i-1], edges[i])): the input-drift reference."""
+
+    edges: tuple[float, ...]
+    proportions: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A figure, its confidence interval at ``level``, and how: ``resamples`` bootstrap resamples or folds."""
+
+    value: float
+    low: float
+    high: float
+    level: float
+    method: Literal["bca-bootstrap", "percentile-bootstrap", "nadeau-bengio-repeated-cv"]
+    resamples: int
+    seed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +165,13 @@ class Gate:
     """A blocking check: ``passed`` must agree with ``value`` against ``threshold``."""
 
     name: str
-    comparison: Literal[">=", "<="]  # ">=": the value must reach the threshold; "<=": not exceed it
+    comparison: Comparison  # ">=": the value must reach the threshold; "<=": not exceed it
     threshold: float
     value: float
     passed: bool
 
     @staticmethod
-    def evaluate(name: str, comparison: Literal[">=", "<="], threshold: float, value: float) -> Gate:
+    def evaluate(name: str, comparison: Comparison, threshold: float, value: float) -> Gate:
         passed = value >= threshold if comparison == ">=" else value <= threshold
         return Gate(name=name, comparison=comparison, threshold=threshold, value=value, passed=passed)
 
@@ -147,8 +182,9 @@ class Gate:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Scores of the served model; errors (MSE, MAE, RMSE) are in the target's units (squared for MSE).
-    ``cv_rmse`` and ``cv_mae`` come from the out-of-fold predictions of the same folds as ``cv_r2_*``."""
+    """Scores of the served model; errors (MSE, MAE) are in the target's units (squared for MSE). Every
+    figure with a confidence interval is in ``estimates`` (hold-out R², RMSE and MAE; cross-validated ones;
+    calibration and discrimination); ``cv_r2_fold_sd`` is the spread of the fold values, not an interval."""
 
     holdout_r2: float
     holdout_mse: float
@@ -156,11 +192,11 @@ class Metrics:
     train_r2: float
     train_mse: float
     optimal_train_mse: float
-    cv_r2_mean: float
-    cv_r2_std: float
-    cv_rmse: float
-    cv_mae: float
     cv_folds: int
+    cv_repeats: int
+    cv_r2_fold_sd: float
+    auroc_threshold: float  # the AUROC is that of the prediction for progression above this
+    estimates: dict[str, Estimate]
     gates: tuple[Gate, ...]
 
 
@@ -185,6 +221,7 @@ class ModelArtifact:
     outcome: Outcome
     coefficients: Coefficients
     interval: PredictionInterval
+    drift: Drift
     metrics: Metrics
     training: Training
     sha256: str  # of the canonical document without this field; computed when written, checked when read

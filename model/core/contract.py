@@ -162,5 +162,7 @@ METRIC_PREDICTIONS: Final = "PredictionsServed"
 METRIC_BATCH_SIZE: Final = "BatchSize"
 METRIC_EXTRAPOLATED: Final = "ExtrapolatedInputs"
 METRIC_REJECTIONS: Final = "ValidationRejections"
+# Per invocation, how many served BMIs fell in each of the artifact's drift bins: BmiBin0, BmiBin1, ...
+METRIC_BMI_BIN: Final = "BmiBin"
 METRIC_COLD_START: Final = "ColdStart"  # emitted by Powertools itself
 DIMENSION_STAGE: Final = "stage"

@@ -54,21 +54,32 @@ class LegacyBatchRequest(TypedDict):
 Prediction = Annotated[
     float,
     Doc(
-        "Predicted disease progression one year after baseline (a unitless score; 25-346 in the study). "
-        "Full float precision is arithmetic, not accuracy: the typical error is tens of units (see the "
-        "interval and GET /v1/model), so round to whole units for display."
+        "Predicted disease progression one year after baseline (a unitless score; 25-346 in the study), "
+        "held to the outcome's plausible range (outcome.low-outcome.high in GET /v1/model: a prediction at "
+        "either end reads 'at most' or 'at least'). Full float precision is arithmetic, not accuracy: the "
+        "typical error is tens of units (see the interval), so round to whole units for display."
     ),
 ]
 Level = Annotated[
     float,
     Doc(
         f"Nominal coverage of the interval, e.g. {INTERVAL_LEVEL:g}: for patients like the study's cohort, "
-        "about this share of measured outcomes falls inside their interval (the cross-validated coverage is "
-        "in GET /v1/model). A promise over many patients, not a probability for one; it does not hold for "
-        "an extrapolated BMI."
+        "at least about this share of measured outcomes falls inside their interval, within each BMI band "
+        "too (the cross-validated coverage of every band and WHO group is in GET /v1/model). A promise over "
+        "many patients, not a probability for one; it does not hold for an extrapolated BMI."
     ),
 ]
-_BOUNDS = "whole units, rounded outward from the computed interval, so never narrower than it"
+_BOUNDS = (
+    "whole units, rounded outward from the computed interval, so never narrower than it, and held to the "
+    "outcome's plausible range; the interval always holds the prediction"
+)
+Distance = Annotated[
+    float,
+    Doc(
+        "How far the BMI lies outside the model's training range, in kg/m^2 (0 inside it): the interval "
+        "widens with it, and the farther out, the more the answer is a guess."
+    ),
+]
 
 
 class Interval(TypedDict):
@@ -94,6 +105,7 @@ class PredictResponse(TypedDict):
     extrapolated: Annotated[
         bool, Doc("True when the BMI lies outside the model's training range: the interval is then a guess.")
     ]
+    extrapolation_distance: Distance
 
 
 class BatchPredictResponse(TypedDict):
@@ -102,6 +114,7 @@ class BatchPredictResponse(TypedDict):
     model_version: ModelVersion
     extrapolated: Annotated[list[bool], Doc("Per input, in input order: outside the training range?")]
     extrapolated_count: Annotated[int, Doc("How many inputs lie outside the training range.")]
+    extrapolation_distance: Annotated[list[Distance], Doc("Per input, in input order (kg/m^2).")]
 
 
 # The response shape of the system this service replaces, kept byte-compatible for its clients.

@@ -3,10 +3,12 @@ validated :class:`.artifact.ModelArtifact` or raises :class:`.artifact.ArtifactE
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,19 +20,22 @@ from .artifact import (
     DEFAULT_MAX_COVERAGE_ERROR,
     DEFAULT_MIN_R2,
     INTERVAL_LEVEL,
+    MIN_GATED_GROUP,
     QUALITY_GATE,
     SCHEMA_VERSION,
+    WHO_GROUPS,
     ArtifactError,
+    Comparison,
     Gate,
     ModelArtifact,
     PredictionInterval,
     checksum,
     without_checksum,
 )
-from .contract import BMI_MAX, BMI_MIN, ENV_MODEL_PATH
+from .contract import ENV_MODEL_PATH
 from .jsontypes import ValidationError, read
 
-MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 2 kB
+MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 7 kB
 
 
 def served_artifact_path() -> Path:
@@ -85,81 +90,105 @@ def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
     return artifact
 
 
-def coverage_error(interval: PredictionInterval) -> float:
-    """What the calibration gate measures: how far the cross-validated coverage is from the level."""
-    return abs(interval.cv_coverage - interval.level)
+def calibration_groups(edges: Sequence[float]) -> list[tuple[str, float, float]]:
+    """The groups whose cross-validated coverage an interval records, in order, as (name, low, high) with
+    BMI in [low, high): all patients, each band of ``edges``, each of WHO_GROUPS."""
+    cuts = [0.0, *edges, math.inf]
+    bands = [(f"band {i}: {_span(lo, hi)}", lo, hi) for i, (lo, hi) in enumerate(itertools.pairwise(cuts))]
+    return [("all patients", 0.0, math.inf), *bands, *WHO_GROUPS]
+
+
+def calibration_requirements(
+    interval: PredictionInterval, max_error: float = DEFAULT_MAX_COVERAGE_ERROR
+) -> list[tuple[str, Comparison, float, float]]:
+    """The calibration gates, as (name, comparison, threshold, value): every group's coverage at least
+    level - max_error (all patients and every band always, a WHO group from MIN_GATED_GROUP patients); all
+    patients' and every band's at most their expected coverage + max_error. The upper side is stated around
+    what the ranks promise (rank / (n + 1), about 0.93 for the training-conditional ones), not around the
+    level: it catches an interval that is broken or too wide without refusing the deliberate margin."""
+    gates: list[tuple[str, Comparison, float, float]] = []
+    for group in interval.coverage:
+        name, who = f"{CALIBRATION_GATE}: {group.group}", group.group.startswith("WHO")
+        if not who or group.n >= MIN_GATED_GROUP:
+            gates.append((name, ">=", interval.level - max_error, group.coverage))
+        if not who:
+            gates.append((name, "<=", group.expected + max_error, group.coverage))
+    return gates
+
+
+def _span(low: float, high: float) -> str:
+    if low <= 0:
+        return f"under {high:g} kg/m²"
+    return f"{low:g} kg/m² and over" if math.isinf(high) else f"{low:g}–{high:g} kg/m²"
 
 
 def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], source: str) -> None:
-    """Integrity first, then what may be served: a checksum that matches, a usable feature and interval,
-    and gates that are the real gates (all three present once, thresholds no looser than DEFAULT_MIN_R2,
-    DEFAULT_MAX_CONVERGENCE_GAP and DEFAULT_MAX_COVERAGE_ERROR at INTERVAL_LEVEL, values those of the
-    recorded metrics, verdicts re-evaluated)."""
+    """Integrity first, then what may be served: a checksum that matches, a consistent feature, outcome range,
+    interval and drift bins, and gates that are the real gates (:func:`_check_gates`)."""
     actual = checksum(without_checksum(document))
     if artifact.sha256 != actual:
         raise ArtifactError(
             f"{source}: checksum mismatch (declared {artifact.sha256[:12]}…, content {actual[:12]}…)"
         )
-    feature, interval, metrics = artifact.feature, artifact.interval, artifact.metrics
-    if not (feature.train_min < feature.train_max and feature.sklearn_scale > 0):
-        raise ArtifactError(f"{source}: feature range or scale is degenerate")
-    _refuse_absurd_answers(artifact, source)
-    coverages = (interval.cv_coverage, interval.holdout_coverage)
-    if not (interval.quantile > 0 and interval.scale.floor > 0 and all(0 <= c <= 1 for c in coverages)):
-        raise ArtifactError(f"{source}: the prediction interval is degenerate")
-    if interval.level != INTERVAL_LEVEL:
-        raise ArtifactError(
-            f"{source}: the interval's level must be {INTERVAL_LEVEL:g}, not {interval.level:g}"
-        )
+    f, o, i, d = artifact.feature, artifact.outcome, artifact.interval, artifact.drift
+    shares = [i.holdout_coverage, *(g.coverage for g in i.coverage), *(g.expected for g in i.coverage)]
+    valid = {
+        "feature range or scale": f.train_min < f.train_max and f.sklearn_scale > 0,
+        "outcome range": 0 <= o.low <= o.train_min < o.train_max <= o.high and o.low % 1 == o.high % 1 == 0,
+        "prediction interval's bands": _strictly_increasing([f.train_min, *i.edges, f.train_max])
+        and len(i.bands) == len(i.edges) + 1
+        and all(b.half_width > 0 and 1 <= b.rank <= b.n for b in i.bands)
+        and i.extrapolation_widening >= 0,
+        "prediction interval's coverage": [g.group for g in i.coverage]
+        == [n for n, _, _ in calibration_groups(i.edges)]
+        and all(0 <= share <= 1 for share in shares),
+        "drift bins": _strictly_increasing(d.edges)
+        and len(d.proportions) == len(d.edges) + 1
+        and min(d.proportions) > 0
+        and abs(math.fsum(d.proportions) - 1) <= 1e-9,
+    }
+    for what, ok in valid.items():
+        if not ok:
+            raise ArtifactError(f"{source}: degenerate {what}")
+    if i.level != INTERVAL_LEVEL:
+        raise ArtifactError(f"{source}: the interval's level must be {INTERVAL_LEVEL:g}, not {i.level:g}")
+    _check_gates(artifact, source)
+
+
+def _check_gates(artifact: ModelArtifact, source: str) -> None:
+    """Every gate passed (re-evaluated), and the gates are exactly the policy's: quality, convergence and
+    every calibration gate of :func:`calibration_requirements`, once each, thresholds no looser than
+    DEFAULT_MIN_R2, DEFAULT_MAX_CONVERGENCE_GAP and DEFAULT_MAX_COVERAGE_ERROR at INTERVAL_LEVEL, values
+    those of the recorded metrics."""
+    metrics = artifact.metrics
     for gate in metrics.gates:
         if not Gate.evaluate(gate.name, gate.comparison, gate.threshold, gate.value).passed:
             raise ArtifactError(f"{source}: refusing a model that failed its gates: {gate.describe()}")
-    by_name = {gate.name: gate for gate in metrics.gates}
-    quality, convergence = by_name.get(QUALITY_GATE), by_name.get(CONVERGENCE_GATE)
-    calibration = by_name.get(CALIBRATION_GATE)
-    if quality is None or convergence is None or calibration is None or len(by_name) != len(metrics.gates):
+    gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
+    required: dict[tuple[str, str], tuple[float, float]] = {
+        (QUALITY_GATE, ">="): (DEFAULT_MIN_R2, metrics.holdout_r2),
+        (CONVERGENCE_GATE, "<="): (DEFAULT_MAX_CONVERGENCE_GAP, gap),
+        **{(n, side): (limit, v) for n, side, limit, v in calibration_requirements(artifact.interval)},
+    }
+    recorded = {(gate.name, gate.comparison): gate for gate in metrics.gates}
+    if recorded.keys() != required.keys() or len(recorded) != len(metrics.gates):
         raise ArtifactError(
             f"{source}: metrics.gates must hold the quality, convergence and calibration gates once each"
         )
-    looser = (quality.comparison, convergence.comparison, calibration.comparison) != (">=", "<=", "<=") or (
-        quality.threshold < DEFAULT_MIN_R2
-        or convergence.threshold > DEFAULT_MAX_CONVERGENCE_GAP
-        or calibration.threshold > DEFAULT_MAX_COVERAGE_ERROR
-    )
-    if looser:
-        raise ArtifactError(
-            f"{source}: gates looser than the serving policy (hold-out R2 >= {DEFAULT_MIN_R2}, "
-            f"convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g}, cross-validated coverage within "
-            f"{DEFAULT_MAX_COVERAGE_ERROR:g} of {INTERVAL_LEVEL:g})"
-        )
-    gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
-    if (
-        quality.value != metrics.holdout_r2
-        or not math.isclose(convergence.value, gap, rel_tol=1e-9)
-        or calibration.value != coverage_error(interval)
-    ):
-        raise ArtifactError(f"{source}: gate values do not match the recorded metrics")
-
-
-def _refuse_absurd_answers(artifact: ModelArtifact, source: str) -> None:
-    """Finite coefficients can still answer nonsense (a slope of 1e308 overflows to infinity): every answer
-    over the plausible BMI range, bounds included, must be finite and inside the outcome's sane band. The
-    model is linear and the interval's scale piecewise linear, so the range's ends and the scale's kink
-    are where the extremes lie."""
-    if not artifact.outcome.train_min < artifact.outcome.train_max:
-        raise ArtifactError(f"{source}: the outcome's training range is degenerate")
-    low, high = artifact.outcome.sane_band()
-    scale = artifact.interval.scale
-    kink = (scale.floor - scale.intercept) / scale.slope if scale.slope else BMI_MIN
-    for bmi in (BMI_MIN, BMI_MAX, min(max(kink, BMI_MIN), BMI_MAX)):
-        prediction = artifact.coefficients.predict(bmi)
-        half = artifact.interval.half_width(bmi)
-        answers = (prediction, prediction - half, prediction + half)
-        if not all(math.isfinite(a) and low <= a <= high for a in answers):
+    for (name, side), gate in recorded.items():
+        policy, value = required[(name, side)]
+        if gate.threshold < policy if side == ">=" else gate.threshold > policy:
             raise ArtifactError(
-                f"{source}: the model answers {prediction:.6g} ± {half:.6g} at BMI {bmi:g}, outside the sane "
-                f"band [{low:g}, {high:g}] of its outcome: refusing to serve it"
+                f"{source}: gate {name!r} is looser than the serving policy (hold-out R2 >= "
+                f"{DEFAULT_MIN_R2}, convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g}, cross-validated "
+                f"coverage of every group at most {DEFAULT_MAX_COVERAGE_ERROR:g} below {INTERVAL_LEVEL:g})"
             )
+        if not math.isclose(gate.value, value, rel_tol=1e-9):
+            raise ArtifactError(f"{source}: gate values do not match the recorded metrics ({name})")
+
+
+def _strictly_increasing(values: Sequence[float]) -> bool:
+    return sorted(set(values)) == list(values)
 
 
 def _reject_constant(name: str) -> float:

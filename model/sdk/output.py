@@ -43,10 +43,10 @@ def describe(info: ModelInfoResponse) -> str:
             f"{f.train_max:g}: outside that range answers are flagged extrapolated",
             f"  accepts BMIs {limits['bmi_min']:g} to {limits['bmi_max']:g}, "
             f"1 to {limits['batch_max']} values per batch",
-            f"  hold-out R² {m.holdout_r2:.3f}; {m.cv_folds}-fold cross-validated R² {m.cv_r2_mean:.3f} "
-            f"± {m.cv_r2_std:.3f}, RMSE {m.cv_rmse:.1f}, MAE {m.cv_mae:.1f}",
+            "  with 95% confidence intervals: "
+            + ", ".join(f"{k} {e.value:.3g} ({e.low:.3g} to {e.high:.3g})" for k, e in m.estimates.items()),
             f"  {i.level:.0%} prediction interval ({i.method}): cross-validated coverage "
-            f"{i.cv_coverage:.1%}, hold-out {i.holdout_coverage:.1%}",
+            f"{i.overall.coverage:.1%}, hold-out {i.holdout_coverage:.1%}",
             *(f"  {gate.describe()}" for gate in m.gates),
             f"  data: {artifact.training.dataset}",
         ]

@@ -1,22 +1,21 @@
 """The model card: a Markdown page for clinicians and product owners first, ML engineers last (``card.md``
 filled in here), with its tables (:mod:`.tables`) and plots (:mod:`.plots`). Every number comes from the
-training outcome, printed to the precision it deserves (whole units for the outcome, one decimal for
-coverage percentages)."""
+training outcome, printed to the precision it deserves, and every range says what kind it is."""
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from ..core.artifact import CALIBRATION_GATE, QUALITY_GATE, ModelArtifact
-from . import plots, stats, tables
-from .conformal import BoolArray, NestedCrossValidation
+from ..core.artifact import CALIBRATION_GATE, MIN_GATED_GROUP, QUALITY_GATE, Estimate, ModelArtifact
+from . import plots, tables
+from .conformal import MIN_BAND_ROWS, band_of, binomial_tail, conformal_rank
 from .dataset import Dataset, FloatArray
 from .evaluation import random_holdout_pass_rate
+from .uncertainty import HOLDOUT_RESAMPLES, PATIENT_RESAMPLES
 
 if TYPE_CHECKING:
     from .pipeline import TrainingOutcome
@@ -27,7 +26,7 @@ FIT_PLOT: Final = "model_card_fit.png"
 CALIBRATION_PLOT: Final = "model_card_calibration.png"
 LOSS_PLOT: Final = "model_card_loss_curve.png"
 EXAMPLE_BMI: Final = 27.3  # the API documentation's example
-LEAN, HEAVY_BMI = 20.0, 38.0  # where the card shows how the interval widens with BMI
+LEAN, HEAVY_BMI = 20.0, 38.0  # where the card compares a lean and a heavy patient
 TEMPLATE: Final = Path(__file__).with_name("card.md")
 
 
@@ -35,124 +34,142 @@ def write_report(outcome: TrainingOutcome, directory: Path) -> list[Path]:
     """Writes ``model_card.md`` and its plots into ``directory``; returns what it wrote, the card first."""
     directory.mkdir(parents=True, exist_ok=True)
     plots.plot_fit(outcome.artifact, outcome.dataset, directory / FIT_PLOT)
-    plots.plot_calibration(outcome.artifact, outcome.nested, directory / CALIBRATION_PLOT)
+    plots.plot_calibration(
+        outcome.artifact, outcome.dataset.train.y, outcome.cv_predictions, directory / CALIBRATION_PLOT
+    )
     plots.plot_loss_curve(outcome.artifact, outcome.fit.loss_curve, directory / LOSS_PLOT)
     card = directory / CARD_NAME
     card.write_text(render_card(outcome), encoding="utf-8")
     return [card, *(directory / name for name in (FIT_PLOT, CALIBRATION_PLOT, LOSS_PLOT))]
 
 
-# --- The card ------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Facts:
     """What several sections of the card read: the outcome, and its cross-validated errors and coverage."""
 
     a: ModelArtifact
     dataset: Dataset
-    nested: NestedCrossValidation
     errors: FloatArray  # cross-validated, training rows
-    covered: BoolArray  # inside the served level's interval, cross-validated
-    holdout_inside: int
+    covered: FloatArray  # per training row, the share of the nested cross-validations its interval held it
     off: list[str]
 
-    @property
-    def level(self) -> float:
-        return self.a.interval.level
+    def estimate(self, name: str, digits: int) -> str:
+        return ci(self.a.metrics.estimates[name], digits)
+
+
+def ci(e: Estimate, digits: int) -> str:
+    """``0.98 (95% CI 0.86 to 1.10)``: a figure and its confidence interval."""
+    return f"{e.value:.{digits}f} ({e.level:.0%} CI {e.low:.{digits}f} to {e.high:.{digits}f})"
 
 
 def render_card(outcome: TrainingOutcome) -> str:
-    """``card.md`` (a :class:`string.Template`) filled in with the outcome's numbers."""
-    a, nested = outcome.artifact, outcome.nested
-    covered = nested.covered(a.interval.level)
+    """``card.md`` filled in (:meth:`str.format_map`) with the artifact's fields (``a``, and its ``f``eature,
+    ``o``utcome, ``i``nterval, ``m``etrics and ``t``raining) and the numbers computed here."""
+    a, covered = outcome.artifact, outcome.nested.covered
     facts = _Facts(
         a=a,
         dataset=outcome.dataset,
-        nested=nested,
-        errors=nested.y - nested.predictions,
+        errors=outcome.dataset.train.y - outcome.cv_predictions,
         covered=covered,
-        holdout_inside=round(a.interval.holdout_coverage * a.training.n_holdout),
         off=tables.off_promise(outcome.dataset, covered, a.interval.level),
     )
-    values = {**_limits(facts), **_reading(facts), **_accuracy(facts), **_method(facts)}
-    return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
+    fields = {"a": a, "f": a.feature, "o": a.outcome, "i": a.interval, "m": a.metrics, "t": a.training}
+    fields.update(fit_plot=FIT_PLOT, calibration_plot=CALIBRATION_PLOT, loss_plot=LOSS_PLOT, lean=LEAN)
+    fields.update(heavy=HEAVY_BMI, example_bmi=EXAMPLE_BMI, random_splits=RANDOM_SPLITS)
+    fields.update(min_gated=MIN_GATED_GROUP, min_band_rows=MIN_BAND_ROWS, min_subgroup=tables.MIN_SUBGROUP)
+    for part in (_limits(facts), _reading(facts), _accuracy(facts), _coverage(facts), _method(facts)):
+        fields.update(part)
+    return TEMPLATE.read_text(encoding="utf-8").format_map(fields)
 
 
 def _limits(facts: _Facts) -> dict[str, object]:
-    a, dataset, interval = facts.a, facts.dataset, facts.a.interval
+    a, dataset = facts.a, facts.dataset
     similar = dataset.target[(dataset.bmi >= 25.0) & (dataset.bmi < 26.0)]
-    median_bmi = float(np.median(dataset.train.x))
+    _, lower, upper = tables.served(a, dataset.train.x.tolist())
+    (lean, heavy), _, _ = tables.served(a, [LEAN, HEAVY_BMI])
     small = [
         f"{what} {g.name}: {int(g.rows.sum())} patients"
-        for what, groups in stats.subgroups(dataset)
+        for what, groups in tables.subgroups(dataset)
         for g in groups
-        if g.rows.sum() < stats.MIN_SUBGROUP
+        if g.rows.sum() < tables.MIN_SUBGROUP
     ]
     return {
-        "model_version": a.model_version,
+        "typical_width": f"{np.mean(np.subtract(upper, lower)):.0f}",
+        "lean_prediction": f"{lean:.0f}",
+        "heavy_prediction": f"{heavy:.0f}",
         "n_patients": len(dataset.bmi),
-        "cv_r2_mean": f"{a.metrics.cv_r2_mean:.2f}",
+        "cv_r2": facts.estimate("cv_r2", 2),
         "similar_n": similar.size,
         "similar_min": f"{similar.min():.0f}",
         "similar_max": f"{similar.max():.0f}",
-        "median_bmi": f"{median_bmi:.1f}",
-        "half_width_at_median": f"{interval.half_width(median_bmi):.0f}",
-        "train_min": f"{a.feature.train_min:.1f}",
-        "train_max": f"{a.feature.train_max:.1f}",
-        "level": f"{facts.level:.0%}",
         "small_groups": "; ".join(small) if small else "none",
-        "off_promise": "Clearly off: " + "; ".join(facts.off) if facts.off else "No group is clearly off",
         "target_min": f"{dataset.target.min():.0f}",
         "target_max": f"{dataset.target.max():.0f}",
         "target_median": f"{np.median(dataset.target):.0f}",
-        "slope": f"{a.coefficients.slope:.2f}",
-        "intercept": _signed(a.coefficients.intercept, 1),
-        "slope_whole": f"{a.coefficients.slope:.0f}",
+        "intercept": f"{'−' if a.coefficients.intercept < 0 else '+'} {abs(a.coefficients.intercept):.1f}",
     }
 
 
 def _reading(facts: _Facts) -> dict[str, object]:
-    a, interval, level = facts.a, facts.a.interval, facts.level
-    prediction = a.coefficients.predict(EXAMPLE_BMI)
+    a, interval = facts.a, facts.a.interval
+    (value,), (lower,), (upper,) = tables.served(a, [EXAMPLE_BMI])
+    bands = interval.coverage[1 : len(interval.bands) + 1]
     return {
-        "example_bmi": f"{EXAMPLE_BMI:g}",
-        "example": _answer(a, EXAMPLE_BMI),
-        "example_prediction": f"{prediction:.0f}",
-        "example_prediction_repr": repr(prediction),
-        "inside_in_10": round(level * 10),
-        "outside_in_10": 10 - round(level * 10),
-        "cv_inside": int(facts.covered.sum()),
-        "n_train": facts.errors.size,
-        "cv_coverage": stats.pct(facts.nested.coverage(level)),
-        "half_width_lean": f"{interval.half_width(LEAN):.0f}",
-        "lean": f"{LEAN:g}",
-        "half_width_heavy": f"{interval.half_width(HEAVY_BMI):.0f}",
-        "heavy": f"{HEAVY_BMI:g}",
-        "cv_mae": f"{a.metrics.cv_mae:.0f}",
+        "example": f"{value:.0f} [{lower}, {upper}]",
+        "example_prediction": f"{value:.0f}",
+        "example_prediction_repr": repr(value),
+        "inside_in_10": round(interval.level * 10),
+        "outside_in_10": 10 - round(interval.level * 10),
+        "band_coverages": ", ".join(tables.pct(band.coverage) for band in bands),
         "example_rows": tables.example_rows(a),
-        "fit_plot": FIT_PLOT,
     }
 
 
 def _accuracy(facts: _Facts) -> dict[str, object]:
-    a, level, n_holdout, inside = facts.a, facts.level, facts.a.training.n_holdout, facts.holdout_inside
-    tolerance = next(g for g in a.metrics.gates if g.name == CALIBRATION_GATE).threshold
+    m, slope = facts.a.metrics, facts.a.metrics.estimates["calibration_slope"]
     return {
-        "error_table": tables.error_table(a),
-        "cv_folds": a.metrics.cv_folds,
-        "cv_folds_minus_1": a.metrics.cv_folds - 1,
-        "coverage_table": tables.coverage_table(a, int(facts.covered.sum()), facts.errors.size, inside),
-        "gate_tolerance": f"{tolerance:g}",
-        "level_number": f"{level:g}",
-        "gate_low": f"{level - tolerance:.0%}",
-        "gate_high": f"{level + tolerance:.0%}",
-        "n_holdout": n_holdout,
-        "holdout_inside": inside,
-        "holdout_range": stats.plausible_range(inside, n_holdout).replace("–", " to "),
-        "levels_table": tables.levels_table(facts.nested),
-        "calibration_plot": CALIBRATION_PLOT,
-        "min_subgroup": stats.MIN_SUBGROUP,
+        "error_table": tables.error_table(facts.a, ci),
+        "cv_folds_minus_1": m.cv_folds - 1,
+        "cv_fold_values": m.cv_folds * m.cv_repeats,
+        "holdout_resamples": f"{HOLDOUT_RESAMPLES:,}",
+        "calibration_slope": ci(slope, 2),
+        "calibration_intercept": facts.estimate("calibration_intercept", 0),
+        "calibration_in_the_large": facts.estimate("calibration_in_the_large", 1),
+        "patient_resamples": f"{PATIENT_RESAMPLES:,}",
+        "slope_holds_1": "holds" if slope.low <= 1 <= slope.high else "excludes",
+        "spearman": facts.estimate("spearman", 2),
+        "events": int(np.sum(facts.dataset.train.y > m.auroc_threshold)),
+        "auroc": facts.estimate("auroc", 2),
+    }
+
+
+def _coverage(facts: _Facts) -> dict[str, object]:
+    a, interval, x = facts.a, facts.a.interval, facts.dataset.train.x
+    floor = next(g for g in a.metrics.gates if g.name.startswith(CALIBRATION_GATE) and g.comparison == ">=")
+    bands = band_of(interval.edges, x)
+    marginal, below = [], []  # the plain conformal rank's half-width per band, and its risk
+    for i, band in enumerate(interval.bands):
+        rank = conformal_rank(band.n, interval.level)
+        marginal.append(float(np.sort(np.abs(facts.errors[bands == i]))[rank - 1]))
+        below.append(binomial_tail(band.n, interval.level - interval.pac_delta, rank))
+    widths = [
+        2 * np.mean(np.array(halves)[bands]) for halves in (marginal, [b.half_width for b in interval.bands])
+    ]
+    holdout_inside = round(interval.holdout_coverage * a.training.n_holdout)
+    return {
+        "coverage_table": tables.coverage_table(interval),
+        "pac_floor": f"{interval.level - interval.pac_delta:.0%}",
+        "pac_cost": f"{widths[1] / widths[0] - 1:.1%}",
+        "marginal_width": f"{widths[0]:.1f}",
+        "served_width": f"{widths[1]:.1f}",
+        "marginal_below": f"{min(below):.0%}–{max(below):.0%}",
+        "served_below": "–".join(f"{f(b.below_probability for b in interval.bands):.0%}" for f in (min, max)),
+        "gate_low": f"{floor.threshold:g}",
+        "gate_tolerance": f"{interval.level - floor.threshold:g}",
+        "holdout_inside": holdout_inside,
+        "holdout_range": tables.plausible_range(holdout_inside, a.training.n_holdout).replace("–", " to "),
         "subgroup_rows": tables.subgroup_rows(facts.dataset, facts.errors, facts.covered),
-        "coverage_remark": tables.coverage_remark(facts.off, level),
+        "coverage_remark": tables.coverage_remark(facts.off, interval.level),
         "cohort": tables.cohort(facts.dataset),
     }
 
@@ -170,32 +187,11 @@ def _method(facts: _Facts) -> dict[str, object]:
     )
     return {
         "hyperparameters": ", ".join(f"{k}={v}" for k, v in t.hyperparameters.items()),
-        "seed": t.seed,
-        "epochs_run": t.epochs_run,
-        "optimal_train_mse": f"{a.metrics.optimal_train_mse:.4f}",
-        "method": interval.method,
-        "quantile": f"{interval.quantile:.3f}",
-        "scale_intercept": f"{interval.scale.intercept:.2f}",
-        "scale_slope": _signed(interval.scale.slope, 3),
-        "scale_floor": f"{interval.scale.floor:.2f}",
-        "spearman": f"{stats.spearman(dataset.train.x, np.abs(facts.errors)):.2f}",
-        "scale_at_lean": f"{interval.scale.at(LEAN):.0f}",
-        "scale_at_heavy": f"{interval.scale.at(HEAVY_BMI):.0f}",
+        "n_bands": len(interval.bands),
+        "edges": " and ".join(f"{edge:g}" for edge in interval.edges),
+        "pac_risk": f"{1 - interval.pac_confidence:.0%}",
         "gates": tables.gates(a),
-        "loss_plot": LOSS_PLOT,
-        "dataset": t.dataset,
         "data_digests": "\n".join(f"- `{name}`: `{digest}`" for name, digest in t.data_sha256.items()),
-        "holdout_r2": f"{a.metrics.holdout_r2:.2f}",
-        "random_splits": RANDOM_SPLITS,
+        "holdout_r2": facts.estimate("holdout_r2", 2),
         "pass_rate": f"{pass_rate:.0%}",
     }
-
-
-def _signed(value: float, decimals: int) -> str:
-    return f"{'−' if value < 0 else '+'} {abs(value):.{decimals}f}"
-
-
-def _answer(artifact: ModelArtifact, bmi: float) -> str:
-    prediction = artifact.coefficients.predict(bmi)
-    lower, upper = artifact.interval.bounds(bmi, prediction)
-    return f"{prediction:.0f} [{lower}, {upper}]"

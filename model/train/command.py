@@ -18,6 +18,7 @@ from ..core.artifact import (
     DEFAULT_MAX_COVERAGE_ERROR,
     DEFAULT_MIN_R2,
     INTERVAL_LEVEL,
+    ModelArtifact,
     write_artifact_atomically,
 )
 
@@ -70,8 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-coverage-error",
         type=_stricter(DEFAULT_MAX_COVERAGE_ERROR, at_least=False),
         default=DEFAULT_MAX_COVERAGE_ERROR,
-        help=f"calibration gate: max distance of the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
-        f"coverage from {INTERVAL_LEVEL:g} (default {DEFAULT_MAX_COVERAGE_ERROR:g})",
+        help=f"calibration gates: how far the {INTERVAL_LEVEL * 100:.0f}%% interval's cross-validated "
+        f"coverage of every group may fall below {INTERVAL_LEVEL:g}, or rise above what its ranks promise "
+        f"(default {DEFAULT_MAX_COVERAGE_ERROR:g})",
     )
 
 
@@ -107,9 +109,30 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_DATA_ERROR
-    print(pipeline.summary(outcome.artifact))
+    print(summary(outcome.artifact))
     print(f"wrote {args.out}")
     return 0
+
+
+def summary(artifact: ModelArtifact) -> str:
+    """What a training run prints about the artifact it wrote."""
+    m, interval, c, epochs = (
+        artifact.metrics,
+        artifact.interval,
+        artifact.coefficients,
+        artifact.training.epochs_run,
+    )
+    figures = ", ".join(
+        f"{name} {m.estimates[name].value:.4f}" for name in ("holdout_r2", "cv_r2", "cv_rmse")
+    )
+    halves = ", ".join(f"{band.half_width:.0f}" for band in interval.bands)
+    return "\n".join([
+        f"model {artifact.model_version}: y = {c.slope:.6f} * bmi {c.intercept:+.6f}  ({epochs} epochs)",
+        f"{figures} (95% CIs in the artifact); {interval.level:.0%} interval ({interval.method}):",
+        f"half-widths {halves} in bands cut at {list(interval.edges)} kg/m², coverage "
+        f"{interval.overall.coverage:.3f} (nested CV), {interval.holdout_coverage:.2f} (hold-out)",
+        *(gate.describe() for gate in m.gates),
+    ])  # fmt: skip
 
 
 def exit_on_termination(signum: int, _frame: object) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,17 +14,22 @@ Fitter = Callable[[FloatArray, FloatArray], tuple[float, float]]
 Indices = npt.NDArray[np.intp]
 
 
-def mse(y: FloatArray, predicted: FloatArray) -> float:
-    return float(np.mean((y - predicted) ** 2))
+# Metrics along the last axis: one value for one sample, one per row for a batch of bootstrap resamples.
+def mse(y: FloatArray, predicted: FloatArray | float) -> Any:
+    return np.mean((y - predicted) ** 2, axis=-1)
 
 
-def mae(y: FloatArray, predicted: FloatArray) -> float:
-    return float(np.mean(np.abs(y - predicted)))
+def rmse(y: FloatArray, predicted: FloatArray | float) -> Any:
+    return np.sqrt(mse(y, predicted))
 
 
-def r2(y: FloatArray, predicted: FloatArray) -> float:
-    total = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum((y - predicted) ** 2)) / total
+def mae(y: FloatArray, predicted: FloatArray | float) -> Any:
+    return np.mean(np.abs(y - predicted), axis=-1)
+
+
+def r2(y: FloatArray, predicted: FloatArray) -> Any:
+    total = np.sum((y - y.mean(axis=-1, keepdims=True)) ** 2, axis=-1)
+    return 1.0 - np.sum((y - predicted) ** 2, axis=-1) / total
 
 
 def closed_form(x: FloatArray, y: FloatArray) -> tuple[float, float]:
@@ -33,13 +37,6 @@ def closed_form(x: FloatArray, y: FloatArray) -> tuple[float, float]:
     x_centered = x - x.mean()
     slope = float(np.dot(x_centered, y - y.mean()) / np.dot(x_centered, x_centered))
     return slope, float(y.mean()) - slope * float(x.mean())
-
-
-@dataclass(frozen=True, slots=True)
-class CrossValidation:
-    folds: int
-    r2_mean: float
-    r2_std: float
 
 
 def kfold(n: int, *, folds: int, seed: int) -> list[tuple[Indices, Indices]]:
@@ -58,14 +55,18 @@ def out_of_fold(x: FloatArray, y: FloatArray, fit: Fitter, *, folds: int, seed: 
     return predicted
 
 
-def cross_validate(x: FloatArray, y: FloatArray, fit: Fitter, *, folds: int, seed: int) -> CrossValidation:
-    """Shuffled k-fold cross-validated R² (population std across folds): an honest view next to the
-    canonical hold-out, whose 20 rows happen to be easier than average."""
-    scores = []
-    for train_idx, test_idx in kfold(x.size, folds=folds, seed=seed):
-        slope, intercept = fit(x[train_idx], y[train_idx])
-        scores.append(r2(y[test_idx], slope * x[test_idx] + intercept))
-    return CrossValidation(folds=folds, r2_mean=statistics.fmean(scores), r2_std=statistics.pstdev(scores))
+def repeated_cross_validation(
+    x: FloatArray, y: FloatArray, fit: Fitter, *, folds: int, seed: int, repeats: int
+) -> dict[str, FloatArray]:
+    """R², RMSE and MAE of every fold of ``repeats`` shuffled k-fold cross-validations (fold seeds seed ..
+    seed + repeats - 1; the first is the folds of the interval's residuals)."""
+    scores: dict[str, list[float]] = {"r2": [], "rmse": [], "mae": []}
+    for repeat in range(repeats):
+        for train, test in kfold(x.size, folds=folds, seed=seed + repeat):
+            slope, intercept = fit(x[train], y[train])
+            for name, metric in (("r2", r2), ("rmse", rmse), ("mae", mae)):
+                scores[name].append(float(metric(y[test], slope * x[test] + intercept)))
+    return {name: np.array(values) for name, values in scores.items()}
 
 
 def random_holdout_pass_rate(

@@ -9,12 +9,12 @@ import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Final
 
 import numpy as np
 
 from ..core.artifact import (
-    CALIBRATION_GATE,
     CONVERGENCE_GATE,
     DEFAULT_MAX_CONVERGENCE_GAP,
     DEFAULT_MAX_COVERAGE_ERROR,
@@ -25,9 +25,12 @@ from ..core.artifact import (
     INTERVAL_METHOD,
     QUALITY_GATE,
     SCHEMA_VERSION,
+    Band,
     Coefficients,
+    Drift,
     Feature,
     Gate,
+    GroupCoverage,
     Metrics,
     ModelArtifact,
     Outcome,
@@ -35,17 +38,21 @@ from ..core.artifact import (
     Training,
     model_version_for,
 )
-from ..core.serving import coverage_error
-from .conformal import Calibration, NestedCrossValidation, calibrate, nested_cross_validation, scale_of
+from ..core.serving import calibration_groups, calibration_requirements
+from . import conformal
+from .conformal import OUTCOME_MARGIN, PAC_CONFIDENCE, PAC_DELTA, NestedCrossValidation, outcome_range
 from .dataset import DATASET_NAME, HOLDOUT_SIZE, Dataset, FloatArray
-from .evaluation import closed_form, cross_validate, mae, mse, r2
+from .evaluation import closed_form, mae, mse, r2, repeated_cross_validation
 from .sgd import SGDConfig, SGDResult, fit_sgd
+from .uncertainty import estimates
 
 CV_FOLDS: Final = 5
-# The levels at which the model card shows nominal against cross-validated coverage (the served one included).
-CALIBRATION_LEVELS: Final = (0.5, 0.6, 0.7, 0.8, 0.85, INTERVAL_LEVEL, 0.95)
+NESTED_REPEATS: Final = 5  # fold seeds pooled by the nested cross-validation the calibration gates judge
+CV_REPEATS: Final = 10  # repeats of the cross-validation behind the cross-validated figures' intervals
+DRIFT_BINS: Final = 10
+PROGRESSION_EVENT: Final = 200.0  # the discrimination figure: the AUROC for progression above this
 # The code that determines the model: a change to any of these files yields a new model version.
-_VERSIONED_SOURCES: Final = ("conformal.py", "dataset.py", "evaluation.py", "sgd.py", "pipeline.py")
+_SOURCES: Final = ("conformal.py", "dataset.py", "evaluation.py", "sgd.py", "pipeline.py", "uncertainty.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,64 +71,64 @@ class TrainingOutcome:
     fit: SGDResult
     optimal: Coefficients  # closed-form least squares on the training rows
     dataset: Dataset
-    nested: NestedCrossValidation  # the interval's coverage on the training rows, at CALIBRATION_LEVELS
+    nested: NestedCrossValidation  # the interval's coverage of each training row
+    cv_predictions: FloatArray  # each training row's out-of-fold prediction (the interval's residuals)
 
 
 def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
     """Fits, evaluates and gates; the returned artifact says whether it may be served."""
-    train_split, holdout = dataset.train, dataset.holdout
-    result = fit_sgd(train_split.x, train_split.y, seed=config.seed, config=config.sgd)
-    optimal = Coefficients(*closed_form(train_split.x, train_split.y))
-
-    def predict(coefficients: Coefficients, x: FloatArray) -> FloatArray:
-        return coefficients.slope * x + coefficients.intercept
-
+    (x, y), holdout = (dataset.train.x, dataset.train.y), dataset.holdout
+    result = fit_sgd(x, y, seed=config.seed, config=config.sgd)
+    optimal = Coefficients(*closed_form(x, y))
     fitted = Coefficients(result.slope, result.intercept)
-    train_predicted, holdout_predicted = predict(fitted, train_split.x), predict(fitted, holdout.x)
-    train_mse = mse(train_split.y, train_predicted)
-    optimal_mse = mse(train_split.y, predict(optimal, train_split.x))
-    holdout_r2 = r2(holdout.y, holdout_predicted)
-
-    def sgd_fit(x: FloatArray, y: FloatArray) -> tuple[float, float]:
-        fold = fit_sgd(x, y, seed=config.seed, config=config.sgd)
-        return fold.slope, fold.intercept
-
-    cv = cross_validate(train_split.x, train_split.y, sgd_fit, folds=config.cv_folds, seed=config.seed)
-    interval, calibration, nested = _prediction_interval(config, dataset, holdout_predicted)
+    train_predicted = fitted.slope * x + fitted.intercept
+    holdout_predicted = fitted.slope * holdout.x + fitted.intercept
+    train_mse, optimal_mse = (
+        float(mse(y, train_predicted)),
+        float(mse(y, optimal.slope * x + optimal.intercept)),
+    )
+    interval, nested, cv_predictions = _prediction_interval(config, dataset, holdout_predicted)
+    folds = repeated_cross_validation(
+        x, y, closed_form, folds=config.cv_folds, seed=config.seed, repeats=CV_REPEATS
+    )
     # An optimiser that stopped at the epoch cap never counts as converged, whatever its loss.
     gap = (train_mse - optimal_mse) / optimal_mse if result.converged else sys.float_info.max
+    holdout_r2 = float(r2(holdout.y, holdout_predicted))
     gates = (
         Gate.evaluate(QUALITY_GATE, ">=", config.min_r2, holdout_r2),
         Gate.evaluate(CONVERGENCE_GATE, "<=", config.max_convergence_gap, gap),
-        Gate.evaluate(CALIBRATION_GATE, "<=", config.max_coverage_error, coverage_error(interval)),
+        *(Gate.evaluate(*gate) for gate in calibration_requirements(interval, config.max_coverage_error)),
     )
+    pairs, event = ((holdout.y, holdout_predicted), (y, cv_predictions)), PROGRESSION_EVENT
+    figures = estimates(*pairs, folds, k=config.cv_folds, threshold=event, seed=config.seed)
     artifact = ModelArtifact(
         schema_version=SCHEMA_VERSION,
         model_version=model_version_for(
             data_sha256=dataset.sha256, config=_run_config(config), code_sha256=_code_sha256()
         ),
         feature=_feature(dataset),
-        outcome=Outcome(train_min=float(train_split.y.min()), train_max=float(train_split.y.max())),
+        outcome=_outcome(y),
         coefficients=fitted,
         interval=interval,
+        drift=_drift(x),
         metrics=Metrics(
             holdout_r2=holdout_r2,
-            holdout_mse=mse(holdout.y, holdout_predicted),
-            holdout_mae=mae(holdout.y, holdout_predicted),
-            train_r2=r2(train_split.y, train_predicted),
+            holdout_mse=float(mse(holdout.y, holdout_predicted)),
+            holdout_mae=float(mae(holdout.y, holdout_predicted)),
+            train_r2=float(r2(y, train_predicted)),
             train_mse=train_mse,
             optimal_train_mse=optimal_mse,
-            cv_r2_mean=cv.r2_mean,
-            cv_r2_std=cv.r2_std,
-            cv_rmse=math.sqrt(mse(train_split.y, calibration.predictions)),
-            cv_mae=mae(train_split.y, calibration.predictions),
-            cv_folds=cv.folds,
+            cv_folds=config.cv_folds,
+            cv_repeats=CV_REPEATS,
+            cv_r2_fold_sd=float(folds["r2"].std(ddof=1)),
+            auroc_threshold=PROGRESSION_EVENT,
+            estimates=figures,
             gates=gates,
         ),
         training=_training(config, result, dataset),
         sha256="",  # computed when written
     )
-    return TrainingOutcome(artifact=artifact, fit=result, optimal=optimal, dataset=dataset, nested=nested)
+    return TrainingOutcome(artifact, result, optimal, dataset, nested, cv_predictions)
 
 
 def _feature(dataset: Dataset) -> Feature:
@@ -151,27 +158,65 @@ def _training(config: TrainingConfig, result: SGDResult, dataset: Dataset) -> Tr
 
 def _prediction_interval(
     config: TrainingConfig, dataset: Dataset, holdout_predicted: FloatArray
-) -> tuple[PredictionInterval, Calibration, NestedCrossValidation]:
-    """The served interval (calibrated on every training row), its coverage under nested cross-validation
-    on the training rows, and its coverage on the canonical hold-out around the served model's predictions
-    (``holdout_predicted``)."""
-    train_split, holdout = dataset.train, dataset.holdout
-    folds, seed = config.cv_folds, config.seed
-    calibration = calibrate(train_split.x, train_split.y, closed_form, folds=folds, seed=seed)
-    nested = nested_cross_validation(
-        train_split.x, train_split.y, closed_form, levels=CALIBRATION_LEVELS, folds=folds, seed=seed
+) -> tuple[PredictionInterval, NestedCrossValidation, FloatArray]:
+    """The served interval (calibrated on every training row), its coverage of each group under nested
+    cross-validation on the training rows, and the out-of-fold predictions it was calibrated on. The
+    hold-out coverage is that of the served model's ``holdout_predicted``, by the served rule."""
+    (x, y), holdout, level = (dataset.train.x, dataset.train.y), dataset.holdout, INTERVAL_LEVEL
+    mondrian, predictions = conformal.calibrate(
+        x, y, closed_form, folds=config.cv_folds, seed=config.seed, level=level
     )
-    quantile = calibration.quantile(INTERVAL_LEVEL)
-    holdout_error = np.abs(holdout.y - holdout_predicted)
+    nested = conformal.nested_cross_validation(
+        x, y, closed_form, folds=config.cv_folds, seed=config.seed, repeats=NESTED_REPEATS, level=level
+    )
+    widening = _extrapolation_widening(x, y, level)
+    outside = np.clip(np.maximum(x.min() - holdout.x, holdout.x - x.max()), 0.0, None)
+    half, outcome = mondrian.half_width(holdout.x) + widening * outside, outcome_range(y)
+    counts, ranks = mondrian.counts.tolist(), mondrian.ranks.tolist()
+    bands = [
+        Band(n, k, h, k / (n + 1), conformal.binomial_tail(n, level - PAC_DELTA, k))
+        for n, k, h in zip(counts, ranks, mondrian.half_widths.tolist(), strict=True)
+    ]
+    groups = [((x >= low) & (x < high), name) for name, low, high in calibration_groups(mondrian.edges)]
+    coverage = [
+        GroupCoverage(name, int(r.sum()), *(float(v[r].mean()) for v in nested)) for r, name in groups
+    ]
     interval = PredictionInterval(
         method=INTERVAL_METHOD,
-        level=INTERVAL_LEVEL,
-        quantile=quantile,
-        scale=calibration.scale,
-        cv_coverage=nested.coverage(INTERVAL_LEVEL),
-        holdout_coverage=float(np.mean(holdout_error <= quantile * scale_of(calibration.scale, holdout.x))),
+        level=level,
+        guarantee="training-conditional",
+        pac_delta=PAC_DELTA,
+        pac_confidence=PAC_CONFIDENCE,
+        edges=tuple(mondrian.edges),
+        bands=tuple(bands),
+        extrapolation_widening=widening,
+        cv_repeats=NESTED_REPEATS,
+        coverage=tuple(coverage),
+        holdout_coverage=float(conformal.covered(holdout.y, holdout_predicted, half, outcome).mean()),
     )
-    return interval, calibration, nested
+    return interval, nested, predictions
+
+
+def _extrapolation_widening(x: FloatArray, y: FloatArray, level: float) -> float:
+    """Per kg/m^2 beyond the training range: the level's normal quantile times the slope's standard error, an
+    upper bound of the fitted line's own spread there (no coverage is claimed beyond the data)."""
+    slope, intercept = closed_form(x, y)
+    variance = float(np.sum((y - slope * x - intercept) ** 2)) / (x.size - 2)
+    return NormalDist().inv_cdf((1 + level) / 2) * math.sqrt(variance / float(np.sum((x - x.mean()) ** 2)))
+
+
+def _outcome(y: FloatArray) -> Outcome:
+    source = (
+        f"the training outcomes' observed range ({y.min():g}-{y.max():g}) widened by {OUTCOME_MARGIN:.0%} of "
+        "its span on each side, floored at 0 (no negative score was observed or is defined), in whole units"
+    )
+    return Outcome(float(y.min()), float(y.max()), *outcome_range(y), OUTCOME_MARGIN, source)
+
+
+def _drift(x: FloatArray) -> Drift:
+    edges = conformal.quantile_edges(x, parts=DRIFT_BINS)
+    counts = np.bincount(conformal.band_of(edges, x), minlength=len(edges) + 1)
+    return Drift(edges=tuple(edges), proportions=tuple((counts / x.size).tolist()))
 
 
 def _run_config(config: TrainingConfig) -> dict[str, object]:
@@ -189,24 +234,6 @@ def _run_config(config: TrainingConfig) -> dict[str, object]:
 
 def _code_sha256() -> str:
     digest = hashlib.sha256()
-    for name in _VERSIONED_SOURCES:
+    for name in _SOURCES:
         digest.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def summary(artifact: ModelArtifact) -> str:
-    """What a training run prints about the artifact it wrote."""
-    m, interval, c = artifact.metrics, artifact.interval, artifact.coefficients
-    return "\n".join(
-        [
-            f"model {artifact.model_version}: y = {c.slope:.6f} * bmi {c.intercept:+.6f}  "
-            f"({artifact.training.epochs_run} epochs)",
-            f"hold-out R² {m.holdout_r2:.4f}  train R² {m.train_r2:.4f}  "
-            f"{m.cv_folds}-fold CV R² {m.cv_r2_mean:.4f} ± {m.cv_r2_std:.4f}  CV RMSE {m.cv_rmse:.1f}",
-            f"{interval.level:.0%} interval ({interval.method}): prediction ± {interval.quantile:.3f} × "
-            f"max({interval.scale.intercept:.2f} {interval.scale.slope:+.3f} × bmi, "
-            f"{interval.scale.floor:.2f}); coverage {interval.cv_coverage:.3f} (nested CV), "
-            f"{interval.holdout_coverage:.2f} (hold-out)",
-            *(gate.describe() for gate in m.gates),
-        ]
-    )

@@ -9,10 +9,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..core.artifact import CALIBRATION_GATE, CONVERGENCE_GATE, ModelArtifact
-from .conformal import NestedCrossValidation
-from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset
-from .stats import wilson
+from ..core import prediction
+from ..core.artifact import CONVERGENCE_GATE, ModelArtifact
+from ..core.contract import BMI_MAX, BMI_MIN
+from ..core.schemas import BatchPredictRequest
+from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
 
 HEAVY: Final = "#1f4e79"
 LIGHT: Final = "#9ecae1"
@@ -34,61 +35,61 @@ def _save(fig: Any, path: Path) -> None:
 
 
 def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
+    """The served answers over every BMI the service accepts, by the function's own code."""
     plt = _pyplot()
-    feature, interval, coefficients = artifact.feature, artifact.interval, artifact.coefficients
-    bmi = np.linspace(feature.train_min, feature.train_max, 200)
-    prediction = coefficients.slope * bmi + coefficients.intercept
-    half = np.array([interval.half_width(b) for b in bmi])
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    feature, level = artifact.feature, artifact.interval.level
+    bmi = np.linspace(BMI_MIN, BMI_MAX, 1801)
+    answer = prediction.respond_batch(artifact, BatchPredictRequest(bmi=bmi.tolist()))[0]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    for low, high in ((BMI_MIN, feature.train_min), (feature.train_max, BMI_MAX)):
+        ax.axvspan(low, high, color="0.92", zorder=0)
+    ax.text(
+        feature.train_max + 1, 10, "extrapolation: outside the training BMIs,\nno coverage promise", size=8
+    )
     ax.fill_between(
-        bmi, prediction - half, prediction + half, color=LIGHT, alpha=0.6,
-        label=f"{interval.level:.0%} prediction interval",
+        bmi, answer["intervals"]["lower"], answer["intervals"]["upper"], color=LIGHT, alpha=0.6, step="mid",
+        label=f"{level:.0%} prediction interval (as served)",
     )  # fmt: skip
     ax.scatter(dataset.bmi[TRAIN_ROWS], dataset.target[TRAIN_ROWS], s=9, color="0.35", alpha=0.5,
                label="study patients (training)")  # fmt: skip
     ax.scatter(dataset.bmi[HOLDOUT_ROWS], dataset.target[HOLDOUT_ROWS], s=26, color="C3", marker="D",
                label="last 20 patients (hold-out)")  # fmt: skip
-    ax.plot(bmi, prediction, color=HEAVY, linewidth=2, label="prediction")
+    ax.plot(bmi, answer["predictions"], color=HEAVY, linewidth=2, label="prediction (as served)")
     ax.set(
         xlabel="Body-mass index, BMI (kg/m²)",
         ylabel="Disease progression after one year (score)",
-        title=f"Predicted progression by BMI, with its {interval.level:.0%} interval",
-        xlim=(feature.train_min - 0.5, feature.train_max + 0.5),
+        title=f"Predicted progression by BMI, with its {level:.0%} interval",
+        xlim=(BMI_MIN, BMI_MAX),
+        ylim=(artifact.outcome.low - 10, artifact.outcome.high + 10),
     )
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path)
 
 
-def plot_calibration(artifact: ModelArtifact, nested: NestedCrossValidation, path: Path) -> None:
+def plot_calibration(artifact: ModelArtifact, y: FloatArray, predicted: FloatArray, path: Path) -> None:
+    """Observed against predicted by tenth of the cross-validated prediction, with the calibration line."""
     plt = _pyplot()
-    levels = sorted(nested.half_widths)
-    n = nested.y.size
-    measured = [nested.coverage(level) for level in levels]
-    ranges = [wilson(int(nested.covered(level).sum()), n) for level in levels]
-    gate = next(g for g in artifact.metrics.gates if g.name == CALIBRATION_GATE)
-    served = artifact.interval.level
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
-    ax.plot([0.4, 1.0], [0.4, 1.0], color="0.5", linestyle="--", label="promise kept exactly")
-    ax.fill_between(
-        [served - 0.01, served + 0.01], served - gate.threshold, served + gate.threshold,
-        color="C2", alpha=0.3, label=f"what the gate accepts at {served:.0%}",
-    )  # fmt: skip
-    ax.errorbar(
-        levels, measured,
-        yerr=[[m - low for m, (low, _) in zip(measured, ranges, strict=True)],
-              [high - m for m, (_, high) in zip(measured, ranges, strict=True)]],
-        fmt="o", color=HEAVY, capsize=3, label=f"measured on {n} patients (95% range)",
-    )  # fmt: skip
-    ax.set(
-        xlabel="Promised share of patients inside their interval",
-        ylabel="Measured share inside (cross-validated)",
-        title="Do the intervals keep their promise?",
-        xlim=(0.4, 1.0),
-        ylim=(0.4, 1.0),
+    tenths = np.array_split(np.argsort(predicted, kind="stable"), 10)
+    means = np.array([[predicted[t].mean(), y[t].mean()] for t in tenths])
+    slope, intercept = (
+        artifact.metrics.estimates[k].value for k in ("calibration_slope", "calibration_intercept")
     )
-    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    line = np.array([means[:, 0].min() - 10, means[:, 0].max() + 10])
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    ax.plot(line, line, color="0.5", linestyle="--", label="perfect calibration")
+    ax.plot(
+        line,
+        intercept + slope * line,
+        color="C2",
+        label=f"fitted: slope {slope:.2f}, intercept {intercept:.0f}",
+    )
+    ax.plot(means[:, 0], means[:, 1], "o", color=HEAVY, label="a tenth of the patients (means)")
+    ax.set(
+        xlabel="Predicted progression (cross-validated)",
+        ylabel="Observed progression",
+        title="Observed against predicted",
+    )
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path)

@@ -48,7 +48,7 @@ def legacy_sgd_r2(seed: int, z: list[float], y: list[float], hz: np.ndarray, hy:
         residual = w * z[i] + b - y[i]
         w -= 0.1 * residual * z[i]
         b -= 0.1 * residual
-    return r2(hy, w * hz + b)
+    return float(r2(hy, w * hz + b))
 
 
 def seed_spread(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import pytest
 
 from model.core import contract
@@ -12,8 +15,9 @@ REL = 1e-12
 
 
 def expected(model, bmi: float) -> float:
-    coefficients = model["coefficients"]
-    return coefficients["slope"] * bmi + coefficients["intercept"]
+    """The line, held to the outcome range GET /v1/model records."""
+    coefficients, outcome = model["coefficients"], model["outcome"]
+    return min(max(coefficients["slope"] * bmi + coefficients["intercept"], outcome["low"]), outcome["high"])
 
 
 def scaled(model, bmi: float) -> float:
@@ -22,19 +26,23 @@ def scaled(model, bmi: float) -> float:
 
 
 def half_width(model, bmi: float) -> float:
-    """The interval's half-width at ``bmi``, from GET /v1/model's parameters (quantile times the scale)."""
-    interval, scale = model["interval"], model["interval"]["scale"]
-    return interval["quantile"] * max(scale["intercept"] + scale["slope"] * bmi, scale["floor"])
+    """The interval's half-width at ``bmi``, from GET /v1/model's parameters: the BMI band's, widened per
+    kg/m^2 outside the training range."""
+    interval, feature = model["interval"], model["feature"]
+    distance = max(feature["train_min"] - bmi, bmi - feature["train_max"], 0.0)
+    band = interval["bands"][bisect.bisect_right(interval["edges"], bmi)]
+    return band["half_width"] + interval["extrapolation_widening"] * distance
 
 
 def assert_interval_around(model, bmi: float, prediction: float, lower: int, upper: int) -> None:
-    """The served bounds are prediction -+ half_width, rounded outward to whole units."""
-    half = half_width(model, bmi)
+    """The served bounds are prediction -+ half_width, rounded outward to whole units, held to the outcome
+    range, and holding the prediction."""
+    half, low, high = half_width(model, bmi), int(model["outcome"]["low"]), int(model["outcome"]["high"])
     assert isinstance(lower, int), lower
     assert isinstance(upper, int), upper
-    assert lower < prediction < upper
-    assert prediction - half - 1 < lower <= prediction - half + 1e-9, (bmi, lower, prediction - half)
-    assert prediction + half - 1e-9 <= upper < prediction + half + 1, (bmi, upper, prediction + half)
+    assert low <= lower <= prediction <= upper <= high, (bmi, lower, prediction, upper)
+    assert lower == max(math.floor(prediction - half), low), (bmi, lower, prediction - half)
+    assert upper == min(math.ceil(prediction + half), high), (bmi, upper, prediction + half)
 
 
 @pytest.mark.smoke
@@ -54,13 +62,14 @@ def test_model_route_describes_a_model_that_passed_its_gates(api, model):
 @pytest.mark.smoke
 def test_model_route_describes_the_interval_its_level_and_its_measured_coverage(model):
     interval = model["interval"]
-    assert interval["method"] == "normalized-cv-conformal"  # the rule half_width() applies
+    assert interval["method"] == "mondrian-cv-conformal"  # the rule half_width() applies
     assert interval["level"] == INTERVAL_LEVEL  # the level the trainer and the documentation promise
-    # Measured by nested cross-validation on the training rows: within the calibration gate's band
-    assert 0.87 <= interval["cv_coverage"] <= 0.93
+    # Measured by nested cross-validation on the training rows, for everyone, every band and WHO group
+    for group in interval["coverage"]:
+        assert INTERVAL_LEVEL - 0.03 <= group["coverage"] <= group["expected"] + 0.03, group
     assert 0 <= interval["holdout_coverage"] <= 1
-    (calibration,) = [g for g in model["metrics"]["gates"] if g["name"].startswith("calibration")]
-    assert calibration["value"] == pytest.approx(abs(interval["cv_coverage"] - interval["level"]))
+    calibration = [g for g in model["metrics"]["gates"] if g["name"].startswith("calibration")]
+    assert {g["value"] for g in calibration} == {g["coverage"] for g in interval["coverage"]}
 
 
 @pytest.mark.smoke
@@ -78,8 +87,10 @@ def test_the_interval_widens_with_bmi_as_the_model_says(api, model):
     for bmi in (19.0, 26.4, 38.0):
         interval = json_of(api.post("/v1/predict", json={"bmi": bmi}), 200)["interval"]
         widths.append(interval["upper"] - interval["lower"])
-    slope = model["interval"]["scale"]["slope"]
-    assert widths == (sorted(widths) if slope >= 0 else sorted(widths, reverse=True))
+    halves = [band["half_width"] for band in model["interval"]["bands"]]
+    assert halves == sorted(halves)  # this model's bands: the heavier, the wider
+    assert widths == sorted(widths)
+    assert widths[0] < widths[-1]
 
 
 @pytest.mark.smoke

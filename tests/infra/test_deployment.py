@@ -13,6 +13,7 @@ from infra_cdk.settings import DeploymentStrategy, StageSettings
 from model.core.serving import load_artifact
 from tests.infra.cfn import as_list, one, policy_statements, props, ref_target, resources
 from tests.infra.conftest import STACK_NAMES, Assembly
+from tests.served_rule import served
 
 CONFIG_NAMES = {
     "all_at_once": "CodeDeployDefault.LambdaAllAtOnce",
@@ -80,7 +81,7 @@ def test_the_hook_checks_the_new_version_against_the_artifact_being_deployed(
     artifact = load_artifact(model_artifact_path)
     checks = json.loads(environment["CHECKS"])
     (batch,) = [c for c in checks if c["path"] == "/v1/predict/batch"]
-    assert batch["expect"]["predictions"] == [artifact.coefficients.predict(b) for b in batch["body"]["bmi"]]
+    assert batch["expect"]["predictions"] == [served(artifact, b)[0] for b in batch["body"]["bmi"]]
     assert batch["expect"]["model_version"] == artifact.model_version
 
 

@@ -115,8 +115,23 @@ def test_the_checks_cover_every_prediction_route_and_a_rejection(artifact: Model
 def test_expectations_come_from_the_artifact_coefficients(artifact: ModelArtifact) -> None:
     (batch,) = [c for c in known_answer_checks(artifact) if c["path"] == "/v1/predict/batch"]
     bmis = batch["body"]["bmi"]
-    assert batch["expect"]["predictions"] == [artifact.coefficients.predict(b) for b in bmis]
-    # Both sides of the training range are covered, and one input lies beyond it (an extrapolation).
+    low, high = artifact.outcome.low, artifact.outcome.high
+    assert batch["expect"]["predictions"] == [
+        min(max(artifact.coefficients.predict(b), low), high) for b in bmis
+    ]
+    # Both sides of the training range are covered, and one input lies beyond it (an extrapolation), whose
+    # prediction the outcome range holds (10 kg/m^2 above the heaviest patient: above the range's top)
     assert min(bmis) == artifact.feature.train_min
     assert max(bmis) > artifact.feature.train_max
     assert batch["expect"]["extrapolated"][-1] is True
+    assert batch["expect"]["extrapolation_distance"][-1] == pytest.approx(
+        bmis[-1] - artifact.feature.train_max
+    )
+    assert batch["expect"]["predictions"][-1] == high
+    intervals = batch["expect"]["intervals"]
+    assert all(
+        low <= lower <= value <= upper <= high
+        for lower, value, upper in zip(
+            intervals["lower"], batch["expect"]["predictions"], intervals["upper"], strict=True
+        )
+    )

@@ -39,22 +39,47 @@ def assert_standard_record(record: dict[str, Any], model: ModelArtifact) -> None
     assert all(m["Unit"] == "Count" for m in directive["Metrics"])
 
 
-def test_a_prediction_emits_predictions_and_extrapolations(
+def bins(model: ModelArtifact) -> list[str]:
+    return [f"{contract.METRIC_BMI_BIN}{i}" for i in range(len(model.drift.proportions))]
+
+
+def test_a_prediction_emits_predictions_extrapolations_and_the_drift_bin_it_falls_in(
     invoke: Invoker, served_model: ModelArtifact
 ) -> None:
     record = the_record(invoke("POST", "/v1/predict", {"bmi": 12.0}).emf)
     assert_standard_record(record, served_model)
-    assert metric_names(record) == {contract.METRIC_PREDICTIONS, contract.METRIC_EXTRAPOLATED}
+    # and one metric per drift bin a BMI fell in (BMI 12: the leanest); the stage fills the others with 0
+    leanest = bins(served_model)[0]
+    assert metric_names(record) == {contract.METRIC_PREDICTIONS, contract.METRIC_EXTRAPOLATED, leanest}
     assert record[contract.METRIC_PREDICTIONS] == [1.0]
     assert record[contract.METRIC_EXTRAPOLATED] == [1.0]
+    assert record[leanest] == [1.0]
 
 
-def test_a_batch_also_emits_its_size(invoke: Invoker, served_model: ModelArtifact) -> None:
-    record = the_record(invoke("POST", "/v1/predict/batch", {"bmi": [20.0, 45.0, 50.0]}).emf)
+def test_a_batch_also_emits_its_size_and_one_count_per_drift_bin(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
+    bmis = [20.0, 45.0, 50.0, 25.0, 25.1, *served_model.drift.edges]
+    record = the_record(invoke("POST", "/v1/predict/batch", {"bmi": bmis}).emf)
     assert_standard_record(record, served_model)
-    assert record[contract.METRIC_PREDICTIONS] == [3.0]
-    assert record[contract.METRIC_BATCH_SIZE] == [3.0]
+    assert record[contract.METRIC_PREDICTIONS] == [len(bmis)]
+    assert record[contract.METRIC_BATCH_SIZE] == [len(bmis)]
     assert record[contract.METRIC_EXTRAPOLATED] == [2.0]
+    # An edge counts in the bin above it, as the training proportions were counted; aggregated per invocation
+    edges = served_model.drift.edges
+    expected = [
+        sum(1 for b in bmis if (i == 0 or b >= edges[i - 1]) and (i == 9 or b < edges[i])) for i in range(10)
+    ]
+    assert [record.get(name, [0.0]) for name in bins(served_model)] == [[float(n)] for n in expected]
+    assert sum(expected) == len(bmis)
+
+
+def test_the_legacy_routes_count_their_bmis_in_the_drift_bins_too(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
+    scaled = [served_model.feature.to_scaled(b) for b in (20.0, 33.0)]
+    record = the_record(invoke("POST", "/batch", {"input": scaled}).emf)
+    assert sum(record.get(name, [0])[0] for name in bins(served_model)) == 2
 
 
 @pytest.mark.parametrize(

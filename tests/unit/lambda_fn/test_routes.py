@@ -10,6 +10,7 @@ from sklearn.datasets import load_diabetes
 
 from model.core import contract
 from model.core.artifact import ModelArtifact
+from tests.served_rule import served
 
 from .conftest import Invoker
 
@@ -17,11 +18,11 @@ BMI_COLUMN = 2
 
 
 def expected(model: ModelArtifact, bmi: float) -> float:
-    return model.coefficients.slope * bmi + model.coefficients.intercept
+    return served(model, bmi)[0]
 
 
 def bounds(model: ModelArtifact, bmi: float) -> tuple[int, int]:
-    return model.interval.bounds(bmi, expected(model, bmi))
+    return served(model, bmi)[1:3]
 
 
 def test_predict_returns_the_prediction_its_interval_and_the_model_version(
@@ -36,6 +37,7 @@ def test_predict_returns_the_prediction_its_interval_and_the_model_version(
         "interval": {"level": served_model.interval.level, "lower": lower, "upper": upper},
         "model_version": served_model.model_version,
         "extrapolated": False,
+        "extrapolation_distance": 0.0,
     }
     assert lower < result.body["prediction"] < upper
 
@@ -47,12 +49,14 @@ def test_predict_flags_a_plausible_bmi_outside_the_training_range_and_still_give
     result = invoke("POST", "/v1/predict", {"bmi": bmi})
     assert result.status == 200
     assert result.body["extrapolated"] is True
+    assert result.body["extrapolation_distance"] == served(served_model, bmi)[3] > 0
     interval = result.body["interval"]
     assert [interval["lower"], interval["upper"]] == list(bounds(served_model, bmi))
+    assert interval["lower"] <= result.body["prediction"] <= interval["upper"]
 
 
 def test_the_interval_is_wider_for_a_heavier_patient(invoke: Invoker) -> None:
-    # The cross-validated errors grow with BMI, and so does the interval (model/train/conformal.py)
+    # The cross-validated errors spread more for heavier patients, and so does the interval, band by band
     widths = []
     for bmi in (20.0, 27.3, 35.0):
         interval = invoke("POST", "/v1/predict", {"bmi": bmi}).body["interval"]
@@ -77,7 +81,21 @@ def test_batch_answers_in_input_order_with_per_item_flags_and_a_count(
         "model_version": served_model.model_version,
         "extrapolated": [True, False, False, True, False],
         "extrapolated_count": 2,
+        "extrapolation_distance": [served(served_model, b)[3] for b in bmis],
     }
+
+
+def test_over_the_accepted_range_every_bound_is_a_possible_outcome_and_holds_the_prediction(
+    invoke: Invoker, served_model: ModelArtifact
+) -> None:
+    bmis = [round(contract.BMI_MIN + i / 100, 2) for i in range(9001)]  # 10 to 100 kg/m^2
+    body = invoke("POST", "/v1/predict/batch", {"bmi": bmis}).body
+    low, high = served_model.outcome.low, served_model.outcome.high
+    rows = zip(body["predictions"], body["intervals"]["lower"], body["intervals"]["upper"], strict=True)
+    assert all(low <= lower <= value <= upper <= high for value, lower, upper in rows)
+    # The legacy route's predictions are held to the same range, in the shape its clients know
+    scaled = [served_model.feature.to_scaled(b) for b in (10.01, 99.99)]
+    assert invoke("POST", "/batch", {"input": scaled}).body == {"Response Predict": [low, high]}
 
 
 def test_batch_intervals_are_the_single_route_s_in_input_order(invoke: Invoker) -> None:
@@ -123,10 +141,10 @@ def test_model_route_serves_the_artifact_document_and_the_limits(
         "limits": {"bmi_min": contract.BMI_MIN, "bmi_max": contract.BMI_MAX, "batch_max": contract.BATCH_MAX},
     }
     assert all(gate["passed"] for gate in body["artifact"]["metrics"]["gates"])
-    # It describes the served intervals: method, level, and the coverage measured for them
+    # It describes the served intervals: method, level, bands, and the coverage measured for each group
     interval = body["artifact"]["interval"]
-    assert {"method", "level", "cv_coverage", "holdout_coverage"} <= set(interval)
-    assert 0.87 <= interval["cv_coverage"] <= 0.93
+    assert {"method", "level", "edges", "bands", "coverage", "holdout_coverage"} <= set(interval)
+    assert all(0.87 <= group["coverage"] <= group["expected"] + 0.03 for group in interval["coverage"])
 
 
 def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelArtifact) -> None:

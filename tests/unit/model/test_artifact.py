@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from model.core import contract
+from model.core import contract, prediction
 from model.core.artifact import (
     CALIBRATION_GATE,
     SCHEMA_VERSION,
@@ -44,30 +44,55 @@ def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
         "outcome",
         "coefficients",
         "interval",
+        "drift",
         "metrics",
         "training",
         "sha256",
     }
-    assert doc["schema_version"] == SCHEMA_VERSION
-    assert set(doc["metrics"]) >= {
+    assert doc["schema_version"] == SCHEMA_VERSION == 3
+    assert set(doc["metrics"]) == {
         "holdout_r2",
         "holdout_mse",
         "holdout_mae",
         "train_r2",
-        "cv_r2_mean",
-        "cv_r2_std",
-        "cv_rmse",
-        "cv_mae",
+        "train_mse",
+        "optimal_train_mse",
+        "cv_folds",
+        "cv_repeats",
+        "cv_r2_fold_sd",
+        "auroc_threshold",
+        "estimates",
         "gates",
     }
+    # Every figure with a confidence interval, one shape for all (what a comparison of two models iterates)
+    assert set(doc["metrics"]["estimates"]) == {
+        *(f"{where}_{name}" for where in ("holdout", "cv") for name in ("r2", "rmse", "mae")),
+        "calibration_slope",
+        "calibration_intercept",
+        "calibration_in_the_large",
+        "spearman",
+        "auroc",
+    }
+    for estimate in doc["metrics"]["estimates"].values():
+        assert set(estimate) == {"value", "low", "high", "level", "method", "resamples", "seed"}
+        assert estimate["low"] <= estimate["value"] <= estimate["high"]
     assert set(doc["interval"]) == {
         "method",
         "level",
-        "quantile",
-        "scale",
-        "cv_coverage",
+        "guarantee",
+        "pac_delta",
+        "pac_confidence",
+        "edges",
+        "bands",
+        "extrapolation_widening",
+        "cv_repeats",
+        "coverage",
         "holdout_coverage",
     }
+    assert set(doc["outcome"]) == {"train_min", "train_max", "low", "high", "margin_fraction", "source"}
+    assert (doc["outcome"]["low"], doc["outcome"]["high"]) == (0, 379)
+    assert len(doc["drift"]["edges"]) == 9
+    assert len(doc["drift"]["proportions"]) == 10
     assert set(doc["training"]) >= {"seed", "hyperparameters", "epochs_run", "data_sha256"}
     assert doc["model_version"].startswith("bmi-linear-")
 
@@ -101,10 +126,32 @@ def test_refuses_a_recorded_gate_verdict_that_the_value_contradicts(model_artifa
         (lambda d: d["feature"].update(sklearn_scale=0.0), "degenerate"),
         (lambda d: d["metrics"].update(gates=[]), "quality, convergence and calibration gates once each"),
         (lambda d: d["interval"].update(method="gaussian"), r"interval.method must be one of"),
-        (lambda d: d["interval"].pop("cv_coverage"), "interval.cv_coverage is required"),
-        (lambda d: d["interval"]["scale"].update(floor=0.0), "interval is degenerate"),
-        (lambda d: d["interval"].update(quantile=-1.0), "interval is degenerate"),
-        (lambda d: d["interval"].update(holdout_coverage=1.5), "interval is degenerate"),
+        (lambda d: d["interval"].pop("coverage"), "interval.coverage is required"),
+        (lambda d: d["interval"]["bands"][0].update(half_width=0.0), "degenerate prediction interval"),
+        (lambda d: d["interval"]["bands"][1].update(rank=500), "degenerate prediction interval"),
+        (
+            lambda d: d["interval"].update(edges=d["interval"]["edges"][::-1]),
+            "degenerate prediction interval",
+        ),
+        (
+            lambda d: d["interval"].update(edges=[50.0, 60.0]),
+            "degenerate prediction interval",
+        ),  # off the data
+        (lambda d: d["interval"]["bands"].pop(), "degenerate prediction interval"),
+        (lambda d: d["interval"]["coverage"].pop(), "degenerate prediction interval"),
+        (
+            lambda d: d["interval"]["coverage"][1].update(group="band 0: lean"),
+            "degenerate prediction interval",
+        ),
+        (lambda d: d["interval"].update(extrapolation_widening=-1.0), "degenerate prediction interval"),
+        (lambda d: d["interval"].update(holdout_coverage=1.5), "degenerate prediction interval"),
+        (lambda d: d["outcome"].update(low=-10.0), "outcome range"),
+        (lambda d: d["outcome"].update(high=300.0), "outcome range"),  # below the heaviest training outcome
+        (lambda d: d["outcome"].update(high=379.5), "outcome range"),  # bounds are whole units
+        (lambda d: d["drift"]["proportions"].append(0.1), "degenerate drift bins"),
+        (lambda d: d["drift"]["proportions"].__setitem__(0, 0.0), "degenerate drift bins"),
+        (lambda d: d["drift"]["edges"].reverse(), "degenerate drift bins"),
+        (lambda d: d["metrics"]["estimates"]["cv_r2"].update(method="guess"), "method must be one of"),
         (lambda d: d["metrics"]["gates"][0].update(passed="yes"), r"gates\[0\].passed must be true or false"),
         (lambda d: d.update(training=[]), "training must be a JSON object"),
     ],
@@ -171,15 +218,29 @@ def test_scaled_units_convert_back_to_the_same_bmi(model_artifact: ModelArtifact
         (lambda d: d["metrics"]["gates"][0].update(name="quality"), "once each"),
         (lambda d: d["metrics"].update(holdout_r2=0.9), "do not match the recorded metrics"),
         (lambda d: d["metrics"].update(train_mse=d["metrics"]["train_mse"] * 1.0000001), "do not match"),
-        # The calibration gate: present, no looser than 0.03 around the level, about the recorded coverage
-        (lambda d: calibration_gate(d).update(threshold=0.2), "looser than the serving policy"),
+        # The calibration gates: all present, no looser than the policy, about the recorded coverage
         (
-            lambda d: calibration_gate(d).update(comparison=">=", threshold=0.0),
+            lambda d: calibration_gate(d, "band 1", ">=").update(threshold=0.8),
             "looser than the serving policy",
         ),
-        (lambda d: d["metrics"]["gates"].remove(calibration_gate(d)), "calibration gates once each"),
-        (lambda d: d["interval"].update(cv_coverage=0.91), "do not match the recorded metrics"),
-        (lambda d: calibration_gate(d).update(value=0.0), "do not match the recorded metrics"),
+        (
+            lambda d: calibration_gate(d, "band 2", "<=").update(threshold=0.99),
+            "looser than the serving policy",
+        ),
+        (
+            lambda d: calibration_gate(d, "WHO 25", ">=").update(comparison="<=", threshold=0.99),
+            "calibration gates once each",
+        ),
+        (
+            lambda d: d["metrics"]["gates"].remove(calibration_gate(d, "WHO 30", ">=")),
+            "calibration gates once each",
+        ),
+        (lambda d: d["interval"]["coverage"][0].update(coverage=0.94), "do not match the recorded metrics"),
+        (
+            lambda d: calibration_gate(d, "band 0", ">=").update(value=0.95),
+            "do not match the recorded metrics",
+        ),
+        (lambda d: d["interval"]["coverage"][2].update(expected=0.5), "looser than the serving policy"),
     ],
 )
 def test_refuses_gates_that_are_not_the_serving_policy(model_artifact: ModelArtifact, edit, message):
@@ -219,22 +280,29 @@ def test_a_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path:
         load_artifact(tmp_path)
 
 
-def calibration_gate(doc: dict) -> dict:
-    (gate,) = [g for g in doc["metrics"]["gates"] if g["name"] == CALIBRATION_GATE]
+def calibration_gate(doc: dict, group: str, comparison: str) -> dict:
+    (gate,) = [
+        g
+        for g in doc["metrics"]["gates"]
+        if g["name"].startswith(f"{CALIBRATION_GATE}: {group}") and g["comparison"] == comparison
+    ]
     return gate
 
 
-@pytest.mark.parametrize("coverage", [0.86, 0.935, 0.5])
+@pytest.mark.parametrize(("group", "coverage"), [(0, 0.86), (2, 0.86), (4, 0.80), (1, 0.99)])
 def test_refuses_an_interval_whose_cross_validated_coverage_is_off_even_when_consistent(
-    model_artifact: ModelArtifact, coverage: float
+    model_artifact: ModelArtifact, group: int, coverage: float
 ):
-    # Given an artifact whose interval covers too few or too many held-out patients, with a gate value
-    # that honestly records it and a re-sealed checksum
+    # Given an artifact whose interval covers too few or too many held-out patients of one group (everyone, a
+    # band, the WHO overweight group), with gate values that honestly record it and a re-sealed checksum
     doc = document(model_artifact)
-    doc["interval"]["cv_coverage"] = coverage
-    calibration_gate(doc).update(value=abs(coverage - doc["interval"]["level"]), passed=True)
+    entry = doc["interval"]["coverage"][group]
+    entry["coverage"] = coverage
+    for gate in doc["metrics"]["gates"]:
+        if gate["name"] == f"{CALIBRATION_GATE}: {entry['group']}":
+            gate.update(value=coverage, passed=True)
     # Then the re-evaluated gate refuses it
-    with pytest.raises(ArtifactError, match="failed its gates: calibration"):
+    with pytest.raises(ArtifactError, match=f"failed its gates: {CALIBRATION_GATE}: "):
         parse_artifact(resealed(doc))
 
 
@@ -242,22 +310,8 @@ def test_refuses_an_interval_at_another_level_than_the_policy(model_artifact: Mo
     # Given a (checksummed, internally consistent) interval claiming 80%: narrower than what the API promises
     doc = document(model_artifact)
     doc["interval"]["level"] = 0.8
-    calibration_gate(doc).update(value=abs(doc["interval"]["cv_coverage"] - 0.8))
     with pytest.raises(ArtifactError, match=r"level must be 0\.9"):
         parse_artifact(resealed(doc))
-
-
-@pytest.mark.parametrize("bmi", [10.0, 18.0, 27.3, 42.2, 100.0])
-def test_served_bounds_are_the_interval_rounded_outward(model_artifact: ModelArtifact, bmi: float):
-    interval = model_artifact.interval
-    prediction = model_artifact.coefficients.predict(bmi)
-    lower, upper = interval.bounds(bmi, prediction)
-    half = interval.half_width(bmi)
-    assert isinstance(lower, int)
-    assert isinstance(upper, int)
-    assert prediction - half - 1 < lower <= prediction - half
-    assert prediction + half <= upper < prediction + half + 1
-    assert half >= interval.quantile * interval.scale.floor > 0
 
 
 @pytest.mark.parametrize(
@@ -265,25 +319,27 @@ def test_served_bounds_are_the_interval_rounded_outward(model_artifact: ModelArt
     [
         lambda d: d["coefficients"].update(slope=1e308),  # finite, but overflows to infinity at BMI 100
         lambda d: d["coefficients"].update(slope=-1e308),
-        lambda d: d["coefficients"].update(intercept=1e6),  # finite and representable, and absurd
-        lambda d: d["coefficients"].update(slope=50.0),  # 5 000 at BMI 100, for an outcome of 25-346
-        lambda d: d["interval"].update(quantile=1e300),  # an interval of ±infinity
-        lambda d: d["outcome"].update(train_max=d["outcome"]["train_min"]),
+        lambda d: d["coefficients"].update(intercept=1e6),
+        lambda d: d["interval"]["bands"][2].update(half_width=1e300),
     ],
-    ids=["huge slope", "huge negative slope", "huge intercept", "steep slope", "huge interval", "no range"],
+    ids=["huge slope", "huge negative slope", "huge intercept", "huge interval"],
 )
-def test_refuses_a_model_whose_answers_are_not_finite_and_sane_over_every_plausible_bmi(
-    model_artifact: ModelArtifact, edit
-):
-    # Given a checksummed, well-typed artifact whose coefficients answer nonsense somewhere in 10-100 kg/m^2
+def test_even_an_absurd_model_answers_inside_its_outcome_range(model_artifact: ModelArtifact, edit):
+    # Given a checksummed, well-typed artifact whose line or interval is absurd somewhere in 10-100 kg/m^2
     doc = document(model_artifact)
     edit(doc)
-    # Then it is refused, with one message that says why
-    with pytest.raises(ArtifactError, match=r"sane band|degenerate"):
+    absurd = parse_artifact(resealed(doc))
+    # Then every answer is still one the outcome can take, and holds its prediction
+    bmis = [contract.BMI_MIN, 27.3, contract.BMI_MAX]
+    answer = prediction.respond_batch(absurd, {"bmi": bmis})[0]
+    for value, lower, upper in zip(
+        answer["predictions"], answer["intervals"]["lower"], answer["intervals"]["upper"], strict=True
+    ):
+        assert absurd.outcome.low <= lower <= value <= upper <= absurd.outcome.high
+
+
+def test_refuses_an_outcome_without_a_range(model_artifact: ModelArtifact):
+    doc = document(model_artifact)
+    doc["outcome"]["train_max"] = doc["outcome"]["train_min"]
+    with pytest.raises(ArtifactError, match="outcome range"):
         parse_artifact(resealed(doc))
-
-
-def test_the_served_model_answers_inside_its_sane_band(model_artifact: ModelArtifact):
-    low, high = model_artifact.outcome.sane_band()
-    for bmi in (contract.BMI_MIN, contract.BMI_MAX):
-        assert low <= model_artifact.coefficients.predict(bmi) <= high

@@ -105,10 +105,12 @@ def test_info_describes_the_model(capsys, local: Model) -> None:
     code, out, _ = run(capsys, "info")
     artifact = local.artifact
     assert code == 0
-    assert out.startswith(f"model {artifact.model_version} (artifact schema 2)\n")
+    assert out.startswith(f"model {artifact.model_version} (artifact schema 3)\n")
     assert "trained on 422 patients with BMIs 18 to 42.2" in out
     assert "accepts BMIs 10 to 100, 1 to 10000 values per batch" in out
-    assert out.count("gate passed") == 3
+    assert out.count("gate passed") == len(artifact.metrics.gates) == 13
+    assert "±" not in out  # every figure with an interval says what kind of interval it is
+    assert "cv_r2 0.321 (0.244 to 0.397)" in out
 
 
 def test_info_json_is_what_the_model_route_answers(capsys, local: Model) -> None:

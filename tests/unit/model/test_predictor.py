@@ -21,6 +21,7 @@ from model.core.schemas import LIMITS
 from model.sdk import predictor
 from model.sdk.predictor import Model, as_number, load_model
 from scripts import REPO_ROOT
+from tests.served_rule import served
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,27 @@ def test_an_unusable_artifact_is_refused_as_the_service_refuses_it(tmp_path: Pat
 
 def test_one_prediction_is_the_line_with_its_interval(model: Model) -> None:
     answer = model.predict(27.3)
-    c, interval = model.artifact.coefficients, model.artifact.interval
+    c = model.artifact.coefficients
     assert answer["prediction"] == c.slope * 27.3 + c.intercept
-    lower, upper = interval.bounds(27.3, answer["prediction"])
+    _, lower, upper, _ = served(model.artifact, 27.3)
     assert answer["interval"] == {"level": INTERVAL_LEVEL, "lower": lower, "upper": upper}
     assert answer["model_version"] == model.version
     assert answer["extrapolated"] is False
-    assert set(answer) == {"prediction", "interval", "model_version", "extrapolated"}
+    assert answer["extrapolation_distance"] == 0.0
+    assert set(answer) == {
+        "prediction",
+        "interval",
+        "model_version",
+        "extrapolated",
+        "extrapolation_distance",
+    }
+
+
+def test_over_the_accepted_range_every_answer_is_a_possible_outcome(model: Model) -> None:
+    answer = model.predict_batch(10 + i / 100 for i in range(9001))
+    low, high = model.artifact.outcome.low, model.artifact.outcome.high
+    rows = zip(answer["predictions"], answer["intervals"]["lower"], answer["intervals"]["upper"], strict=True)
+    assert all(low <= lower <= value <= upper <= high for value, lower, upper in rows)
 
 
 def test_a_batch_is_answered_in_order_and_agrees_with_single_predictions(model: Model) -> None:
@@ -68,6 +83,7 @@ def test_a_batch_is_answered_in_order_and_agrees_with_single_predictions(model: 
     assert batch["intervals"]["upper"] == [s["interval"]["upper"] for s in singles]
     assert batch["extrapolated"] == [False, False, True, True]
     assert batch["extrapolated_count"] == 2
+    assert batch["extrapolation_distance"] == [s["extrapolation_distance"] for s in singles]
 
 
 @pytest.mark.parametrize(

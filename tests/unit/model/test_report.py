@@ -3,12 +3,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.core import prediction
+from model.core.artifact import INTERVAL_LEVEL
 from model.sdk import cli
 from model.train import command
 from model.train.card import CALIBRATION_PLOT, CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card, write_report
 from model.train.dataset import load_dataset
 from model.train.pipeline import TrainingConfig, TrainingOutcome, train
-from model.train.stats import MIN_SUBGROUP, subgroups, wilson
+from model.train.tables import MIN_SUBGROUP, subgroups, wilson
 from scripts import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -50,15 +52,44 @@ def test_the_card_opens_with_the_limits_and_speaks_in_the_outcome_s_units(outcom
     card = render_card(outcome)
     headings = [line for line in card.splitlines() if line.startswith("## ")]
     assert headings[0] == "## Limits: read these first"
-    for limit in ("Not a diagnostic tool", "One study", "One input", "Extrapolation"):
+    for limit in ("Not a diagnostic tool", "It cannot tell two patients apart", "One study", "Extrapolation"):
         assert f"**{limit}.**" in card.split(headings[1])[0]
     # The API's example answer, as a reader should see it: whole units, the interval the API returns
-    artifact = outcome.artifact
-    prediction = artifact.coefficients.predict(27.3)
-    lower, upper = artifact.interval.bounds(27.3, prediction)
-    assert f"{prediction:.0f} [{lower}, {upper}]" in card
-    assert f"| typical error (root-mean-square), cross-validated | {artifact.metrics.cv_rmse:.0f} |" in card
-    assert f"{artifact.interval.cv_coverage:.1%}" in card
+    answer = prediction.respond(outcome.artifact, {"bmi": 27.3})[0]
+    interval = answer["interval"]
+    assert f"{answer['prediction']:.0f} [{interval['lower']}, {interval['upper']}]" in card
+    cv_rmse = outcome.artifact.metrics.estimates["cv_rmse"]
+    assert f"| typical error (root-mean-square), cross-validated | {cv_rmse.value:.0f} (95% CI " in card
+    assert f"{outcome.artifact.interval.overall.coverage:.1%}" in card
+
+
+def test_the_card_has_the_sections_a_clinician_acts_on(outcome: TrainingOutcome):
+    card = render_card(outcome)
+    headings = {line.lstrip("#").strip() for line in card.splitlines() if line.startswith("#")}
+    assert {
+        "Intended use",
+        "Out of scope",
+        "Model details",
+        "What this data cannot answer",
+        "Point calibration: observed against predicted",
+        "Discrimination: can it rank patients?",
+        f"Does the {INTERVAL_LEVEL:.0%} interval keep its promise?",
+        "Appendix: training convergence",
+    } <= headings
+    # The loss curve is in the appendix, the last section; the fit plot spans every accepted BMI
+    assert card.rindex(f"]({LOSS_PLOT})") > card.index("## Appendix")
+    for group in outcome.artifact.interval.coverage:
+        assert f"| {group.group} | {group.n} | {group.coverage:.1%} |" in card
+
+
+def test_every_figure_with_an_interval_says_what_kind(outcome: TrainingOutcome):
+    card = render_card(outcome)
+    # No bare "±", and every confidence interval is named as such next to how it was computed
+    assert "±" not in card
+    assert card.count("95% CI") >= len(outcome.artifact.metrics.estimates)
+    for kind in ("Nadeau–Bengio", "BCa bootstrap", "percentile bootstrap", "Wilson score interval"):
+        assert kind in card, kind
+    assert "fold-to-fold standard deviation" in card  # the spread is named as a spread, not an interval
 
 
 def test_every_grouping_accounts_for_every_training_patient_once(outcome: TrainingOutcome):
