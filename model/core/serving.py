@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,6 +28,8 @@ from .artifact import (
 )
 from .contract import BMI_MAX, BMI_MIN, ENV_MODEL_PATH
 from .jsontypes import ValidationError, read
+from .prediction import legacy_range
+from .untrusted import read_file
 
 MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 2 kB
 
@@ -42,22 +43,14 @@ def served_artifact_path() -> Path:
 def load_artifact(path: Path) -> ModelArtifact:
     """Reads and fully validates an artifact; raises :class:`ArtifactError` for anything unservable.
 
-    Bounded whatever sits at ``path``: opened without blocking (a FIFO would otherwise stall the function's
-    init with nothing logged), refused unless it is a regular file, and read no further than
-    MAX_ARTIFACT_BYTES."""
+    Bounded whatever sits at ``path`` (:func:`.untrusted.read_file`): a FIFO would otherwise stall the
+    function's init with nothing logged."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        raw = read_file(path, MAX_ARTIFACT_BYTES)
     except FileNotFoundError:
         raise ArtifactError(f"model artifact not found at {path}; run `python -m model.train`") from None
     except OSError as exc:
-        raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ArtifactError(f"model artifact at {path} is not a regular file")
-    with os.fdopen(fd, "rb") as file:
-        raw = file.read(MAX_ARTIFACT_BYTES + 1)
-    if len(raw) > MAX_ARTIFACT_BYTES:
-        raise ArtifactError(f"model artifact at {path} is larger than {MAX_ARTIFACT_BYTES} bytes")
+        raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -148,6 +141,12 @@ def _refuse_absurd_answers(artifact: ModelArtifact, source: str) -> None:
     are where the extremes lie."""
     if not artifact.outcome.train_min < artifact.outcome.train_max:
         raise ArtifactError(f"{source}: the outcome's training range is degenerate")
+    try:  # the legacy routes' range, in scaled units: what /stream, /batch and the OpenAPI document state
+        low, high = legacy_range(artifact)
+    except (OverflowError, ValueError):  # an infinity or a NaN, rounded
+        low = high = math.nan
+    if not low <= high:
+        raise ArtifactError(f"{source}: its scaled units map no plausible BMI: refusing to serve it")
     low, high = artifact.outcome.sane_band()
     scale = artifact.interval.scale
     kink = (scale.floor - scale.intercept) / scale.slope if scale.slope else BMI_MIN

@@ -15,9 +15,10 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from model.core import contract
+from model.core.untrusted import printable
 from scripts.dev import apigw_proxy
 from scripts.dev.apigw_proxy import HttpResponse
-from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, printable, say
+from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, say
 
 DRAIN_TIMEOUT_SECONDS: Final = 2.0
 

@@ -19,6 +19,7 @@ from infra_cdk.settings import stage_named
 from model.core import contract
 from model.core.artifact import ArtifactError
 from model.core.serving import load_artifact
+from model.core.untrusted import printable
 from scripts.dev import apigw_proxy
 
 STAGE: Final = "local"
@@ -31,18 +32,9 @@ FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
 DEPLOYED: Final = stage_named("Staging")
 
 
-LOG_FIELD_MAX: Final = 200
-
-
 def say(line: str) -> None:
     """One line for the person at the terminal (stderr: stdout is the function's, under --json-logs)."""
     print(line, file=sys.stderr, flush=True)
-
-
-def printable(text: str, limit: int = LOG_FIELD_MAX) -> str:
-    """``text`` safe for a terminal: control characters escaped, at most ``limit`` characters."""
-    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return escaped if len(escaped) <= limit else f"{escaped[: limit - 1]}…"
 
 
 class Invoker(Protocol):

@@ -24,9 +24,10 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from model.core import contract
+from model.core.untrusted import printable
 from scripts import REPO_ROOT
 from scripts.dev.image_root import build_image_root, build_runtime_dir
-from scripts.dev.invoke import printable, say
+from scripts.dev.invoke import say
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"

@@ -19,6 +19,7 @@ from types import FrameType
 from model.core import contract
 from model.core.artifact import ArtifactError
 from model.core.serving import load_artifact, served_artifact_path
+from model.core.untrusted import printable
 from scripts.dev.http_gateway import DevServer
 from scripts.dev.invoke import (
     DEPLOYED,
@@ -27,7 +28,6 @@ from scripts.dev.invoke import (
     Invoker,
     ModelWatch,
     function_environment,
-    printable,
     say,
 )
 

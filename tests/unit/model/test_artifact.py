@@ -269,8 +269,19 @@ def test_served_bounds_are_the_interval_rounded_outward(model_artifact: ModelArt
         lambda d: d["coefficients"].update(slope=50.0),  # 5 000 at BMI 100, for an outcome of 25-346
         lambda d: d["interval"].update(quantile=1e300),  # an interval of ±infinity
         lambda d: d["outcome"].update(train_max=d["outcome"]["train_min"]),
+        lambda d: d["feature"].update(sklearn_mean=1e308),  # the legacy range: an infinity, rounded
+        lambda d: d["feature"].update(sklearn_scale=1e-320),
     ],
-    ids=["huge slope", "huge negative slope", "huge intercept", "steep slope", "huge interval", "no range"],
+    ids=[
+        "huge slope",
+        "huge negative slope",
+        "huge intercept",
+        "steep slope",
+        "huge interval",
+        "no range",
+        "absurd legacy mean",
+        "absurd legacy scale",
+    ],
 )
 def test_refuses_a_model_whose_answers_are_not_finite_and_sane_over_every_plausible_bmi(
     model_artifact: ModelArtifact, edit
@@ -279,7 +290,7 @@ def test_refuses_a_model_whose_answers_are_not_finite_and_sane_over_every_plausi
     doc = document(model_artifact)
     edit(doc)
     # Then it is refused, with one message that says why
-    with pytest.raises(ArtifactError, match=r"sane band|degenerate"):
+    with pytest.raises(ArtifactError, match=r"sane band|degenerate|scaled units map no plausible BMI"):
         parse_artifact(resealed(doc))
 
 

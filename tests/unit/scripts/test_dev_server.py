@@ -9,7 +9,8 @@ import pytest
 
 from model.core import contract
 from model.core.artifact import ModelArtifact, write_artifact_atomically
-from scripts.dev.invoke import DEPLOYED, ModelWatch, function_environment, printable
+from model.core.untrusted import printable
+from scripts.dev.invoke import DEPLOYED, ModelWatch, function_environment
 
 
 def test_the_function_gets_the_contracts_environment_and_the_servers_own_values_win(
