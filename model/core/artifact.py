@@ -8,10 +8,14 @@ check of its answers."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -214,11 +218,20 @@ def model_version_for(*, data_sha256: dict[str, str], config: dict[str, Any], co
 
 
 def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
-    """Writes the artifact so that readers see either the previous file or the complete new one."""
+    """Writes the artifact so that readers see either the previous file or the complete new one: only ever
+    a regular file (a device node, a FIFO or a link at ``path`` is refused, never written through or
+    replaced). The temporary files of runs that died before they could remove their own go first."""
     import tempfile  # the trainer writes artifacts, the function only reads them: not at its cold start
 
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise OSError(errno.EEXIST, "it exists and is not a regular file: not replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2 :].partition(".")[0]
+        if pid.isdigit() and len(pid) < 10 and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates 0600 files; the image copies the file with its mode, and Lambda runs container
         # images as a non-root user, which must be able to read the model. Nothing in it is secret.
@@ -231,6 +244,16 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process exists (PermissionError: another user's)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def without_checksum(document: dict[str, Any]) -> dict[str, Any]:

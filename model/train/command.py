@@ -43,9 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=DEFAULT_ARTIFACT_PATH,
+        # In a checkout (its data set beside the package), the artifact the function and the build take;
+        # installed, never the model bundled inside the package.
+        default=DEFAULT_ARTIFACT_PATH
+        if (DEFAULT_ARTIFACT_PATH.parents[1] / "data").is_dir()
+        else Path("model.json"),
         metavar="PATH",
-        help="where to write the artifact (default: the bundled one, %(default)s)",
+        help="where to write the artifact, a regular file (default: %(default)s)",
     )
     parser.add_argument(
         "--report",
