@@ -24,21 +24,8 @@ from ..core.jsontypes import ValidationError
 from ..core.schemas import ModelInfoResponse
 from ..core.untrusted import printable
 from ..train import command as training
-from . import output
+from . import output, usage
 from .predictor import Model, load_model
-from .usage import (
-    ENV_URL,
-    EXIT_ACCESS_DENIED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID_INPUT,
-    EXIT_OK,
-    EXIT_USAGE,
-    INPUT_ERROR,
-    PROG,
-    install_hint,
-    parser,
-)
 
 if TYPE_CHECKING:
     from .client import ApiError, Client
@@ -59,29 +46,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         try:
-            args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+            args = usage.parser().parse_args(sys.argv[1:] if argv is None else argv)
             status = _train(args) if args.command == "train" else _run(args)
         except SystemExit as exit_:  # argparse: --help, --version and usage errors
-            status = exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+            status = exit_.code if isinstance(exit_.code, int) else usage.EXIT_USAGE
         if sys.stdout is None:
             raise OSError("standard output is closed")
         sys.stdout.flush()
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return usage.EXIT_INTERRUPTED
     except OSError as exc:  # writing the output: a closed pipe (the reader left), a full disk, a closed fd
         if sys.stdout is not None:  # nothing more may reach it, not even at exit's flush
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if not isinstance(exc, BrokenPipeError):
             _error(f"cannot write the output: {exc.strerror or exc}")
-        return EXIT_FAILED
+        return usage.EXIT_FAILED
     except Exception as exc:  # a bug: still one line and a documented status
         _error(f"internal error, please report it: {type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        return usage.EXIT_FAILED
     return status
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {printable(message, 2000)}", file=sys.stderr)
+    print(f"{usage.PROG}: error: {printable(message, 2000)}", file=sys.stderr)
 
 
 def _say(text: str) -> None:
@@ -102,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(failure.body))
         _error(failure.message)
         return failure.status
-    return EXIT_OK
+    return usage.EXIT_OK
 
 
 # --- Commands ---------------------------------------------------------------------------------------------
@@ -110,34 +97,36 @@ def _local(artifact: Path | None) -> Model:
     try:
         return load_model(artifact)
     except ArtifactError as exc:
-        raise CommandError(EXIT_FAILED, str(exc)) from None
+        raise CommandError(usage.EXIT_FAILED, str(exc)) from None
 
 
 def _bmis(args: argparse.Namespace) -> list[Any]:
     """The BMIs of the command line, or of a file (``-``: standard input, :func:`.output.read_bmis`)."""
     if (args.file is None) == (not args.bmis):
-        raise CommandError(EXIT_USAGE, "give BMIs, or - or --file PATH: one of them")
+        raise CommandError(usage.EXIT_USAGE, "give BMIs, or - or --file PATH: one of them")
     if args.file is None and args.bmis != ["-"]:
         return [output.number(text) for text in args.bmis]
     try:
         return output.read_bmis(args.file or "-")
     except OSError as exc:
-        raise CommandError(EXIT_FAILED, f"cannot read {args.file or '-'}: {exc.strerror or exc}") from None
+        raise CommandError(
+            usage.EXIT_FAILED, f"cannot read {args.file or '-'}: {exc.strerror or exc}"
+        ) from None
     except ValueError as exc:
-        raise CommandError(EXIT_INVALID_INPUT, str(exc)) from None
+        raise CommandError(usage.EXIT_INVALID_INPUT, str(exc)) from None
 
 
 def _call(args: argparse.Namespace) -> None:
     from .client import ApiError, Client, ClientError, ConfigurationError, Retry, parse_url
 
     if bool(args.bmis or args.file) + args.info + args.health != 1:
-        raise CommandError(EXIT_USAGE, "give one of: BMIs (or - or --file PATH), --info, --health")
-    where, url = ("--url", args.url) if args.url else (ENV_URL, os.environ.get(ENV_URL) or "")
+        raise CommandError(usage.EXIT_USAGE, "give one of: BMIs (or - or --file PATH), --info, --health")
+    where, url = ("--url", args.url) if args.url else (usage.ENV_URL, os.environ.get(usage.ENV_URL) or "")
     try:
         _ = args.stack or parse_url(url)
     except ConfigurationError as exc:
-        said = f"{where}: {exc}" if url else f"give --url or --stack, or set {ENV_URL}"
-        raise CommandError(EXIT_USAGE, said) from None
+        said = f"{where}: {exc}" if url else f"give --url or --stack, or set {usage.ENV_URL}"
+        raise CommandError(usage.EXIT_USAGE, said) from None
     options: dict[str, Any] = {
         "sign": args.sign,
         "region": args.region,
@@ -162,24 +151,24 @@ def _call(args: argparse.Namespace) -> None:
         body = {"error": {"code": error.code, "message": error.message, "details": details}}
         raise CommandError(_api_exit_status(error), error.describe(), body) from None
     except ClientError as error:
-        raise CommandError(EXIT_FAILED, str(error)) from None
+        raise CommandError(usage.EXIT_FAILED, str(error)) from None
 
 
 def _api_exit_status(error: ApiError) -> int:
     if error.status == 403:
-        return EXIT_ACCESS_DENIED
+        return usage.EXIT_ACCESS_DENIED
     known = contract.ERRORS.get(error.code)
     if known is not None and (known.scope == "body" or error.code == "bad_request"):
-        return EXIT_INVALID_INPUT
-    return EXIT_FAILED
+        return usage.EXIT_INVALID_INPUT
+    return usage.EXIT_FAILED
 
 
 def _train(args: argparse.Namespace) -> int:
     try:  # imported afresh, not found as an attribute of the package: a failed import must fail here
         importlib.import_module("..train.pipeline", __package__)
     except ImportError as exc:  # numpy
-        _error(f"training needs {exc.name or 'numpy'}: {install_hint('train')}")
-        return EXIT_FAILED
+        _error(f"training needs {exc.name or 'numpy'}: {usage.install_hint('train')}")
+        return usage.EXIT_FAILED
     for termination in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(termination, training.exit_on_termination)
     return training.run(args)
@@ -191,10 +180,10 @@ def _print_predictions(predictor: Model | Client, bmis: list[Any], shape: str) -
         answer = predictor.predict(bmis[0]) if len(bmis) == 1 else predictor.predict_batch(bmis)
     except ValidationError as exc:  # refused in this process, in the service's words
         details = [{"field": i.field, "issue": i.issue} for i in exc.issues]
-        body = contract.error_body("validation_error", INPUT_ERROR, details)
+        body = contract.error_body("validation_error", usage.INPUT_ERROR, details)
         issues = [f"{issue.field or 'the input'} {issue.issue}" for issue in exc.issues]
         more = [f"and {exc.hidden} more"] if exc.hidden else []
-        raise CommandError(EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
+        raise CommandError(usage.EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
     if shape in ("json", "csv", "jsonl"):  # JSON escapes every character a terminal would interpret
         print(json.dumps(answer) if shape == "json" else output.rows_as(shape, bmis, answer))
     else:

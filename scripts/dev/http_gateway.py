@@ -1,10 +1,7 @@
-"""The development server's HTTP side, on uvicorn and its pure-Python h11 protocol: they parse and frame
-HTTP/1.1 (header syntax, Host, Content-Length, keep-alive) and send ``100 Continue`` only once a body is
-read; connections wait in a deep backlog (:func:`.server.listen`). What is ours is the adapter: a request
-becomes API Gateway's proxy event (:mod:`.apigw_proxy`) and the function's result an answer, one invocation
-at a time (the others queue), after the few checks on what h11 parsed that the deployed stage would refuse,
-and two deadlines uvicorn lacks (a request's head, its body). What it logs is bounded and escaped, and never
-a body, a query or an unknown path."""
+"""The development server's HTTP side: uvicorn and its pure-Python h11 protocol parse and frame HTTP/1.1
+and send ``100 Continue`` only once a body is read. Ours is the adapter: a request becomes API Gateway's
+proxy event (:mod:`.apigw_proxy`), one invocation at a time (the others queue), after a few checks on what
+h11 parsed and two deadlines uvicorn lacks. It never logs a body, a query or an unknown path."""
 
 from __future__ import annotations
 
