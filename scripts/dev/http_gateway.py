@@ -26,11 +26,13 @@ from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, say
 
 HEAD_TIMEOUT_SECONDS: Final = 10.0  # a request's line and headers, from connecting or the previous answer
 BODY_TIMEOUT_SECONDS: Final = 10.0  # the whole body, however slowly it trickles in
-DRAIN_SECONDS: Final = 2.0  # how long the body of a refused request is read (and dropped) before the answer
+DRAIN_SECONDS: Final = 2.0  # how long the body of a refused request is read (and dropped) after the answer
 HEAD_MAX_BYTES: Final = 65536
 CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CTL but HTAB: h11 refuses only NUL, CR and LF
 CANNOT_READ: Final = "The request line or headers cannot be read."
 Refusal = tuple[str, str]  # an error code of the contract, and its message
+TOO_LARGE: Final = ("payload_too_large", "Request Too Long")  # what the stage's web ACL answers
+CHUNKED: Final = ("length_required", "Send the body with a Content-Length.")
 
 
 def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, str], ...]) -> Refusal | None:
@@ -53,9 +55,9 @@ def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, st
     if said is not None:
         return "bad_request", said
     if "transfer-encoding" in names:
-        return "length_required", "Send the body with a Content-Length."
+        return CHUNKED
     if len(length.lstrip("0")) > 7 or int(length) >= contract.EDGE_BODY_LIMIT_BYTES:
-        return "payload_too_large", "Request Too Long"  # before the body is read: no 100 Continue first
+        return TOO_LARGE  # before the body is read: no 100 Continue first
     return None
 
 
@@ -75,14 +77,11 @@ class DevApp:
         target = scope["raw_path"].decode("latin-1") + (f"?{query}" if query else "")
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
         body: bytes | Refusal | None = refusal(method, target, version, headers)
-        # A body too large is still read (and dropped, for DRAIN_SECONDS at most) unless the client waits for
-        # a 100 Continue: closing with unread input resets the connection, and an uploader would lose the 413.
-        if body is None or (body[0] == "payload_too_large" and ("expect", "100-continue") not in headers):
-            if (
-                read := await self._body(receive, self.body_timeout if body is None else DRAIN_SECONDS)
-            ) is None:
-                return  # the client left
-            body = body or read
+        # A body refused unread is still read after the answer (unless a 100 Continue is awaited): closing
+        # with unread input resets the connection, and a client still uploading would lose the answer.
+        drain = body in (TOO_LARGE, CHUNKED) and ("expect", "100-continue") not in headers
+        if body is None and (body := await self._body(receive, self.body_timeout)) is None:
+            return  # the client left
         if isinstance(body, tuple):
             response, close = apigw_proxy.gateway_response(*body, request_id=request_id), True
         else:
@@ -99,7 +98,10 @@ class DevApp:
         head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
         head += [(b"content-length", str(len(response.body)).encode())] + [(b"connection", b"close")] * close
         await send({"type": "http.response.start", "status": response.status, "headers": head})
-        await send({"type": "http.response.body", "body": response.body})  # uvicorn drops it for HEAD
+        await send({"type": "http.response.body", "body": response.body, "more_body": drain})  # HEAD: dropped
+        if drain:  # for DRAIN_SECONDS at most, dropped
+            await self._body(receive, DRAIN_SECONDS)
+            await send({"type": "http.response.body", "body": b""})
 
     async def _body(self, receive: Any, seconds: float) -> bytes | Refusal | None:
         """The body, as h11 framed it; a refusal when it is too large (read to its end, kept no further than
@@ -111,7 +113,7 @@ class DevApp:
                     size += len(chunk := message.get("body", b""))
                     chunks += [chunk] if size < limit else []
                     if not message.get("more_body"):
-                        return b"".join(chunks) if size < limit else ("payload_too_large", "Request Too Long")
+                        return b"".join(chunks) if size < limit else TOO_LARGE
         except TimeoutError:
             return "bad_request", "The body is shorter than its Content-Length, or too slow to arrive."
         return None
@@ -184,7 +186,6 @@ def server(app: DevApp, listening: socket.socket) -> uvicorn.Server:
             access_log=False,
             proxy_headers=False,
             server_header=False,
-            date_header=False,
             timeout_keep_alive=5,
             h11_max_incomplete_event_size=HEAD_MAX_BYTES,
             timeout_graceful_shutdown=2,
