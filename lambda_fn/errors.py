@@ -17,7 +17,7 @@ from model.core.jsontypes import Issue, ValidationError
 JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."
 _ALLOW_BY_PATH: Final = {
-    path: ", ".join(sorted(r.method for r in contract.ROUTES if r.path == path))
+    path: ", ".join(sorted(m for r in contract.ROUTES if r.path == path for m in r.methods))
     for path in contract.ROUTE_PATHS
 }
 _UNKNOWN_FIELD: Final = "is not an accepted field"

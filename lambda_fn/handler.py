@@ -65,7 +65,7 @@ def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], 
             return body
 
         OPERATIONS.append(operation._replace(answer=lambda request: answer(request)[0]))
-        app.route(path, operation.route.method)(serve)
+        app.route(path, list(operation.route.methods))(serve)
         return answer
 
     return register
@@ -75,7 +75,7 @@ def get(path: str, **documentation: Any) -> Callable[[Callable[[], Any]], Callab
     def register(answer: Callable[[], Any]) -> Callable[[], Any]:
         operation = _operation(path, answer, **documentation)
         OPERATIONS.append(operation._replace(answer=lambda _: answer()))
-        app.route(path, operation.route.method)(answer)
+        app.route(path, list(operation.route.methods))(answer)
         return answer
 
     return register

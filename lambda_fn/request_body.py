@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from lambda_fn import errors
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 # A valid body holds at most BATCH_MAX values, so at most that many commas; twice that is certainly not a
 # request, and parsing it would cost more than the largest valid one.
 MAX_COMMAS: Final = 2 * contract.BATCH_MAX
+_STRINGS: Final = re.compile(r'"(?:[^"\\]|\\.)*"')  # JSON strings, whose brackets are text
 
 
 def header_values(event: APIGatewayProxyEvent, name: str) -> set[str]:
@@ -45,7 +47,12 @@ def read_body[T](event: APIGatewayProxyEvent, kind: type[T]) -> T:
         raise ValidationError([Issue(None, f"holds more values than a request may ({contract.BATCH_MAX})")])
     try:
         document = json.loads(text, parse_int=float)
-    except RecursionError:  # valid JSON nested deeper than the parser goes: no request is
+    except (
+        RecursionError
+    ):  # nested deeper than the parser goes: if it closes all it opens, JSON no request is
+        bare = _STRINGS.sub("", text)
+        if bare.count("[") != bare.count("]") or bare.count("{") != bare.count("}"):
+            raise errors.malformed_json() from None
         raise ValidationError([Issue(None, "is nested too deeply to be a request")]) from None
     except ValueError:
         raise errors.malformed_json() from None
@@ -68,7 +75,15 @@ def _check_declared_encoding(event: APIGatewayProxyEvent) -> None:
 
 def _is_json(content_type: str) -> bool:
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    return media_type in (errors.JSON, "") and all(p.replace(" ", "") == "charset=utf-8" for p in parameters)
+    return media_type in (errors.JSON, "") and all(_is_utf8(p) for p in parameters)
+
+
+def _is_utf8(parameter: str) -> bool:
+    """``charset=utf-8``, the value a token or a quoted string with quoted-pairs (RFC 9110 §5.6.4, §8.3.1)."""
+    name, _, value = (part.strip() for part in parameter.partition("="))
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = re.sub(r"\\(.)", r"\1", value[1:-1])
+    return name == "charset" and value == "utf-8"
 
 
 def _text(body: Any, *, base64_encoded: bool) -> str:

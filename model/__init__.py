@@ -11,6 +11,12 @@ the function's cold start pays only for ``model.core``.
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 13):  # said before any module with 3.13's syntax is parsed: `python3.11 -m model`
+    _NEEDS = f"diabetes-progression needs Python 3.13 or later, not {sys.version.split()[0]}"
+    raise SystemExit(_NEEDS) if sys.argv[:1] == ["-m"] else ImportError(_NEEDS)
+
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 

@@ -4,4 +4,6 @@
 from pathlib import Path
 from typing import Final
 
+import model  # noqa: F401  (before anything else: an older Python is told in one line what is needed)
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from model.core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact, write_artifact_atomically
+from model.core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact
 from model.core.serving import load_artifact
+from model.train.artifact_file import write_artifact_atomically
 from scripts import REPO_ROOT
 
 

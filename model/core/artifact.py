@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -248,26 +247,6 @@ def model_version_for(*, data_sha256: dict[str, str], config: dict[str, Any], co
     yields the same version, and any change to them yields a new one. Never a timestamp."""
     digest = checksum({"data": data_sha256, "config": config, "code": code_sha256})
     return f"bmi-linear-{digest[:12]}"
-
-
-def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
-    """Writes the artifact so that readers see either the previous file or the complete new one."""
-    import tempfile  # the trainer writes artifacts, the function only reads them: not at its cold start
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates 0600 files; the image copies the file with its mode, and Lambda runs container
-        # images as a non-root user, which must be able to read the model. Nothing in it is secret.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(artifact.to_json())
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def without_checksum(document: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,11 @@ class Route(NamedTuple):
     path: str
     public: bool  # public routes need no SigV4 signature behind API Gateway
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """What the route answers: a GET route answers HEAD too (RFC 9110 §9.3.2), with the same headers."""
+        return (self.method, "HEAD") if self.method == "GET" else (self.method,)
+
 
 PATH_ROOT: Final = "/"  # redirects to PATH_DOCS: where a person typing the address lands
 PATH_PREDICT: Final = "/v1/predict"

@@ -17,8 +17,10 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal, NamedTuple, get_args, get_origin, is_typeddict
 
+from .untrusted import printable
+
 MAX_ISSUES: Final = 20
-MAX_NAME: Final = 64  # a field name is the caller's own text: it is shortened before it is echoed
+MAX_NAME: Final = 64  # a field name is the caller's own text: escaped and shortened before it is echoed
 NUMBER: Final = "must be a number"
 FINITE: Final = "must be a finite number (no NaN, Infinity or overflowing value)"
 
@@ -100,7 +102,7 @@ def reader(kind: Any) -> Reader:
 
 
 def field_name(name: str) -> str:
-    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
+    return printable(name, MAX_NAME)  # a lone surrogate or a control character, escaped
 
 
 def _join(where: str, name: str) -> str:

@@ -7,7 +7,6 @@ import itertools
 import json
 import math
 import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +33,8 @@ from .artifact import (
 )
 from .contract import ENV_MODEL_PATH
 from .jsontypes import ValidationError, read
+from .prediction import legacy_range
+from .untrusted import read_file
 
 MAX_ARTIFACT_BYTES: Final = 64 * 1024  # a trained artifact is about 7 kB
 
@@ -47,22 +48,14 @@ def served_artifact_path() -> Path:
 def load_artifact(path: Path) -> ModelArtifact:
     """Reads and fully validates an artifact; raises :class:`ArtifactError` for anything unservable.
 
-    Bounded whatever sits at ``path``: opened without blocking (a FIFO would otherwise stall the function's
-    init with nothing logged), refused unless it is a regular file, and read no further than
-    MAX_ARTIFACT_BYTES."""
+    Bounded whatever sits at ``path`` (:func:`.untrusted.read_file`): a FIFO would otherwise stall the
+    function's init with nothing logged."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        raw = read_file(path, MAX_ARTIFACT_BYTES)
     except FileNotFoundError:
         raise ArtifactError(f"model artifact not found at {path}; run `python -m model.train`") from None
     except OSError as exc:
-        raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ArtifactError(f"model artifact at {path} is not a regular file")
-    with os.fdopen(fd, "rb") as file:
-        raw = file.read(MAX_ARTIFACT_BYTES + 1)
-    if len(raw) > MAX_ARTIFACT_BYTES:
-        raise ArtifactError(f"model artifact at {path} is larger than {MAX_ARTIFACT_BYTES} bytes")
+        raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -142,6 +135,8 @@ def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], s
         "prediction interval's coverage": [g.group for g in i.coverage]
         == [n for n, _, _ in calibration_groups(i.edges)]
         and all(0 <= share <= 1 for share in shares),
+        # The legacy routes' range, in scaled units: what /stream, /batch and the OpenAPI document state.
+        "scaled units (the legacy routes' range)": _finite_range(artifact),
         "drift bins": _strictly_increasing(d.edges)
         and len(d.proportions) == len(d.edges) + 1
         and min(d.proportions) > 0
@@ -153,6 +148,14 @@ def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], s
     if i.level != INTERVAL_LEVEL:
         raise ArtifactError(f"{source}: the interval's level must be {INTERVAL_LEVEL:g}, not {i.level:g}")
     _check_gates(artifact, source)
+
+
+def _finite_range(artifact: ModelArtifact) -> bool:
+    try:
+        low, high = legacy_range(artifact)
+    except (ArithmeticError, ValueError):  # an infinity or a NaN, rounded; a scale of 0
+        return False
+    return low <= high
 
 
 def _check_gates(artifact: ModelArtifact, source: str) -> None:

@@ -1,36 +1,32 @@
 """The HTTP client of a running stage: the Python API's answers, typed the same (README, docs/clients.md).
 
-A deployed stage's protected routes are signed with AWS Signature Version 4 (:mod:`.aws`); a loopback URL is
-not, unless ``sign=True``. An error answer raises :class:`ApiError`, and everything raised is a
-:class:`ClientError`. 429 and 502-504, and connections closed or reset by the server, are retried with
-full-jitter exponential backoff honouring ``Retry-After`` (every route is a pure function of its input, so a
-repeat is safe); a timeout is not. Standard library HTTP; redirects are not followed (a signature is for one
-URL)."""
+Protected routes are signed with AWS SigV4 (:mod:`.aws`), never in cleartext to another machine. Everything
+raised is a :class:`ClientError`. 429, 502-504 and connections the server drops are retried (:class:`Retry`:
+every route is a pure function of its input), all within one deadline per call; an answer is read no
+further than Lambda could answer and must match its request. Redirects are not followed."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import ipaddress
 import json
 import random
+import socket
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from ..core import __version__, contract
 from ..core.jsontypes import ValidationError, read
-from ..core.schemas import (
-    BatchPredictResponse,
-    HealthResponse,
-    ModelInfoResponse,
-    PredictResponse,
-)
+from ..core.schemas import BatchPredictResponse, HealthResponse, ModelInfoResponse, PredictResponse
+from ..core.untrusted import printable
 from .aws import Signer, region_of, stack_api_url
-from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, TransportError
-from .predictor import as_number
+from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, Retry, TransportError
+from .predictor import as_number, batch_of
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -48,31 +44,24 @@ __all__ = [
     "stack_api_url",
 ]
 
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0  # API Gateway answers within 29 s or says 504
-
-
-class Retry(NamedTuple):
-    """At most ``attempts`` tries; before try n + 1, a random wait in [0, min(cap, base * 2**n)] seconds
-    ("full jitter"), or the server's ``Retry-After`` if that is longer (still at most ``cap``)."""
-
-    attempts: int = 4
-    base_seconds: float = 0.25
-    cap_seconds: float = 8.0
-    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
-
-    def delay(self, retry: int, retry_after: str | None, uniform: Callable[[float, float], float]) -> float:
-        wait = uniform(0.0, min(self.cap_seconds, self.base_seconds * 2**retry))
-        if retry_after is not None and retry_after.strip().isdigit():
-            wait = max(wait, float(retry_after))
-        return min(wait, self.cap_seconds)
+MAX_TIMEOUT_SECONDS: Final = 3600.0
+MAX_ANSWER_BYTES: Final = 6 * 1024 * 1024  # Lambda's response payload limit: no stage answers more
+_RETRYABLE: Final = (http.client.RemoteDisconnected, ConnectionResetError)
 
 
 DEFAULT_RETRY: Final = Retry()
 NO_RETRY: Final = Retry(attempts=1)
 
 
-# --- The client -------------------------------------------------------------------------------------------
+def is_loopback(host: str) -> bool:
+    """This machine: ``localhost``, all of 127.0.0.0/8 and ::1."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Client:
     """Calls one stage of the service, at ``url`` (its ``ApiUrl``, or ``http://127.0.0.1:3000`` locally)."""
 
@@ -86,27 +75,31 @@ class Client:
         credentials: Credentials | None = None,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         retry: Retry = DEFAULT_RETRY,
-        opener: urllib.request.OpenerDirector | None = None,
         sleep: Callable[[float], None] = time.sleep,
         uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
         """``sign``: ``None`` signs the protected routes unless the host is a loopback address; ``True`` or
-        ``False`` forces it. ``credentials`` (botocore's) replace the credential chain. Signing is set up
-        here, so a missing extra, credentials or region is a :class:`ConfigurationError` now, not later.
-        ``opener`` replaces urllib's default one (which follows no redirect here); ``sleep`` and ``uniform``
+        ``False`` forces it. ``credentials`` (botocore's) replace the credential chain. ``timeout``: seconds
+        for a whole call, retries included. Everything is checked here, so a bad URL, a missing extra,
+        credentials or region is a :class:`ConfigurationError` now, not later. ``sleep`` and ``uniform``
         are the backoff's clock and randomness."""
-        split = urlsplit(url)
-        if split.scheme not in ("http", "https") or not split.hostname:
-            raise ConfigurationError(f"{url!r} is not an http(s) URL")
+        self.scheme, self.host, self.port, self.base_path = parse_url(url)
         self.base_url = url.rstrip("/")
-        self.host = split.hostname
-        self.timeout, self.retry = timeout, retry
+        if not (isinstance(timeout, int | float) and 0 < timeout <= MAX_TIMEOUT_SECONDS):
+            raise ConfigurationError(f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} s")
+        if not (isinstance(retry, Retry) and retry.attempts >= 1):
+            raise ConfigurationError("retry must be a Retry of at least one attempt")
+        self.timeout, self.retry = float(timeout), retry
         self._sleep, self._uniform = sleep, uniform
-        self._opener = opener or urllib.request.build_opener(_NoRedirects)
         self.user_agent = (
-            f"diabetes-progression/{__version__} Python-urllib/{sys.version_info[0]}.{sys.version_info[1]}"
+            f"diabetes-progression/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
         )
-        self.signs = self.host not in LOOPBACK_HOSTS if sign is None else sign
+        self.signs = not is_loopback(self.host) if sign is None else sign
+        if self.signs and self.scheme == "http" and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"refusing to sign requests to http://{self.host}: a signature sent in cleartext can be "
+                "replayed; use its https:// URL (or sign=False, --no-sign, for an unsigned call)"
+            )
         self._signer = Signer(self.host, region, profile, credentials) if self.signs else None
 
     @classmethod
@@ -118,15 +111,25 @@ class Client:
         url = stack_api_url(stack_name, region=region, profile=profile)
         return cls(url, region=region, profile=profile, **options)
 
-    # --- The routes, typed as the API documents them ---------------------------------------------------
+    # --- The routes, typed as the API documents them, answers checked against their requests ------------
     def predict(self, bmi: float) -> PredictResponse:
-        return self.call("POST", contract.PATH_PREDICT, PredictResponse, {"bmi": as_number(bmi)})
+        answer = self.call("POST", contract.PATH_PREDICT, PredictResponse, {"bmi": as_number(bmi)})
+        interval = answer["interval"]
+        _check_rows(
+            contract.PATH_PREDICT, 1, [answer["prediction"]], [interval["lower"]], [interval["upper"]]
+        )
+        return answer
 
     def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
-        if isinstance(bmis, str | bytes):
-            raise TypeError("bmis must be an iterable of numbers, not a string")
-        payload = {"bmi": [as_number(bmi) for bmi in bmis]}
-        return self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, payload)
+        """At most 10 001 values are taken from ``bmis`` (one more than the service accepts, which it
+        refuses): an endless iterator costs no more than the largest batch."""
+        payload = {"bmi": batch_of(bmis)}
+        answer = self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, payload)
+        bounds = answer["intervals"]
+        count = len(payload["bmi"])
+        columns = (answer["predictions"], bounds["lower"], bounds["upper"])
+        _check_rows(contract.PATH_PREDICT_BATCH, count, *columns, answer["extrapolated"])
+        return answer
 
     def model_info(self) -> ModelInfoResponse:
         return self.call("GET", contract.PATH_MODEL, ModelInfoResponse)
@@ -153,38 +156,44 @@ class Client:
             ) from None
 
     def request_json(self, method: str, path: str, payload: object = None) -> Any:
-        """``method path`` with ``payload`` as its JSON body, retried as :class:`Retry` says: the decoded
-        answer of a 2xx, else :class:`ApiError`."""
-        body = None if payload is None else json.dumps(payload).encode()
+        """``method path`` with ``payload`` as its JSON body (a value JSON cannot hold is sent as its text,
+        for the service to refuse), retried as :class:`Retry` says: the decoded answer of a 2xx, else
+        :class:`ApiError`."""
+        body = None if payload is None else json.dumps(payload, default=str).encode()
         response = self.send_with_retries(method, path, body)
         if not 200 <= response.status < 300:
             raise ApiError.from_response(response)
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             raise ResponseError(
                 f"{method} {path} answered {response.status} with a body that is not JSON"
             ) from None
 
     # --- Raw requests ------------------------------------------------------------------------------------
     def send_with_retries(self, method: str, path: str, body: bytes | None = None) -> Response:
-        """:meth:`send`, repeated while the answer is one :class:`Retry` retries and attempts are left; the
-        last answer is returned, whatever its status."""
+        """:meth:`send`, repeated while the answer is one :class:`Retry` retries, attempts are left and the
+        wait ends before the call's deadline; the last answer is returned, whatever its status."""
+        deadline = time.monotonic() + self.timeout
         for attempt in range(self.retry.attempts):
-            last = attempt + 1 == self.retry.attempts
+            failure: TransportError | None = None
             try:
-                response = self.send(method, path, body)
+                response = self.send(method, path, body, deadline=deadline)
             except TransportError as exc:
-                if last or not isinstance(
-                    exc.__cause__, http.client.RemoteDisconnected | ConnectionResetError
-                ):
+                if not isinstance(exc.__cause__, _RETRYABLE):
                     raise
-                self._sleep(self.retry.delay(attempt, None, self._uniform))
-                continue
-            if last or response.status not in self.retry.statuses:
-                return response
-            self._sleep(self.retry.delay(attempt, response.headers.get("Retry-After"), self._uniform))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                failure, retry_after = exc, None
+            else:
+                if response.status not in self.retry.statuses:
+                    return response
+                retry_after = response.headers.get("Retry-After")
+            wait = self.retry.delay(attempt, retry_after, self._uniform)
+            if attempt + 1 == self.retry.attempts or not time.monotonic() + wait < deadline:
+                break
+            self._sleep(wait)
+        if failure is not None:
+            raise failure
+        return response
 
     def send(
         self,
@@ -194,9 +203,13 @@ class Client:
         *,
         headers: Mapping[str, str] | None = None,
         sign: bool | None = None,
+        deadline: float | None = None,
     ) -> Response:
         """One request, no retry, any status returned. ``body`` goes as ``application/json`` unless
-        ``headers`` say otherwise; ``sign`` (``None``: as the client does, for protected routes only)."""
+        ``headers`` say otherwise; ``sign`` (``None``: as the client does, for protected routes only);
+        ``deadline`` (:func:`time.monotonic`; default: the client's timeout from now) bounds it all,
+        connection, headers and a body however slowly it trickles in."""
+        deadline = time.monotonic() + self.timeout if deadline is None else deadline
         url = self.base_url + path
         sent = {"User-Agent": self.user_agent, "Accept": "application/json"}
         if body is not None:
@@ -208,27 +221,72 @@ class Client:
             if self._signer is None:
                 raise ConfigurationError("this client does not sign (it was created with sign=False)")
             sent.update(self._signer.headers(method, url, body, sent))
-        # S310: the scheme was checked in __init__ (http or https only).
-        request = urllib.request.Request(url, data=body, headers=sent, method=method)  # noqa: S310
         try:
-            with self._opener.open(request, timeout=self.timeout) as answer:
-                return Response(answer.status, answer.headers, answer.read())
-        except urllib.error.HTTPError as answer:  # any status urllib calls an error: still an answer
-            with answer:
-                return Response(answer.code, answer.headers, answer.read())
-        except TimeoutError as exc:
-            raise TransportError(f"{method} {url}: no answer within {self.timeout:g} s") from exc
-        except urllib.error.URLError as exc:
-            reason = exc.reason if isinstance(exc.reason, BaseException) else exc
-            if isinstance(reason, TimeoutError):
-                raise TransportError(f"{method} {url}: no connection within {self.timeout:g} s") from reason
-            raise TransportError(f"{method} {url}: {exc.reason}") from reason
-        except (http.client.HTTPException, OSError) as exc:
-            raise TransportError(f"{method} {url}: {exc or type(exc).__name__}") from exc
+            return self._exchange(method, self.base_path + path, body, sent, deadline)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if time.monotonic() >= deadline or isinstance(exc, TimeoutError):
+                raise TransportError(
+                    f"{method} {url}: no answer within {self.timeout:g} s"
+                ) from TimeoutError()
+            raise TransportError(f"{method} {url}: {printable(str(exc)) or type(exc).__name__}") from exc
+
+    def _exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str], deadline: float
+    ) -> Response:
+        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+        connection = kind(self.host, self.port, timeout=max(deadline - time.monotonic(), 0.001))
+        try:
+            connection.connect()
+            # A socket timeout bounds each read, not their sum: at the deadline the socket is shut.
+            watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _shut, (connection,))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                answer = connection.getresponse()
+                data = answer.read(MAX_ANSWER_BYTES + 1)
+            finally:
+                watchdog.cancel()
+            if time.monotonic() >= deadline:
+                raise TimeoutError
+            if len(data) > MAX_ANSWER_BYTES:
+                raise ResponseError(f"{method} {target} answered more than {MAX_ANSWER_BYTES} bytes")
+            return Response(answer.status, answer.headers, data)
+        finally:
+            connection.close()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A 3xx is returned as it is: following it would send a signature made for another URL."""
+def _shut(connection: http.client.HTTPConnection) -> None:
+    with_socket = connection.sock
+    if with_socket is not None:
+        with contextlib.suppress(OSError):  # socket.socket's own: an SSL socket's would unwrap it
+            socket.socket.shutdown(with_socket, socket.SHUT_RDWR)
 
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> urllib.request.Request | None:
-        return None
+
+def parse_url(url: str) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port and base path of a stage's URL, or :class:`ConfigurationError` saying why (the
+    URL is echoed only when it holds no credentials)."""
+    if not isinstance(url, str) or not url.isprintable() or any(c.isspace() for c in url):
+        raise ConfigurationError("the URL must be text without spaces or control characters")
+    try:
+        split = urlsplit(url)
+        host, port, userinfo = split.hostname, split.port, "@" in split.netloc
+    except ValueError as exc:  # "http://[::1", a port out of range
+        raise ConfigurationError(f"{printable(url)!r} is not a valid URL ({exc})") from None
+    if userinfo:
+        raise ConfigurationError("the URL holds a user name or password: never put credentials in a URL")
+    if split.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(f"{printable(url)!r} is not an http(s) URL")
+    if split.query or split.fragment or "?" in url or "#" in url:
+        raise ConfigurationError(f"{printable(url)!r}: a stage's URL has no query (?...) or fragment (#...)")
+    return split.scheme, host, port, split.path.rstrip("/")
+
+
+def _check_rows(path: str, count: int, predictions: list[float], *columns: list[Any]) -> None:
+    """:class:`ResponseError` unless the answer holds one prediction per BMI sent, each inside its
+    interval (``columns``: lower bounds, upper bounds, then any other per-BMI column)."""
+    if any(len(column) != count for column in (predictions, *columns)):
+        raise ResponseError(f"POST {path} answered {len(predictions)} predictions for {count} BMIs")
+    lower, upper = columns[0], columns[1]
+    if not all(low <= p <= high for p, low, high in zip(predictions, lower, upper, strict=True)):
+        raise ResponseError(f"POST {path} answered an interval that does not hold its prediction")

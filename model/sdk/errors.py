@@ -1,14 +1,19 @@
-"""What the client raises (all :class:`ClientError`), and the raw answer an :class:`ApiError` is read from."""
+"""The client's words: what it raises (all :class:`ClientError`), the raw answer an :class:`ApiError` is read
+from, and when it tries again (:class:`Retry`)."""
 
 from __future__ import annotations
 
+import email.utils
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, Final, NamedTuple
 
-from ..core.jsontypes import ValidationError, read
+from ..core.jsontypes import read
 from ..core.schemas import ErrorDetail, ErrorResponse
+from ..core.untrusted import printable
 
 _MAX_ERROR_TEXT: Final = 300
 
@@ -49,17 +54,18 @@ class ApiError(ClientError):
 
     def describe(self) -> str:
         """The API's message and its details, e.g. ``The request body is not valid. bmi: must be between 10
-        and 100 kg/m^2 (HTTP 422, validation_error)``."""
+        and 100 kg/m^2 (HTTP 422, validation_error)``: the server's text escaped and bounded, to print."""
         issues = "; ".join(f"{d['field']}: {d['issue']}" if d["field"] else d["issue"] for d in self.details)
-        return f"{self.message}{' ' + issues if issues else ''} (HTTP {self.status}, {self.code})"
+        said = printable(f"{self.message}{' ' + issues if issues else ''}", _MAX_ERROR_TEXT)
+        return f"{said} (HTTP {self.status}, {printable(self.code, 64)})"
 
     @classmethod
     def from_response(cls, response: Response) -> ApiError:
         request_id = response.headers.get("x-amzn-RequestId")
         try:
             error = read(response.json(), ErrorResponse)["error"]
-        except (ValueError, ValidationError):  # not JSON, or JSON of another shape
-            text = " ".join(response.text.split())[:_MAX_ERROR_TEXT] or "(empty body)"
+        except (ValueError, RecursionError):  # not JSON, too deep, or JSON of another shape
+            text = " ".join(response.text[: 4 * _MAX_ERROR_TEXT].split())[:_MAX_ERROR_TEXT] or "(empty body)"
             return cls(response.status, f"http_{response.status}", text, request_id=request_id)
         return cls(response.status, error["code"], error["message"], error["details"], request_id=request_id)
 
@@ -78,3 +84,30 @@ class Response(NamedTuple):
     def json(self) -> Any:
         """The decoded body; :class:`ValueError` if it is not JSON."""
         return json.loads(self.body)
+
+
+class Retry(NamedTuple):
+    """At most ``attempts`` tries; before try n + 1, a random wait in [0, min(cap, base * 2**n)] seconds
+    ("full jitter"), or the server's ``Retry-After`` (seconds or an HTTP date) if that is longer, still at
+    most ``cap``. The call's deadline bounds it all: a wait that would pass it is not made."""
+
+    attempts: int = 4
+    base_seconds: float = 0.25
+    cap_seconds: float = 8.0
+    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+
+    def delay(self, retry: int, retry_after: str | None, uniform: Callable[[float, float], float]) -> float:
+        wait = uniform(0.0, min(self.cap_seconds, self.base_seconds * 2**retry))
+        return min(max(wait, _retry_after_seconds(retry_after)), self.cap_seconds)
+
+
+def _retry_after_seconds(value: str | None) -> float:
+    """What ``Retry-After`` asks for (RFC 9110 §10.2.3: delta-seconds or an HTTP date), else 0."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
+        return float(value) if len(value) < 16 else math.inf
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return (when.replace(tzinfo=when.tzinfo or UTC) - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0

@@ -1,29 +1,81 @@
-"""What the command line prints for people: the table of answers and the model's description."""
+"""What the command line reads and prints: BMIs from a file or standard input, the table of answers, their
+rows as CSV or JSON lines, and the model's description."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import sys
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, Final, cast
 
 from ..core.artifact import ModelArtifact
+from ..core.contract import BATCH_MAX, BODY_MAX_BYTES
 from ..core.schemas import BatchPredictResponse, ModelInfoResponse, PredictResponse
+from ..core.untrusted import read_file, take
+
+Answer = PredictResponse | BatchPredictResponse
+COLUMNS: Final = ("bmi", "prediction", "lower", "upper", "extrapolated")  # and model_version in JSON lines
 
 
-def table(bmis: Sequence[float], answer: PredictResponse | BatchPredictResponse) -> str:
-    """One row per BMI, in input order: prediction, interval, and whether it is extrapolated."""
+def read_bmis(source: str) -> list[Any]:
+    """Numbers separated by white space or commas, from the file ``source`` (``-``: standard input), read
+    no further than the API's largest body and no more than one value past the largest batch: OSError if it
+    cannot be read, ValueError if it is larger."""
+    if source != "-":
+        raw = read_file(source, BODY_MAX_BYTES)
+    elif sys.stdin is None:
+        raise OSError("standard input is closed")
+    else:
+        raw = sys.stdin.buffer.read(BODY_MAX_BYTES + 1)
+    if len(raw) > BODY_MAX_BYTES:
+        raise ValueError(f"{source} holds more than {BODY_MAX_BYTES} bytes: more than a batch")
+    return [number(text) for text in take(raw.decode(errors="replace").replace(",", " ").split(), BATCH_MAX)]
+
+
+def number(text: str) -> float | str:
+    """A BMI as given: a float, or the text, for the request type to refuse in the service's words."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def rows(bmis: Sequence[float], answer: Answer) -> list[tuple[float, float, int, int, bool]]:
+    """One row per BMI, in input order: the BMI, its prediction, interval bounds and extrapolation flag."""
     if "prediction" in answer:  # one BMI: POST /v1/predict's answer
         one = cast("PredictResponse", answer)
         interval = one["interval"]
-        rows = [(bmis[0], one["prediction"], interval["lower"], interval["upper"], one["extrapolated"])]
-        level = interval["level"]
+        return [(bmis[0], one["prediction"], interval["lower"], interval["upper"], one["extrapolated"])]
+    many = answer
+    bounds = many["intervals"]
+    return list(
+        zip(bmis, many["predictions"], bounds["lower"], bounds["upper"], many["extrapolated"], strict=True)
+    )
+
+
+def rows_as(shape: str, bmis: Sequence[float], answer: Answer) -> str:
+    """The rows as CSV with a header (numbers and booleans only: nothing a spreadsheet would run), or as JSON
+    lines that also name the model version."""
+    if shape == "jsonl":
+        version = {"model_version": answer["model_version"]}
+        return "\n".join(
+            json.dumps({**dict(zip(COLUMNS, row, strict=True)), **version}) for row in rows(bmis, answer)
+        )
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([COLUMNS, *rows(bmis, answer)])
+    return text.getvalue().rstrip("\n")
+
+
+def table(bmis: Sequence[float], answer: Answer) -> str:
+    """One row per BMI, in input order: prediction, interval, and whether it is extrapolated."""
+    if "prediction" in answer:
+        level = cast("PredictResponse", answer)["interval"]["level"]
     else:
-        many = answer
-        intervals = many["intervals"]
-        columns = (many["predictions"], intervals["lower"], intervals["upper"], many["extrapolated"])
-        rows = list(zip(bmis, *columns, strict=True))
-        level = intervals["level"]
+        level = answer["intervals"]["level"]
     lines = [f"{'BMI':>6}  {'prediction':>10}  {f'{level:.0%} interval':>14}"]
-    for bmi, prediction, lower, upper, extrapolated in rows:
+    for bmi, prediction, lower, upper, extrapolated in rows(bmis, answer):
         note = "  extrapolated: outside the training range" if extrapolated else ""
         lines.append(f"{bmi:>6g}  {prediction:>10.2f}  {f'{lower} to {upper}':>14}{note}")
     return "\n".join([*lines, f"model {answer['model_version']}"])

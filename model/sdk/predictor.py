@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from ..core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact
+from ..core.contract import BATCH_MAX
 from ..core.jsontypes import read
 from ..core.prediction import respond, respond_batch
 from ..core.schemas import (
@@ -24,8 +25,9 @@ from ..core.schemas import (
     PredictResponse,
 )
 from ..core.serving import load_artifact
+from ..core.untrusted import take
 
-__all__ = ["BUNDLED_ARTIFACT", "Model", "as_number", "load_model"]
+__all__ = ["BUNDLED_ARTIFACT", "Model", "as_number", "batch_of", "load_model"]
 
 BUNDLED_ARTIFACT: Final = DEFAULT_ARTIFACT_PATH  # the model trained when the package was built
 
@@ -50,10 +52,9 @@ class Model:
 
     def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
         """The answer to 1 to 10 000 BMIs, as ``POST /v1/predict/batch`` gives it, in input order; one
-        :class:`ValidationError` naming every refused value (``bmi[3]``), as the service does."""
-        if isinstance(bmis, str | bytes):
-            raise TypeError("bmis must be an iterable of numbers, not a string")
-        request = read({"bmi": [as_number(bmi) for bmi in bmis]}, BatchPredictRequest)
+        :class:`ValidationError` naming every refused value (``bmi[3]``), as the service does. At most
+        10 001 values are taken from ``bmis``: an endless iterator is refused as a list of 10 001 is."""
+        request = read({"bmi": batch_of(bmis)}, BatchPredictRequest)
         return respond_batch(self.artifact, request)[0]
 
     def model_info(self) -> ModelInfoResponse:
@@ -70,6 +71,14 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     Fail-closed, as the service loads it: :class:`.artifact.ArtifactError` says what is wrong with an
     artifact that is missing, corrupt, altered or below the serving policy's gates."""
     return Model(load_artifact(BUNDLED_ARTIFACT if path is None else Path(path)))
+
+
+def batch_of(bmis: Any) -> Any:
+    """What a batch request holds: at most BATCH_MAX + 1 numbers (:func:`as_number`) taken from an iterable,
+    or anything else unchanged (a string, a number), for the request type to refuse in the service's words."""
+    if isinstance(bmis, str | bytes | Mapping) or not isinstance(bmis, Iterable):
+        return bmis
+    return [as_number(bmi) for bmi in take(bmis, BATCH_MAX)]
 
 
 def as_number(value: Any) -> Any:

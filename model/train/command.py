@@ -19,8 +19,8 @@ from ..core.artifact import (
     DEFAULT_MIN_R2,
     INTERVAL_LEVEL,
     ModelArtifact,
-    write_artifact_atomically,
 )
+from .artifact_file import write_artifact_atomically
 
 EXIT_DATA_ERROR: Final = 1
 EXIT_GATE_FAILED: Final = 3
@@ -44,9 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=DEFAULT_ARTIFACT_PATH,
+        # In a checkout (its data set beside the package), the artifact the function and the build take;
+        # installed, never the model bundled inside the package.
+        default=DEFAULT_ARTIFACT_PATH
+        if (DEFAULT_ARTIFACT_PATH.parents[1] / "data").is_dir()
+        else Path("model.json"),
         metavar="PATH",
-        help="where to write the artifact (default: the bundled one, %(default)s)",
+        help="where to write the artifact, a regular file (default: %(default)s)",
     )
     parser.add_argument(
         "--report",

@@ -26,7 +26,7 @@ from typing import IO, Final
 from urllib.parse import urlsplit
 
 from model.core import contract
-from model.sdk.client import LOOPBACK_HOSTS
+from model.sdk.client import is_loopback
 from scripts import REPO_ROOT
 
 MAX_SECONDS: Final = 30.0  # per run, all scenarios together: a load test here is bounded by design
@@ -175,7 +175,7 @@ def machine() -> str:
 
 
 def run(base_url: str, *, seconds: float, connections: int) -> list[Result]:
-    if urlsplit(base_url).hostname not in LOOPBACK_HOSTS:
+    if not is_loopback(urlsplit(base_url).hostname or ""):
         raise SystemExit("bench_load: load tests run against 127.0.0.1 only")
     return [run_scenario(base_url, s, seconds=seconds, connections=connections) for s in SCENARIOS]
 

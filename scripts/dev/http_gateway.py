@@ -1,254 +1,214 @@
-"""The development server's HTTP side: requests read, bounded and answered as API Gateway (REST, Lambda
-proxy) would, each turned into a proxy event (:mod:`.apigw_proxy`) for the function (:mod:`.invoke`).
-Protocol errors (framing, limits, timeouts) are answered in the contract's error shape; what it logs is
-bounded, escaped, and never a request's body, query or an unknown path."""
+"""The development server's HTTP side: uvicorn and its pure-Python h11 protocol parse and frame HTTP/1.1
+and send ``100 Continue`` only once a body is read. Ours is the adapter: a request becomes API Gateway's
+proxy event (:mod:`.apigw_proxy`), one invocation at a time (the others queue), after a few checks on what
+h11 parsed and two deadlines uvicorn lacks. It never logs a body, a query or an unknown path."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
-import sys
+import socket
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from model.core import contract
 from scripts.dev import apigw_proxy
 from scripts.dev.apigw_proxy import HttpResponse
-from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, printable, say
+from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, say
 
-DRAIN_TIMEOUT_SECONDS: Final = 2.0
-
-
-DRAIN_MAX_BYTES: Final = 64 * 1024 * 1024
-
-
-IDLE_TIMEOUT_SECONDS: Final = 60.0  # a request line or header line that does not arrive; an idle keep-alive
-
-
+HEAD_TIMEOUT_SECONDS: Final = 10.0  # a request's line and headers, from connecting or the previous answer
 BODY_TIMEOUT_SECONDS: Final = 10.0  # the whole body, however slowly it trickles in
+DRAIN_SECONDS: Final = 2.0  # how long the body of a refused request is read (and dropped) after the answer
+HEAD_MAX_BYTES: Final = 65536
+CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CTL but HTAB: h11 refuses only NUL, CR and LF
+CANNOT_READ: Final = "The request line or headers cannot be read."
+Refusal = tuple[str, str]  # an error code of the contract, and its message
+TOO_LARGE: Final = ("payload_too_large", "Request Too Long")  # what the stage's web ACL answers
+CHUNKED: Final = ("length_required", "Send the body with a Content-Length.")
 
 
-_DIGITS: Final = re.compile(r"[0-9]+")
+def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, str], ...]) -> Refusal | None:
+    """What h11 lets through and the deployed stage would not serve (names are lower-case here)."""
+    names = {name for name, _ in headers}
+    length = next((value for name, value in headers if name == "content-length"), "0")  # h11: digits, agreed
+    problem = (
+        (version not in ("1.0", "1.1"), "Only HTTP/1.0 and HTTP/1.1 are served."),
+        (not contract.HTTP_METHOD.fullmatch(method), "The request method is not an HTTP method."),
+        (not target.startswith("/"), "The request target must be a path (start with /)."),
+        (len(target) + sum(len(n) + len(v) + 4 for n, v in headers) > HEAD_MAX_BYTES, CANNOT_READ),
+        (any(CONTROL.search(value) for _, value in headers), "A header value holds a control character."),
+        # RFC 9112 §6.1: two framings of one body, a request smuggling vector (h11 would let chunked win)
+        (
+            {"content-length", "transfer-encoding"} <= names,
+            "Send either Content-Length or Transfer-Encoding.",
+        ),
+    )
+    said = next((message for wrong, message in problem if wrong), None)
+    if said is not None:
+        return "bad_request", said
+    if "transfer-encoding" in names:
+        return CHUNKED
+    if len(length.lstrip("0")) > 7 or int(length) >= contract.EDGE_BODY_LIMIT_BYTES:
+        return TOO_LARGE  # before the body is read: no 100 Continue first
+    return None
 
 
-# What http.server refuses on its own, answered in the contract's shape with our words, never its
-# messages (they quote the request line).
-_PROTOCOL_ERRORS: Final = {
-    414: "The request line is too long.",
-    431: "The request headers are too large.",
-    505: "Only HTTP/1.0 and HTTP/1.1 are served.",
-}
-
-
-_CANNOT_READ: Final = "The request line or headers cannot be read."
-
-
-class DevRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway offers
-    default_request_version = "HTTP/1.0"  # so that an error before the version is known has a status line
-    server_version = "dev-server"
-    sys_version = ""
-    timeout = IDLE_TIMEOUT_SECONDS
-    # Headers and body are written separately: with Nagle's algorithm on, the body would wait for the
-    # client's delayed ACK (~40 ms per request on Linux).
-    disable_nagle_algorithm = True
-    server: DevServer
-
-    def parse_request(self) -> bool:
-        if len(self.raw_requestline.split()) == 2:  # no version: HTTP/0.9, which has no status line
-            self.command, self.request_version, self.requestline = "", "", ""
-            self._refuse("HTTP/0.9 is not served: send HTTP/1.1.")
-            return False
-        if not super().parse_request():
-            return False
-        if not contract.HTTP_METHOD.fullmatch(self.command or ""):
-            self._refuse("The request method is not an HTTP method.")
-            return False
-        return True
-
-    def _serve(self) -> None:
-        request_id = str(uuid.uuid4())
-        started = time.perf_counter()
-        response = self._respond_to(request_id)
-        self._log_access(response, started)  # first: a client that has its answer has its log line too
-        self._send(response)
-
-    def _respond_to(self, request_id: str) -> HttpResponse:
-        body = self._read_body()
-        if isinstance(body, tuple):
-            self.close_connection = True  # the unread body cannot be skipped safely
-            return apigw_proxy.gateway_response(*body, request_id=request_id)
-        event = apigw_proxy.proxy_event(
-            self.command,
-            self.path,
-            body,
-            headers=tuple(self.headers.items()),
-            request_id=request_id,
-            stage=STAGE,
-            source_ip=self.client_address[0],
-            protocol=self.request_version,
-        )
-        if self.server.model is not None:
-            self.server.model.check()
-        result = self.server.invoker.invoke(event, request_id)
-        return apigw_proxy.map_result(result, request_id=request_id)
-
-    def _read_body(self) -> bytes | tuple[str, str]:
-        """The request body, or the error code and message the deployed stage would refuse it with: 413
-        for a declared length its web ACL blocks, 400 for framing that cannot be read. A development server
-        need not decode chunked bodies: it asks for a Content-Length (411)."""
-        declared = {value.strip() for value in self.headers.get_all("Content-Length", [])}
-        if self.headers.get("Transfer-Encoding"):
-            if declared:  # RFC 9112 §6.1: a request smuggling vector; refused, and the connection closed
-                return "bad_request", "Send either Content-Length or Transfer-Encoding, not both."
-            return "length_required", "Send the body with a Content-Length."
-        if not declared:
-            return b""
-        # RFC 9112: digits only, and repeated headers must agree; anything else cannot frame a body.
-        if len(declared) > 1 or not _DIGITS.fullmatch(length := declared.pop()):
-            return "bad_request", "Invalid Content-Length header"
-        # Compared by digit count first: int() refuses decimal strings of more than 4 300 digits.
-        significant = length.lstrip("0") or "0"
-        limit = contract.EDGE_BODY_LIMIT_BYTES
-        if len(significant) > len(str(limit)) or int(significant) >= limit:
-            return "payload_too_large", "Request Too Long"
-        body = self._read_exactly(int(significant))
-        if body is None:
-            return "bad_request", "The body is shorter than its Content-Length, or too slow to arrive."
-        return body
-
-    def _read_exactly(self, size: int) -> bytes | None:
-        """``size`` bytes, or None when the client stops sending or takes longer than the server's
-        ``body_timeout`` for all of them (a per-read timeout alone would let a trickle hold it forever)."""
-        deadline = time.monotonic() + self.server.body_timeout
-        chunks: list[bytes] = []
-        remaining = size
-        try:
-            while remaining:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(min(remaining, 65536))
-                if not chunk:
-                    return None
-                chunks.append(chunk)
-                remaining -= len(chunk)
-        except (TimeoutError, ConnectionError):
-            return None
-        finally:
-            self.connection.settimeout(self.timeout)
-        return b"".join(chunks)
-
-    def _send(self, response: HttpResponse) -> None:
-        try:
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-            if self.close_connection:
-                self._drain_input()
-        except OSError:  # the client went away: nothing left to tell it
-            self.close_connection = True
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (request line, headers, version), in the contract's error shape and
-        our words: its messages quote the request line."""
-        self._refuse(_PROTOCOL_ERRORS.get(code, _CANNOT_READ))
-
-    def _refuse(self, message: str) -> None:
-        """A 400 before the request could be read, and the connection closed."""
-        self.close_connection = True
-        say(f"{now()} refused 400 (bad_request: {message})")
-        self._send(apigw_proxy.gateway_response("bad_request", message, request_id=str(uuid.uuid4())))
-
-    def _drain_input(self) -> None:
-        """Reads and drops what the client is still sending after a refusal, then lets it close.
-
-        Closing a socket with unread input makes the kernel reset the connection, and a client still
-        uploading would then lose the 413 it was sent. Bounded in time and bytes.
-        """
-        self.wfile.flush()
-        self.connection.settimeout(DRAIN_TIMEOUT_SECONDS)
-        drained = 0
-        try:
-            while drained < DRAIN_MAX_BYTES and (data := self.rfile.read1(65536)):
-                drained += len(data)
-        except OSError:
-            pass  # timed out or reset: the connection is being closed anyway
-
-    def _log_access(self, response: HttpResponse, started: float) -> None:
-        path = unquote(urlsplit(self.path).path)
-        route = (
-            path if path in contract.ROUTE_PATHS else "(not a route)"
-        )  # what a caller typed is never printed
-        elapsed = (time.perf_counter() - started) * 1000
-        line = f"{now()} {self.command} {route} {response.status} {elapsed:.1f} ms"
-        if route in contract.POST_PATHS and response.status == 200:
-            line += f" ({_count_predictions(response.body)})"
-        elif response.status >= 400:
-            line += f" ({_error_code(response.body)})"
-        say(line)
-
-    def __getattr__(self, name: str) -> Any:
-        # http.server dispatches on do_<METHOD>; the stage's ANY methods forward every method to the
-        # function, which answers 405 with Allow itself.
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None  # _serve logs one line per request, with its duration
-
-    def log_error(self, format: str, *args: Any) -> None:
-        return None  # only an idle keep-alive connection timing out gets here (send_error is ours)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        say(f"[dev-server] {printable(format % args)}")
-
-
-def _count_predictions(body: bytes) -> str:
-    try:
-        answer = json.loads(body)
-        count = len(answer.get("predictions", answer.get("Response Predict", [answer.get("prediction")])))
-    except (ValueError, AttributeError, TypeError):
-        return "no predictions"
-    return f"{count} prediction{'' if count == 1 else 's'}"
-
-
-def _error_code(body: bytes) -> str:
-    try:
-        code = json.loads(body)["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return "no error code"
-    return code if code in contract.ERRORS else "unknown error code"
-
-
-class DevServer(ThreadingHTTPServer):
-    daemon_threads = True
-    body_timeout = BODY_TIMEOUT_SECONDS
+class DevApp:
+    """The adapter (ASGI): request, proxy event, one invocation at a time (a one-worker queue), answer."""
 
     def __init__(
-        self, address: tuple[str, int], invoker: Invoker, *, model: ModelWatch | None = None
+        self, invoker: Invoker, model: ModelWatch | None = None, *, body_timeout: float = BODY_TIMEOUT_SECONDS
     ) -> None:
-        super().__init__(address, DevRequestHandler)
-        self.invoker = invoker
-        self.model = model
+        self.invoker, self.model, self.body_timeout = invoker, model, body_timeout
+        self.invocations = ThreadPoolExecutor(max_workers=1, thread_name_prefix="invocation")
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started, request_id = time.perf_counter(), str(uuid.uuid4())
+        method, version = scope["method"], scope["http_version"]
+        query = scope["query_string"].decode("latin-1")
+        target = scope["raw_path"].decode("latin-1") + (f"?{query}" if query else "")
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        body: bytes | Refusal | None = refusal(method, target, version, headers)
+        # A body refused unread is still read after the answer (unless a 100 Continue is awaited): closing
+        # with unread input resets the connection, and a client still uploading would lose the answer.
+        drain = body in (TOO_LARGE, CHUNKED) and ("expect", "100-continue") not in headers
+        if body is None and (body := await self._body(receive, self.body_timeout)) is None:
+            return  # the client left
+        if isinstance(body, tuple):
+            response, close = apigw_proxy.gateway_response(*body, request_id=request_id), True
+        else:
+            event = apigw_proxy.proxy_event(
+                method, target, body, headers=headers, request_id=request_id, stage=STAGE,
+                source_ip=scope["client"][0], protocol=f"HTTP/{version}",
+            )  # fmt: skip
+            loop = asyncio.get_running_loop()
+            response, close = (
+                await loop.run_in_executor(self.invocations, self._invoke, event, request_id),
+                False,
+            )
+        log_access(method, target, response, started)
+        head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+        head += [(b"content-length", str(len(response.body)).encode())] + [(b"connection", b"close")] * close
+        await send({"type": "http.response.start", "status": response.status, "headers": head})
+        await send({"type": "http.response.body", "body": response.body, "more_body": drain})  # HEAD: dropped
+        if drain:  # for DRAIN_SECONDS at most, dropped
+            await self._body(receive, DRAIN_SECONDS)
+            await send({"type": "http.response.body", "body": b""})
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if not isinstance(error, ConnectionError):  # a client that went away is not worth a line
-            say(f"[dev-server] error while serving a request: {type(error).__name__}")
+    async def _body(self, receive: Any, seconds: float) -> bytes | Refusal | None:
+        """The body, as h11 framed it; a refusal when it is too large (read to its end, kept no further than
+        the limit) or too slow; None if the client left."""
+        chunks, size, limit = [], 0, contract.EDGE_BODY_LIMIT_BYTES
+        try:
+            async with asyncio.timeout(seconds):
+                while (message := await receive())["type"] != "http.disconnect":  # the first: 100 Continue
+                    size += len(chunk := message.get("body", b""))
+                    chunks += [chunk] if size < limit else []
+                    if not message.get("more_body"):
+                        return b"".join(chunks) if size < limit else TOO_LARGE
+        except TimeoutError:
+            return "bad_request", "The body is shorter than its Content-Length, or too slow to arrive."
+        return None
+
+    def _invoke(self, event: dict[str, Any], request_id: str) -> HttpResponse:
+        if self.model is not None:
+            self.model.check()
+        return apigw_proxy.map_result(self.invoker.invoke(event, request_id), request_id=request_id)
+
+
+class DevProtocol(H11Protocol):
+    """uvicorn's h11 protocol with the request-head deadline it lacks and its one answer of its own, a 400
+    for a head h11 cannot read, in the contract's shape. No parsing, no framing (uvicorn is pinned exactly:
+    this leans on its protocol's attributes; tests/integration/test_dev_server.py covers each)."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        """Closes the connection unless a request's head arrives within HEAD_TIMEOUT_SECONDS."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        armed_with = self.cycle
+
+        def expire() -> None:  # no request has started since (an answered one has completed)
+            if self.cycle is armed_with and (armed_with is None or armed_with.response_complete):
+                self.transport.close()
+
+        self._deadline = self.loop.call_later(HEAD_TIMEOUT_SECONDS, expire)
+
+    def send_400_response(self, msg: str) -> None:
+        answer = apigw_proxy.gateway_response("bad_request", CANNOT_READ, request_id=str(uuid.uuid4()))
+        head = [(n.encode(), v.encode()) for n, v in answer.headers]
+        head += [(b"content-length", str(len(answer.body)).encode()), (b"connection", b"close")]
+        for event in (
+            h11.Response(status_code=400, headers=head, reason=b"Bad Request"),
+            h11.Data(data=answer.body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+        say(f"{now()} refused 400 (bad_request: {CANNOT_READ})")
+
+
+def server(app: DevApp, listening: socket.socket) -> uvicorn.Server:
+    """The server for ``app`` on a bound socket; ``.run(sockets=[listening])`` serves until Ctrl-C or SIGTERM
+    (in the main thread; elsewhere, until ``should_exit`` is set)."""
+    logging.getLogger("uvicorn.error").setLevel(logging.ERROR)  # its own refusal line: ours instead
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            http=DevProtocol,
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=5,
+            h11_max_incomplete_event_size=HEAD_MAX_BYTES,
+            timeout_graceful_shutdown=2,
+        )
+    )
+
+
+def log_access(method: str, target: str, response: HttpResponse, started: float) -> None:
+    path = apigw_proxy.proxy_event(method, target)["path"]  # decoded, as the function sees it
+    route = path if path in contract.ROUTE_PATHS else "(not a route)"  # what a caller typed is never printed
+    line = f"{now()} {method} {route} {response.status} {(time.perf_counter() - started) * 1000:.1f} ms"
+    predictions = route in contract.POST_PATHS and response.status == 200
+    if predictions or response.status >= 400:  # what the answer holds, in a few words
+        try:
+            answer = json.loads(response.body)
+            if predictions:
+                count = len(
+                    answer.get("predictions", answer.get("Response Predict", [answer.get("prediction")]))
+                )
+                line += f" ({count} prediction{'' if count == 1 else 's'})"
+            else:
+                code = answer["error"]["code"]
+                line += f" ({code if code in contract.ERRORS else 'unknown error code'})"
+        except (ValueError, KeyError, TypeError, AttributeError):
+            line += " (an answer not in the contract's shape)"
+    say(line)

@@ -9,7 +9,6 @@ import importlib
 import io
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from infra_cdk.settings import stage_named
 from model.core import contract
 from model.core.artifact import ArtifactError
 from model.core.serving import load_artifact
+from model.core.untrusted import printable
 from scripts.dev import apigw_proxy
 
 STAGE: Final = "local"
@@ -31,18 +31,9 @@ FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
 DEPLOYED: Final = stage_named("Staging")
 
 
-LOG_FIELD_MAX: Final = 200
-
-
 def say(line: str) -> None:
     """One line for the person at the terminal (stderr: stdout is the function's, under --json-logs)."""
     print(line, file=sys.stderr, flush=True)
-
-
-def printable(text: str, limit: int = LOG_FIELD_MAX) -> str:
-    """``text`` safe for a terminal: control characters escaped, at most ``limit`` characters."""
-    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return escaped if len(escaped) <= limit else f"{escaped[: limit - 1]}…"
 
 
 class Invoker(Protocol):
@@ -86,14 +77,14 @@ class _Discard(io.TextIOBase):
 
 
 class InProcessInvoker:
-    """Imports the handler (the init phase) and calls it directly, one event at a time. Without
-    ``json_logs``, what the function writes to stdout (its JSON logs, EMF metrics) is dropped."""
+    """Imports the handler (the init phase) and calls it directly, as the server's queue gives it one event at
+    a time. Without ``json_logs``, what the function writes to stdout (its JSON logs, EMF metrics) is
+    dropped."""
 
     def __init__(self, *, json_logs: bool = True) -> None:
         os.environ.update(function_environment())
         self._sink = None if json_logs else _Discard()
         self._module_name, _, self._function_name = contract.HANDLER.rpartition(".")
-        self._lock = threading.Lock()
         self._handler = self._import()
 
     def _output(self) -> contextlib.AbstractContextManager[Any]:
@@ -107,17 +98,16 @@ class InProcessInvoker:
     def reload(self) -> str:
         """Imports the handler again (a new cold start, with the artifact as it is now) and returns the
         model version it serves; on failure the previous handler stays and the error propagates."""
-        with self._lock:
-            previous = sys.modules.pop(self._module_name)
-            try:
-                self._handler = self._import()
-            except BaseException:
-                sys.modules[self._module_name] = previous
-                raise
-            return str(sys.modules[self._module_name].VERSION)
+        previous = sys.modules.pop(self._module_name)
+        try:
+            self._handler = self._import()
+        except BaseException:
+            sys.modules[self._module_name] = previous
+            raise
+        return str(sys.modules[self._module_name].VERSION)
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
-        with self._lock, self._output():
+        with self._output():
             try:
                 return self._handler(event, LocalContext(request_id))
             except Exception as exc:  # an unhandled function error: API Gateway answers 502
@@ -131,46 +121,41 @@ class InProcessInvoker:
 class ModelWatch:
     """The served artifact: a retrained file is noticed on the next request (one ``stat``), then the
     function is reloaded with it (``reload`` returns the version now served) or, without ``reload``, one
-    line says that a restart is needed. An artifact that cannot be served is never loaded."""
+    line says that a restart is needed. An artifact that cannot be served is never loaded. Checked where the
+    function is invoked, one request at a time."""
 
     def __init__(self, path: Path, version: str, reload: Callable[[], str] | None) -> None:
         self.path, self.version, self._reload = path, version, reload
         self._signature = _signature(path)
-        self._lock = threading.Lock()
 
     def check(self) -> None:
-        if _signature(self.path) == self._signature:
+        signature = _signature(self.path)
+        if signature == self._signature:
             return
-        with self._lock:
-            signature = _signature(self.path)
-            if signature == self._signature:
-                return  # another request handled this change
-            self._signature = signature
-            try:
-                version = load_artifact(self.path).model_version
-            except ArtifactError as error:
-                say(
-                    f"{now()} the model artifact changed and cannot be served "
-                    f"({printable(str(error))}); still serving {self.version}"
-                )
-                return
-            if version == self.version:
-                return  # the same model, written again
-            if self._reload is None:
-                say(
-                    f"{now()} {self.path} now holds {version}: restart ./scripts/serve --rie to "
-                    f"serve it (still serving {self.version})"
-                )
-                return
-            try:
-                self.version = self._reload()
-            except Exception as error:
-                say(
-                    f"{now()} reloading the function failed ({type(error).__name__}); "
-                    f"still serving {self.version}"
-                )
-                return
-            say(f"{now()} model reloaded from {self.path}: now serving {self.version}")
+        self._signature = signature
+        try:
+            version = load_artifact(self.path).model_version
+        except ArtifactError as error:
+            say(
+                f"{now()} the model artifact changed and cannot be served "
+                f"({printable(str(error))}); still serving {self.version}"
+            )
+            return
+        if version == self.version:
+            return  # the same model, written again
+        if self._reload is None:
+            say(
+                f"{now()} {self.path} now holds {version}: restart ./scripts/serve --rie to "
+                f"serve it (still serving {self.version})"
+            )
+            return
+        try:
+            self.version = self._reload()
+        except Exception as error:
+            failed = type(error).__name__
+            say(f"{now()} reloading the function failed ({failed}); still serving {self.version}")
+            return
+        say(f"{now()} model reloaded from {self.path}: now serving {self.version}")
 
 
 def _signature(path: Path) -> tuple[int, ...] | None:

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +23,10 @@ from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 from model.core import contract
+from model.core.untrusted import printable
 from scripts import REPO_ROOT
 from scripts.dev.image_root import build_image_root, build_runtime_dir
-from scripts.dev.invoke import printable, say
+from scripts.dev.invoke import say
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
@@ -147,11 +147,11 @@ class EmulatedFunction:
 
 class RieInvoker:
     """The development server's ``--rie`` invoker: one emulated function on a freshly built image-equivalent
-    directory (with ``artifact`` baked in where the image holds its own, when given), one event at a time."""
+    directory (with ``artifact`` baked in where the image holds its own, when given), given one event at a
+    time by the server's queue."""
 
     def __init__(self, function_env: Mapping[str, str], *, artifact: Path | None) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
-        self._lock = threading.Lock()
         try:
             task_root = build_image_root(self._workdir / "task-root", artifact=artifact)
             runtime_dir = build_runtime_dir(self._workdir / "runtime")
@@ -162,11 +162,10 @@ class RieInvoker:
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
         """The function's result, or ``None`` when the invocation failed (init error, crash, timeout)."""
-        with self._lock:
-            try:
-                status, result = self._function.invoke(event, timeout=60)
-            except (OSError, ValueError) as error:  # no answer (URLError, timeout), or not JSON
-                status, result = None, error
+        try:
+            status, result = self._function.invoke(event, timeout=60)
+        except (OSError, ValueError) as error:  # no answer (URLError, timeout), or not JSON
+            status, result = None, error
         # A failed invocation comes back as {"errorType", "errorMessage", ...}: API Gateway answers 502.
         if status != 200 or (
             isinstance(result, dict) and "errorType" in result and "statusCode" not in result

@@ -9,17 +9,18 @@ and notices a retrained artifact on the next request. The HTTP side: :mod:`.http
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import signal
+import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
+from typing import Final
 
 from model.core import contract
 from model.core.artifact import ArtifactError
 from model.core.serving import load_artifact, served_artifact_path
-from scripts.dev.http_gateway import DevServer
+from model.core.untrusted import printable
 from scripts.dev.invoke import (
     DEPLOYED,
     FUNCTION_NAME,
@@ -27,9 +28,10 @@ from scripts.dev.invoke import (
     Invoker,
     ModelWatch,
     function_environment,
-    printable,
     say,
 )
+
+BACKLOG: Final = 2048  # simultaneous connections wait here instead of being reset (the default is 5)
 
 
 def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         say(f"serve: the model artifact cannot be served: {printable(str(error), 500)}")
         return 1
+    listening = listen(args.host, args.port)
     invoker: Invoker
     reload: Callable[[], str] | None
     if args.rie:
@@ -82,37 +85,35 @@ def main(argv: list[str] | None = None) -> int:
     else:
         invoker = in_process = InProcessInvoker(json_logs=args.json_logs)
         reload = in_process.reload
+    from scripts.dev.http_gateway import DevApp, server  # uvicorn: once the arguments are read
+
     # Explicit, because a shell starting the server in the background would leave SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        with _listening(args.host, args.port, invoker, ModelWatch(path, version, reload)) as server:
-            print(f"Model {version} from {path}", flush=True)
-            # The next line is machine-read by the end-to-end suite: keep its shape.
-            print(f"Serving {contract.SERVICE_NAME} on {server.url}", flush=True)
-            print(f"API docs: {server.url}/docs  (Ctrl-C to stop)", flush=True)
-            if not args.json_logs and not args.rie:
-                say("One line per request; --json-logs also shows the function's JSON logs and metrics.")
-            server.serve_forever()
-    except KeyboardInterrupt:
+        host, port = listening.getsockname()[:2]
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        print(f"Model {version} from {path}", flush=True)
+        # The next line is machine-read by the end-to-end suite: keep its shape.
+        print(f"Serving {contract.SERVICE_NAME} on {url}", flush=True)
+        print(f"API docs: {url}/docs  (Ctrl-C to stop)", flush=True)
+        if not args.json_logs and not args.rie:
+            say("One line per request; --json-logs also shows the function's JSON logs and metrics.")
+        server(DevApp(invoker, ModelWatch(path, version, reload)), listening).run(sockets=[listening])
+    except KeyboardInterrupt:  # uvicorn stops gracefully on SIGINT and SIGTERM, then lets them through
         print("Stopped.", flush=True)
-    except _CannotListenError as error:
-        say(str(error))
-        return 1
     finally:
         invoker.close()
+        listening.close()
     return 0
 
 
-class _CannotListenError(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _listening(host: str, port: int, invoker: Invoker, model: ModelWatch) -> Iterator[DevServer]:
-    """The bound server; a port that cannot be had is one line saying which and what to do."""
+def listen(host: str, port: int) -> socket.socket:
+    """The bound socket (a backlog deep enough for bursts); a port that cannot be had is one line saying
+    which and what to do."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        server = DevServer((host, port), invoker, model=model)
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             message = f"port {port} is already in use on {host}: serve on another with --port N (or PORT=N)"
@@ -120,9 +121,7 @@ def _listening(host: str, port: int, invoker: Invoker, model: ModelWatch) -> Ite
             message = f"port {port} needs privileges on this system: use --port 1024 or above"
         else:
             message = f"cannot listen on {host}:{port}: {error.strerror or error}"
-        raise _CannotListenError(f"serve: {message}") from None
-    with server:
-        yield server
+        raise SystemExit(f"serve: {message}") from None
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from model.sdk.client import LOOPBACK_HOSTS, stack_api_url
+from model.sdk.client import is_loopback, stack_api_url
 from scripts.release import stack_region
 
 
@@ -21,7 +21,7 @@ class Target:
     @property
     def is_loopback(self) -> bool:
         """A server on this machine: the development server, never API Gateway."""
-        return self.host in LOOPBACK_HOSTS
+        return is_loopback(self.host)
 
 
 def configured_base_url(environ: Mapping[str, str]) -> str | None:

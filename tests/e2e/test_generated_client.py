@@ -68,13 +68,12 @@ def report(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         pytest.skip("the local service only: the documented commands generate from it")
     work = tmp_path_factory.mktemp("generated-client")
     base = Path(getattr(sys, "_base_executable", sys.executable))
-    # `python3.13` is the base interpreter; `pip` is the application's environment's, a fresh venv here
-    shims = work / "shims"
-    shims.mkdir()
-    (shims / "python3.13").symlink_to(base)
+    # `.venv` is the checkout's (what ./scripts/serve set up; no python3.13 on PATH needed); `pip` is the
+    # application's environment's, a fresh venv here
+    subprocess.run([base, "-m", "venv", work / ".venv"], check=True, timeout=120)
     subprocess.run([base, "-m", "venv", work / "app"], check=True, timeout=120)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env["PATH"] = f"{work / 'app' / 'bin'}{os.pathsep}{shims}{os.pathsep}{env['PATH']}"
+    env["PATH"] = f"{work / 'app' / 'bin'}{os.pathsep}/usr/bin:/bin"  # no python3.13 on it
     base_url = target.base_url.rstrip("/")
     for command in commands():
         result = subprocess.run(

@@ -110,6 +110,20 @@ def test_help_is_for_people_and_sets_nothing_up(this_machine, tmp_path):
     assert not (copy / ".venv").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "abc"], "serve: 'abc' is not a port number (0-65535)"),
+        (["--port", "65536"], "serve: '65536' is not a port number (0-65535)"),
+        (["--port"], "serve: --port needs a number (see --help)"),
+        (["--nope"], "serve: unknown option '--nope' (see --help)"),
+    ],
+)
+def test_a_wrong_option_is_one_clean_line_and_status_2(this_machine, args, said):
+    result = run(SERVE, *args)
+    assert (result.returncode, result.stderr.splitlines()) == (2, [said])
+
+
 def test_a_port_in_use_is_one_line_naming_it_and_the_option(this_machine, taken_port):
     result = run(SERVE, "--port", str(taken_port))
     assert result.returncode == 1

@@ -1,5 +1,6 @@
-"""The development server's HTTP side over loopback: request framing, limits and keep-alive, around an
-invoker that records the events it receives (the real handler behind it is the end-to-end suite's)."""
+"""The development server's HTTP side over loopback, on uvicorn: request framing, limits, deadlines,
+keep-alive and queueing, around an invoker that records the events it receives (the real handler behind it
+is the end-to-end suite's). Raw sockets send what no well-behaved client library would."""
 
 from __future__ import annotations
 
@@ -7,22 +8,33 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from model.core import contract
-from scripts.dev.http_gateway import DevServer
+from scripts.dev import http_gateway
+from scripts.dev.http_gateway import CANNOT_READ, DevApp, server
+from scripts.dev.server import listen
 
 
 class RecordingInvoker:
-    def __init__(self, result: Any) -> None:
-        self.result = result
+    """Answers ``result`` after ``seconds``, recording each event and how many invocations overlapped."""
+
+    def __init__(self, result: Any, seconds: float = 0.0) -> None:
+        self.result, self.seconds = result, seconds
         self.events: list[dict[str, Any]] = []
+        self.running = self.most_at_once = 0
 
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.seconds)
         self.events.append(event)
+        self.running -= 1
         return self.result
 
     def close(self) -> None:
@@ -37,25 +49,30 @@ OK: dict[str, Any] = {
 
 
 @pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[DevServer] = []
+def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Starts the development server's HTTP side in a thread, on a free port, with a short request-head
+    deadline (1 s); gives a client connection and the recording invoker."""
+    monkeypatch.setattr(http_gateway, "HEAD_TIMEOUT_SECONDS", 1.0)
+    running: list[tuple[Any, threading.Thread, socket.socket]] = []
 
     def start(
-        result: Any = OK, *, body_timeout: float | None = None
+        result: Any = OK, *, body_timeout: float = 10.0, seconds: float = 0.0
     ) -> tuple[http.client.HTTPConnection, RecordingInvoker]:
-        invoker = RecordingInvoker(result)
-        server = DevServer(("127.0.0.1", 0), invoker)
-        if body_timeout is not None:
-            server.body_timeout = body_timeout
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        host, port = server.server_address[:2]
-        return http.client.HTTPConnection(str(host), port, timeout=10), invoker
+        invoker = RecordingInvoker(result, seconds)
+        listening = listen("127.0.0.1", 0)
+        served = server(DevApp(invoker, body_timeout=body_timeout), listening)
+        thread = threading.Thread(target=served.run, kwargs={"sockets": [listening]}, daemon=True)
+        thread.start()
+        while not served.started:
+            time.sleep(0.01)
+        running.append((served, thread, listening))
+        return http.client.HTTPConnection("127.0.0.1", listening.getsockname()[1], timeout=10), invoker
 
     yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    for served, thread, listening in running:
+        served.should_exit = True
+        thread.join(10)
+        listening.close()
 
 
 def test_request_reaches_the_function_as_a_proxy_event(serve):
@@ -69,7 +86,7 @@ def test_request_reaches_the_function_as_a_proxy_event(serve):
     assert event["httpMethod"] == "GET"
     assert event["path"] == "/health"
     assert event["queryStringParameters"] == {"verbose": "1"}
-    assert event["headers"]["X-Trace"] == "t1"
+    assert event["headers"]["x-trace"] == "t1"  # h11 gives names in lower case; the function reads any case
 
 
 def test_connection_is_kept_alive_between_requests(serve):
@@ -91,10 +108,12 @@ def test_body_just_under_the_edge_limit_is_accepted(serve):
 def test_body_over_the_limit_is_refused_before_it_is_read(serve):
     conn, invoker = serve()
     # Only the headers are sent: the answer must not wait for a body that never comes.
+    started = time.monotonic()
     conn.putrequest("POST", "/v1/predict/batch")
     conn.putheader("Content-Length", str(contract.EDGE_BODY_LIMIT_BYTES))
     conn.endheaders()
     response = conn.getresponse()
+    assert time.monotonic() - started < 1
     assert response.status == 413
     assert json.loads(response.read()) == {
         "error": {"code": "payload_too_large", "message": "Request Too Long", "details": []}
@@ -110,7 +129,7 @@ def _send_raw(server_port: int, request: bytes) -> tuple[int, dict[str, Any], by
         raw.sendall(request)
         response = http.client.HTTPResponse(raw)
         response.begin()
-        return response.status, dict(response.getheaders()), response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
 def _bad_request_message(body: bytes) -> str:
@@ -133,8 +152,8 @@ def test_invalid_content_length_is_a_400_and_the_connection_closes(serve, conten
     )
     status, headers, body = _send_raw(conn.port, request)
     assert status == 400
-    assert _bad_request_message(body) == "Invalid Content-Length header"
-    assert headers["Connection"] == "close"
+    assert _bad_request_message(body) == CANNOT_READ
+    assert headers["connection"] == "close"
     assert invoker.events == []
 
 
@@ -146,11 +165,11 @@ def test_content_length_headers_that_disagree_are_a_400(serve):
     assert invoker.events == []
 
 
-def test_a_content_length_too_long_to_parse_is_still_refused_as_too_large(serve):
+def test_a_content_length_too_long_to_parse_is_refused(serve):
     conn, invoker = serve()
     request = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
     status, _, _ = _send_raw(conn.port, request)
-    assert status == 413
+    assert status == 400
     assert invoker.events == []
 
 
@@ -170,7 +189,7 @@ def test_a_chunked_body_is_asked_for_a_content_length(serve):
     status, headers, body = _send_raw(conn.port, request)
     assert status == 411
     assert json.loads(body)["error"]["code"] == "length_required"
-    assert headers["Connection"] == "close"
+    assert headers["connection"] == "close"
     assert invoker.events == []
 
 
@@ -218,44 +237,81 @@ def _raw_exchange(port: int, request: bytes, timeout: float = 10) -> bytes:
 def _parse(raw: bytes) -> tuple[str, dict[str, str], bytes]:
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in header_lines)}
     return status_line, headers, body
 
 
 SECRET = "patient-27.3"  # a value that must never be echoed or printed
 
 
+HOST = b"Host: x\r\n"
+
+
 @pytest.mark.parametrize(
     ("request_bytes", "message"),
     [
-        (b"GET /health\r\n", "HTTP/0.9 is not served: send HTTP/1.1."),
-        (f"{SECRET}\r\n\r\n".encode(), "The request line or headers cannot be read."),
-        (f"GET /health HTTP/1.{SECRET}\r\n\r\n".encode(), "The request line or headers cannot be read."),
-        (b"GET /health HTTP/2.0\r\n\r\n", "Only HTTP/1.0 and HTTP/1.1 are served."),
-        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", "The request line is too long."),
+        (f"{SECRET}\r\n\r\n".encode(), CANNOT_READ),
+        (f"GET /health HTTP/1.{SECRET}\r\n\r\n".encode(), CANNOT_READ),
+        (b"GET /health HTTP/2.0\r\n" + HOST + b"\r\n", "Only HTTP/1.0 and HTTP/1.1 are served."),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "Only HTTP/1.0 and HTTP/1.1 are served."),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n" + HOST + b"\r\n", CANNOT_READ),
+        (b"GET /health HTTP/1.1\r\n" + HOST + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", CANNOT_READ),
+        (f"G\x01T /health HTTP/1.1\r\nX: {SECRET}\r\n\r\n".encode(), CANNOT_READ),
+        # A header line without a colon ends nothing: the head cannot be read (it was read as a body)
+        (b"POST /v1/predict HTTP/1.1\r\n" + HOST + b"Oops\r\nContent-Length: 2\r\n\r\n{}", CANNOT_READ),
+        # Whitespace before the colon: a framing header nobody may half-read (RFC 9112 §5.1)
         (
-            b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
-            "The request headers are too large.",
+            b"POST /v1/predict HTTP/1.1\r\n"
+            + HOST
+            + b"Transfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\n{}",
+            CANNOT_READ,
         ),
+        (b"GET /health HTTP/1.1\r\n" + HOST + b"X: a\x00b\r\n\r\n", CANNOT_READ),
         (
-            f"G\x01T /health HTTP/1.1\r\nX: {SECRET}\r\n\r\n".encode(),
-            "The request method is not an HTTP method.",
+            b"GET /health HTTP/1.1\r\n" + HOST + b"X: a\x1b[2Jb\r\n\r\n",
+            "A header value holds a control character.",
+        ),
+        (b"GET /health HTTP/1.1\r\n\r\n", CANNOT_READ),  # no Host
+        (b"GET /health HTTP/1.1\r\n" + HOST + HOST + b"\r\n", CANNOT_READ),  # two
+        (b"GET %2Fhealth HTTP/1.1\r\n" + HOST + b"\r\n", "The request target must be a path (start with /)."),
+        (b"GET * HTTP/1.1\r\n" + HOST + b"\r\n", "The request target must be a path (start with /)."),
+        (
+            b"GET http://x/health HTTP/1.1\r\n" + HOST + b"\r\n",
+            "The request target must be a path (start with /).",
         ),
     ],
-    ids=["http-0.9", "one-word", "bad-version", "http-2", "long-line", "long-header", "control-in-method"],
+    ids=[
+        "one-word",
+        "bad-version",
+        "http-2",
+        "h2-preface",
+        "long-line",
+        "long-header",
+        "control-in-method",
+        "line-without-colon",
+        "space-before-colon",
+        "nul-in-value",
+        "escape-in-value",
+        "no-host",
+        "two-hosts",
+        "escaped-slash-target",
+        "asterisk-target",
+        "absolute-target",
+    ],
 )
-def test_what_http_server_refuses_is_a_400_in_the_error_shape_with_a_status_line(
+def test_what_the_stage_would_not_read_is_a_400_in_the_error_shape_and_the_connection_closes(
     serve, capsys, request_bytes, message
 ):
     conn, invoker = serve()
     status_line, headers, body = _parse(_raw_exchange(conn.port, request_bytes))
     assert status_line == "HTTP/1.1 400 Bad Request"
-    assert headers["Content-Type"] == "application/json"
-    assert headers["Connection"] == "close"
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
     assert json.loads(body) == {"error": {"code": "bad_request", "message": message, "details": []}}
     assert invoker.events == []
     log = capsys.readouterr().err
-    assert message in log
+    assert " 400" in log
+    assert "bad_request" in log
     assert SECRET not in log
 
 
@@ -269,7 +325,7 @@ def test_content_length_with_transfer_encoding_is_a_400_and_the_connection_close
     raw = _raw_exchange(conn.port, request)
     status_line, headers, body = _parse(raw)
     assert status_line == "HTTP/1.1 400 Bad Request"
-    assert headers["Connection"] == "close"
+    assert headers["connection"] == "close"
     assert json.loads(body)["error"]["code"] == "bad_request"
     assert raw.count(b"HTTP/1.1 ") == 1  # the smuggled request is never answered
     assert invoker.events == []
@@ -305,3 +361,82 @@ def test_the_access_log_is_one_line_per_request_without_request_values(serve, ca
     assert lines[1].split()[1:5] == ["GET", "(not", "a", "route)"]
     assert SECRET not in "\n".join(lines)
     assert "\x1b" not in "\n".join(lines)
+
+
+# --- Deadlines, 100 Continue, and a burst: uvicorn's queue and the adapter's one invocation at a time ------
+def test_a_request_head_trickled_or_never_sent_is_closed_at_its_deadline_and_holds_no_one(serve):
+    conn, invoker = serve()  # the head deadline: 1 s here
+    with (
+        socket.create_connection(("127.0.0.1", conn.port), timeout=10) as silent,
+        socket.create_connection(("127.0.0.1", conn.port), timeout=10) as trickling,
+    ):
+        started = time.monotonic()
+        for byte in b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ":
+            trickling.sendall(bytes([byte]))
+            time.sleep(0.02)
+        conn.request("GET", "/health")  # another client, meanwhile: answered at once
+        assert conn.getresponse().status == 200
+        for client in (silent, trickling):
+            while True:
+                try:
+                    if client.recv(1) == b"":
+                        break
+                    client.sendall(b"y")
+                except OSError:  # reset: closed too
+                    break
+        assert time.monotonic() - started < 5
+    assert len(invoker.events) == 1
+
+
+def test_100_continue_comes_only_for_a_body_that_will_be_read(serve):
+    conn, invoker = serve()
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: "
+    with socket.create_connection(("127.0.0.1", conn.port), timeout=10) as raw:
+        raw.sendall(head + str(contract.EDGE_BODY_LIMIT_BYTES).encode() + b"\r\n\r\n")
+        first = raw.recv(65536)
+        assert first.startswith(b"HTTP/1.1 413 ")  # refused first: no 100 Continue invited the upload
+    with socket.create_connection(("127.0.0.1", conn.port), timeout=10) as raw:
+        raw.sendall(head + b"2\r\n\r\n")
+        assert raw.recv(65536).startswith(b"HTTP/1.1 100 ")
+        raw.sendall(b"{}")
+        assert raw.recv(65536).startswith(b"HTTP/1.1 200 ")
+    assert [event["body"] for event in invoker.events] == ["{}"]
+
+
+def test_a_hundred_simultaneous_requests_are_all_answered_one_invocation_at_a_time(serve):
+    # Given a function that takes 5 ms per invocation, and 100 clients connecting at the same moment
+    conn, invoker = serve(seconds=0.005)
+    ready = threading.Barrier(100)
+
+    def one_request(_: int) -> tuple[bytes, float]:
+        ready.wait()
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", conn.port), timeout=30) as raw:
+            connected = time.monotonic() - started
+            raw.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := raw.recv(65536):  # a reset raises here
+                answer += chunk
+        return answer.split(b" ", 2)[1], connected
+
+    with ThreadPoolExecutor(max_workers=100) as clients:
+        results = list(clients.map(one_request, range(100)))
+    # Then every one is answered (none reset, none stalled in a full backlog), the invocations queued
+    assert [status for status, _ in results] == [b"200"] * 100
+    assert max(connected for _, connected in results) < 0.5  # a SYN dropped by a full backlog waits 1 s
+    assert len(invoker.events) == 100
+    assert invoker.most_at_once == 1
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_client_still_uploading_a_refused_body_gets_its_answer_not_a_reset(serve, framing):
+    conn, invoker = serve()
+    body = b"x" * contract.EDGE_BODY_LIMIT_BYTES
+    if framing == "chunked":
+        conn.request("POST", "/v1/predict/batch", body=iter([body[:65536]] * 40))  # http.client: chunked
+    else:
+        conn.request("POST", "/v1/predict/batch", body=body)  # sent whole before the answer is read
+    response = conn.getresponse()
+    assert response.status == (411 if framing == "chunked" else 413)
+    assert response.getheader("Connection") == "close"
+    assert invoker.events == []

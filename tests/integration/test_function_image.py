@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from model.core import contract
-from model.core.artifact import Gate, ModelArtifact, write_artifact_atomically
+from model.core.artifact import Gate, ModelArtifact
+from model.train.artifact_file import write_artifact_atomically
 from scripts.dev.apigw_proxy import proxy_event
 from scripts.dev.image_root import build_image_root, build_runtime_dir
 from scripts.dev.rie import RIE, EmulatedFunction, isolated_python

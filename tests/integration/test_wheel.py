@@ -198,6 +198,12 @@ def test_train_says_what_it_needs(installed: Path) -> None:
     assert "training needs numpy: pip install 'diabetes-progression[train]'" in result.stderr
 
 
+def test_train_help_needs_no_numpy_and_writes_outside_the_installed_package(installed: Path) -> None:
+    result = script(installed, "train", "--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "(default: model.json)" in " ".join(result.stdout.split())  # the working directory's
+
+
 def test_help_is_complete(installed: Path) -> None:
     result = script(installed, "--help")
     assert result.returncode == 0

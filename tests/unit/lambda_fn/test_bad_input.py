@@ -330,3 +330,31 @@ def test_a_path_that_is_no_route_never_reaches_the_log(invoke: Invoker, path: st
 def test_a_lone_surrogate_in_the_body_is_malformed_text_not_a_500(invoke: Invoker) -> None:
     result = invoke("POST", "/v1/predict", '{"bmi": 27.3, "x": "\ud800"}')
     assert (result.status, result.body["error"]["code"]) == (400, "malformed_json")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"\\ud800": 27.3}', "\\ud800"),
+        ('{"bmi": 27.3, "\\udfff\\u0000\\u001b[2J": 1}', "\\udfff\\x00\\x1b[2J"),
+        ('{"bmi": {"\\ud83d": 1}}', "bmi"),
+    ],
+    ids=["lone-high", "lone-low-nul-and-escape", "nested"],
+)
+def test_a_lone_surrogate_escaped_in_a_key_is_named_escaped_not_a_500(
+    invoke: Invoker, body: str, field: str
+) -> None:
+    # The key is valid JSON (escapes), not valid text: it is echoed escaped, in the error shape
+    result = invoke("POST", "/v1/predict", body)
+    assert (result.status, result.body["error"]["code"]) == (422, "validation_error")
+    assert field in [detail["field"] for detail in result.body["error"]["details"]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * contract.BODY_MAX_BYTES, '{"bmi": ' + "[" * 100_000, "{" * 50_000 + '"a": 1'],
+    ids=["1 MiB of [", "truncated deep array", "unclosed objects"],
+)
+def test_nesting_that_is_never_closed_is_malformed_json_not_a_422(invoke: Invoker, body: str) -> None:
+    result = invoke("POST", "/v1/predict", body)
+    assert (result.status, result.body["error"]["code"]) == (400, "malformed_json")

@@ -10,8 +10,9 @@ import pytest
 
 from lambda_fn.model_store import load_model
 from model.core import contract
-from model.core.artifact import ArtifactError, Gate, ModelArtifact, write_artifact_atomically
+from model.core.artifact import ArtifactError, Gate, ModelArtifact
 from model.core.serving import served_artifact_path
+from model.train.artifact_file import write_artifact_atomically
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

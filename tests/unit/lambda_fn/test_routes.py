@@ -164,6 +164,9 @@ def test_health_reports_the_model_version(invoke: Invoker, served_model: ModelAr
         "application/json; charset=utf-8",
         "Application/JSON",
         "application/json;charset=UTF-8",
+        'application/json;charset="utf-8"',  # RFC 9110 §8.3.1: a parameter's value may be quoted
+        'application/json; CHARSET="UTF-8"',
+        'application/json ;charset="utf\\-8"',  # a quoted-pair
     ],
 )
 def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
@@ -182,6 +185,9 @@ def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
         "application/json-patch+json",
         "application/problem+json",
         "application/json; charset=latin-1",
+        'application/json; charset="latin-1"',
+        'application/json; charset="utf-8',
+        'application/json; charset="utf-8\\"',
         "application/jsonx",
     ],
 )
@@ -199,7 +205,7 @@ def test_a_known_path_with_the_wrong_method_is_405_with_allow(invoke: Invoker, r
     wrong = "DELETE" if route.method == "POST" else "PUT"
     result = invoke(wrong, route.path)
     assert result.status == 405
-    assert result.header("Allow") == route.method
+    assert result.header("Allow") == ", ".join(sorted(route.methods))
     assert result.body["error"]["code"] == "method_not_allowed"
 
 
@@ -260,3 +266,14 @@ def test_the_docs_page_works_without_a_cdn(invoke: Invoker) -> None:
     assert "<script src=" not in result.raw_body
     assert 'rel="stylesheet" href=' not in result.raw_body
     assert json.dumps("/v1/predict/batch")[1:-1] in result.raw_body
+
+
+@pytest.mark.parametrize("route", [r for r in contract.ROUTES if r.method == "GET"], ids=lambda r: r.path)
+def test_every_get_route_answers_head_with_the_get_s_status_and_headers(
+    invoke: Invoker, route: contract.Route
+) -> None:
+    # The gateway and the development server drop a HEAD answer's body; its status and headers are GET's
+    get, head = invoke("GET", route.path, headers={}), invoke("HEAD", route.path, headers={})
+    assert head.status == get.status
+    assert head.header("Content-Type") == get.header("Content-Type")
+    assert head.header("Location") == get.header("Location")

@@ -12,9 +12,9 @@ from model.core.artifact import (
     ArtifactError,
     Coefficients,
     ModelArtifact,
-    write_artifact_atomically,
 )
 from model.core.serving import load_artifact, parse_artifact
+from model.train.artifact_file import write_artifact_atomically
 
 
 def document(artifact: ModelArtifact) -> dict:
@@ -336,6 +336,21 @@ def test_even_an_absurd_model_answers_inside_its_outcome_range(model_artifact: M
         answer["predictions"], answer["intervals"]["lower"], answer["intervals"]["upper"], strict=True
     ):
         assert absurd.outcome.low <= lower <= value <= upper <= absurd.outcome.high
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["feature"].update(sklearn_mean=1e308),  # the legacy range: an infinity, rounded
+        lambda d: d["feature"].update(sklearn_scale=1e-320),
+    ],
+    ids=["absurd legacy mean", "absurd legacy scale"],
+)
+def test_refuses_scaled_units_that_map_no_plausible_bmi(model_artifact: ModelArtifact, edit):
+    doc = document(model_artifact)
+    edit(doc)
+    with pytest.raises(ArtifactError, match=r"scaled units \(the legacy routes' range\)"):
+        parse_artifact(resealed(doc))
 
 
 def test_refuses_an_outcome_without_a_range(model_artifact: ModelArtifact):

@@ -20,7 +20,7 @@ import model
 from model.core import contract
 from model.core.artifact import INTERVAL_LEVEL, ModelArtifact
 from model.core.serving import load_artifact
-from model.sdk import cli
+from model.sdk import cli, usage
 from model.sdk.client import ApiError, ConfigurationError, TransportError
 from model.sdk.predictor import Model
 
@@ -67,18 +67,18 @@ def test_predict_json_is_the_api_s_answer(capsys, local: Model) -> None:
 
 def test_an_implausible_bmi_fails_with_the_plausibility_message(capsys) -> None:
     code, out, err = run(capsys, "predict", "500")
-    assert code == cli.EXIT_INVALID_INPUT == 4
+    assert code == usage.EXIT_INVALID_INPUT == 4
     assert out == ""
     assert err == "diabetes-progression: error: bmi must be between 10 and 100 kg/m^2\n"
 
 
 def test_every_refused_value_is_named_and_json_gets_the_error_shape(capsys) -> None:
     code, out, err = run(capsys, "predict", "--json", "27", "500", "nan")
-    assert code == cli.EXIT_INVALID_INPUT
+    assert code == usage.EXIT_INVALID_INPUT
     assert "bmi[1] must be between 10 and 100 kg/m^2; bmi[2] must be a finite number" in err
     assert json.loads(out) == contract.error_body(
         "validation_error",
-        cli.INPUT_ERROR,
+        usage.INPUT_ERROR,
         [
             {"field": "bmi[1]", "issue": "must be between 10 and 100 kg/m^2"},
             {"field": "bmi[2]", "issue": "must be a finite number (no NaN, Infinity or overflowing value)"},
@@ -86,17 +86,17 @@ def test_every_refused_value_is_named_and_json_gets_the_error_shape(capsys) -> N
     )
 
 
-def test_a_bmi_that_is_not_a_number_is_a_usage_error(capsys) -> None:
-    code, _, err = run(capsys, "predict", "heavy")
-    assert code == cli.EXIT_USAGE
-    assert "invalid float value: 'heavy'" in err
+def test_a_bmi_that_is_not_a_number_is_refused_in_the_service_s_words(capsys) -> None:
+    code, _, err = run(capsys, "predict", "27", "heavy")
+    assert code == usage.EXIT_INVALID_INPUT
+    assert err == "diabetes-progression: error: bmi[1] must be a number\n"
 
 
 def test_another_artifact_or_an_unusable_one(capsys, tmp_path: Path, model_artifact: ModelArtifact) -> None:
     (tmp_path / "m.json").write_text(model_artifact.to_json())
     assert run(capsys, "predict", "--artifact", str(tmp_path / "m.json"), "30")[0] == 0
     code, _, err = run(capsys, "predict", "--artifact", str(tmp_path / "absent.json"), "30")
-    assert code == cli.EXIT_FAILED
+    assert code == usage.EXIT_FAILED
     assert "model artifact not found" in err
 
 
@@ -229,12 +229,12 @@ def test_the_api_s_errors_are_printed_as_its_message_with_their_exit_status(
 
 def test_no_answer_and_no_configuration_are_failures(capsys, stand_in) -> None:
     stand_in.failure = TransportError("POST http://127.0.0.1:3000/v1/predict: [Errno 111] Connection refused")
-    assert run(capsys, "call", "--url", "http://127.0.0.1:3000", "30")[0] == cli.EXIT_FAILED
+    assert run(capsys, "call", "--url", "http://127.0.0.1:3000", "30")[0] == usage.EXIT_FAILED
     stand_in.failure = ConfigurationError(
         "signing needs botocore: pip install 'diabetes-progression[client]'"
     )
     code, _, err = run(capsys, "call", "--url", "https://api.example.com", "30")
-    assert code == cli.EXIT_FAILED
+    assert code == usage.EXIT_FAILED
     assert "pip install 'diabetes-progression[client]'" in err
 
 
@@ -252,7 +252,7 @@ def test_no_answer_and_no_configuration_are_failures(capsys, stand_in) -> None:
     ],
 )
 def test_a_wrong_command_line_is_a_usage_error(capsys, stand_in, args: list[str]) -> None:
-    assert run(capsys, *args)[0] == cli.EXIT_USAGE
+    assert run(capsys, *args)[0] == usage.EXIT_USAGE
 
 
 # --- train ------------------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def test_train_without_numpy_names_the_extra(capsys, monkeypatch: pytest.MonkeyP
         monkeypatch.delitem(sys.modules, name, raising=False)
     monkeypatch.setitem(sys.modules, "numpy", None)  # as in an install without the train extra
     code, _, err = run(capsys, "train", "--out", str(tmp_path / "m.json"))
-    assert code == cli.EXIT_FAILED
+    assert code == usage.EXIT_FAILED
     assert (
         err
         == "diabetes-progression: error: training needs numpy: pip install 'diabetes-progression[train]'\n"
@@ -292,11 +292,11 @@ def test_help_documents_the_exit_statuses(capsys, command: list[str]) -> None:
     assert code == 0
     assert "exit status:" in out
     for status in (
-        cli.EXIT_OK,
-        cli.EXIT_FAILED,
-        cli.EXIT_USAGE,
-        cli.EXIT_INVALID_INPUT,
-        cli.EXIT_ACCESS_DENIED,
+        usage.EXIT_OK,
+        usage.EXIT_FAILED,
+        usage.EXIT_USAGE,
+        usage.EXIT_INVALID_INPUT,
+        usage.EXIT_ACCESS_DENIED,
     ):
         assert f"\n  {status}  " in out
 

@@ -1,22 +1,19 @@
 """The HTTP client, in process: requests, typed answers, the error shape, retries, signing set-up, stacks.
 
-No socket here: a recording opener stands in for urllib's. The signature itself is verified against a
-signed-endpoint stand-in over loopback in tests/integration/test_client_signed_endpoint.py, and the client
-is run against the real local service by the end-to-end suite (tests/e2e/test_package_client.py).
+Against stage stand-ins on loopback (:mod:`.stage`), kind and hostile, over real sockets. The signature
+itself is verified against a signed-endpoint stand-in in tests/integration/test_client_signed_endpoint.py,
+and the client is run against the real local service by the end-to-end suite
+(tests/e2e/test_package_client.py).
 """
 
 from __future__ import annotations
 
-import email.message
-import http.client
-import io
 import json
+import socket
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import boto3
 import pytest
@@ -36,51 +33,10 @@ from model.sdk.client import (
 )
 from model.sdk.predictor import Model
 
+from .stage import Stage, hang_up
+
 STAGE_URL = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/staging/"
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
-
-
-def headers(**values: str) -> email.message.Message:
-    message = email.message.Message()
-    for name, value in values.items():
-        message[name.replace("_", "-")] = value
-    return message
-
-
-class Answer(io.BytesIO):
-    """What urllib's opener returns for a 2xx."""
-
-    def __init__(self, status: int, body: bytes, header_values: dict[str, str]) -> None:
-        super().__init__(body)
-        self.status = status
-        self.headers = headers(**header_values)
-
-
-class Opener:
-    """Records each urllib Request and answers from a script: (status, body, headers) or an exception."""
-
-    def __init__(self, *script: Any) -> None:
-        self.script = list(script)
-        self.requests: list[urllib.request.Request] = []
-        self.timeouts: list[float] = []
-
-    def open(self, request: urllib.request.Request, timeout: float) -> Any:
-        self.requests.append(request)
-        self.timeouts.append(timeout)
-        step = self.script.pop(0)
-        if isinstance(step, BaseException):
-            raise step
-        status, body, header_values = step if len(step) == 3 else (*step, {})
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        if 200 <= status < 300:
-            return Answer(status, raw, {"Content-Type": "application/json", **header_values})
-        message = headers(**{"Content-Type": "application/json", **header_values})
-        raise urllib.error.HTTPError(request.full_url, status, "error", message, io.BytesIO(raw))
-
-    def sent(self, index: int = -1) -> tuple[str, str, dict[str, str], Any]:
-        request = self.requests[index]
-        body = json.loads(cast("bytes", request.data)) if request.data else None
-        return request.get_method(), request.full_url, {k.lower(): v for k, v in request.header_items()}, body
 
 
 class Clock:
@@ -91,9 +47,9 @@ class Clock:
         self.sleeps.append(seconds)
 
 
-def client_for(opener: Opener, url: str = "http://127.0.0.1:3000", **options: Any) -> tuple[Client, Clock]:
+def client_for(server: Stage, url: str | None = None, **options: Any) -> tuple[Client, Clock]:
     clock = Clock()
-    client = Client(url, opener=opener, sleep=clock.sleep, uniform=lambda _low, high: high, **options)  # type: ignore[arg-type]
+    client = Client(url or server.url, sleep=clock.sleep, uniform=lambda _low, high: high, **options)
     return client, clock
 
 
@@ -107,78 +63,82 @@ def error(code: str, message: str, details: list[dict[str, Any]] | None = None) 
 
 
 # --- Requests and typed answers -----------------------------------------------------------------------------
-def test_predict_posts_the_bmi_and_returns_the_typed_answer(local: Model) -> None:
-    opener = Opener((200, local.predict(27.3)))
-    client, _ = client_for(opener)
+def test_predict_posts_the_bmi_and_returns_the_typed_answer(stage, local: Model) -> None:
+    server = stage((200, local.predict(27.3)))
+    client, _ = client_for(server)
     assert client.predict(27.3) == local.predict(27.3)
-    method, url, sent, body = opener.sent()
-    assert (method, url, body) == ("POST", "http://127.0.0.1:3000/v1/predict", {"bmi": 27.3})
-    assert sent["content-type"] == "application/json"
-    assert sent["user-agent"].startswith("diabetes-progression/")  # the stages' firewall wants one
-    assert "authorization" not in sent  # a loopback URL: the local service, unsigned
-    assert opener.timeouts == [30.0]
+    (sent,) = server.received
+    assert (sent.method, sent.target, sent.json()) == ("POST", "/v1/predict", {"bmi": 27.3})
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["user-agent"].startswith("diabetes-progression/")  # the stages' firewall wants one
+    assert "authorization" not in sent.headers  # a loopback URL: the local service, unsigned
+    assert client.timeout == 30.0
 
 
-def test_every_route_of_the_package_is_a_typed_call(local: Model, model_artifact: ModelArtifact) -> None:
+def test_every_route_of_the_package_is_a_typed_call(
+    stage, local: Model, model_artifact: ModelArtifact
+) -> None:
     info = {"artifact": asdict(model_artifact), "limits": local.model_info()["limits"]}
-    opener = Opener(
+    server = stage(
         (200, local.predict_batch([22, 45.1])),
         (200, info),
         (200, {"status": "ok", "model_version": local.version}),
         (200, {"openapi": "3.1.0"}),
     )
-    client, _ = client_for(opener, "http://localhost:3000/")
+    client, _ = client_for(server, server.url.replace("127.0.0.1", "localhost") + "/")
     assert client.predict_batch(iter([22, 45.1])) == local.predict_batch([22, 45.1])
     answer = client.model_info()
     assert answer["artifact"] == model_artifact  # a ModelArtifact, read strictly from the JSON
     assert answer["limits"] == local.model_info()["limits"]
     assert client.health() == {"status": "ok", "model_version": local.version}
     assert client.openapi() == {"openapi": "3.1.0"}
-    assert [r.full_url for r in opener.requests] == [
-        "http://localhost:3000/v1/predict/batch",
-        "http://localhost:3000/v1/model",
-        "http://localhost:3000/health",
-        "http://localhost:3000/openapi.json",
+    assert [(r.method, r.target) for r in server.received] == [
+        ("POST", "/v1/predict/batch"),
+        ("GET", "/v1/model"),
+        ("GET", "/health"),
+        ("GET", "/openapi.json"),
     ]
-    assert [r.get_method() for r in opener.requests] == ["POST", "GET", "GET", "GET"]
 
 
-def test_a_numpy_number_is_sent_as_a_json_number() -> None:
+def test_a_numpy_number_is_sent_as_a_json_number(stage) -> None:
     np = pytest.importorskip("numpy")
-    opener = Opener((422, error("validation_error", "x")))
-    client, _ = client_for(opener)
+    server = stage((422, error("validation_error", "x")))
+    client, _ = client_for(server)
     with pytest.raises(ApiError):
         client.predict(np.float32(27.5))
-    assert opener.sent()[3] == {"bmi": 27.5}
+    assert server.received[0].json() == {"bmi": 27.5}
 
 
-def test_a_stage_s_base_path_is_kept() -> None:
-    opener = Opener((200, {"status": "ok", "model_version": "v"}))
-    client, _ = client_for(opener, STAGE_URL, sign=False)
+def test_a_stage_s_base_path_is_kept(stage) -> None:
+    server = stage((200, {"status": "ok", "model_version": "v"}))
+    client, _ = client_for(server, server.url + "/staging/", sign=False)
     client.health()
-    assert opener.requests[0].full_url == STAGE_URL + "health"
+    assert server.received[0].target == "/staging/health"
 
 
-def test_an_answer_of_another_shape_is_a_response_error(local: Model) -> None:
+def test_an_answer_of_another_shape_is_a_response_error(stage, local: Model) -> None:
     wrong = {**local.predict(27.3), "prediction": "162"}
-    client, _ = client_for(Opener((200, wrong), (200, b"<html>")))
+    client, _ = client_for(stage((200, wrong), (200, b"<html>")))
     with pytest.raises(ResponseError, match="not a PredictResponse: prediction must be a number"):
         client.predict(27.3)
     with pytest.raises(ResponseError, match="not JSON"):
         client.predict(27.3)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com", "file:///etc/passwd", "example.com", "http://"])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.com", "file:///etc/passwd", "example.com", "http://", "http://[::1", "http://x:99999"],
+)
 def test_only_http_urls_are_accepted(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="not an http"):
+    with pytest.raises(ConfigurationError, match=r"not an http|not a valid URL"):
         Client(url)
 
 
 # --- The error shape --------------------------------------------------------------------------------------
-def test_an_error_answer_raises_the_api_s_error_with_its_details() -> None:
+def test_an_error_answer_raises_the_api_s_error_with_its_details(stage) -> None:
     details = [{"field": "bmi", "issue": "must be between 10 and 100 kg/m^2"}]
     body = error("validation_error", "The request body is not valid.", details)
-    client, clock = client_for(Opener((422, body, {"x-amzn-RequestId": "req-1"})))
+    client, clock = client_for(stage((422, body, {"x-amzn-RequestId": "req-1"})))
     with pytest.raises(ApiError) as raised:
         client.predict(500)
     failure = raised.value
@@ -195,8 +155,9 @@ def test_an_error_answer_raises_the_api_s_error_with_its_details() -> None:
     assert clock.sleeps == []  # a refusal is not retried
 
 
-def test_an_error_outside_the_shape_keeps_its_status_and_text() -> None:
-    client, _ = client_for(Opener((404, b"<html><body>Not   here</body></html>")), retry=Retry(attempts=1))
+def test_an_error_outside_the_shape_keeps_its_status_and_text(stage) -> None:
+    server = stage((404, b"<html><body>Not   here</body></html>"))
+    client, _ = client_for(server, retry=Retry(attempts=1))
     with pytest.raises(ApiError) as raised:
         client.health()
     assert (raised.value.status, raised.value.code) == (404, "http_404")
@@ -204,12 +165,12 @@ def test_an_error_outside_the_shape_keeps_its_status_and_text() -> None:
 
 
 # --- Retries ----------------------------------------------------------------------------------------------
-def test_throttling_is_retried_with_jittered_exponential_backoff_until_it_passes(local: Model) -> None:
+def test_throttling_is_retried_with_jittered_exponential_backoff_until_it_passes(stage, local: Model) -> None:
     throttled = (429, error("throttled", "Too Many Requests"))
-    opener = Opener(throttled, throttled, (200, local.predict(27.3)))
-    client, clock = client_for(opener)
+    server = stage(throttled, throttled, (200, local.predict(27.3)))
+    client, clock = client_for(server)
     assert client.predict(27.3) == local.predict(27.3)
-    assert len(opener.requests) == 3
+    assert len(server.received) == 3
     assert clock.sleeps == [0.25, 0.5]  # the upper bound of each jitter draw (the test's uniform returns it)
 
 
@@ -226,63 +187,48 @@ def test_the_jitter_draws_from_zero_to_the_exponential_bound_capped() -> None:
     assert draws == [(0.0, 1.0), (0.0, 2.0), (0.0, 4.0), (0.0, 5.0), (0.0, 5.0)]
 
 
-def test_retry_after_is_honoured_within_the_cap() -> None:
-    retry = Retry(base_seconds=0.25, cap_seconds=8.0)
-    assert retry.delay(0, "3", lambda _low, high: high) == 3.0
-    assert retry.delay(0, "60", lambda _low, high: high) == 8.0
-    assert retry.delay(0, "Wed, 21 Oct 2026 07:28:00 GMT", lambda _low, high: high) == 0.25
-
-
-def test_throttling_that_persists_is_raised_after_the_last_attempt() -> None:
+def test_throttling_that_persists_is_raised_after_the_last_attempt(stage) -> None:
     throttled = (429, error("throttled", "Too Many Requests"), {"Retry-After": "1"})
-    opener = Opener(*[throttled] * 4)
-    client, clock = client_for(opener)
+    server = stage(*[throttled] * 4)
+    client, clock = client_for(server)
     with pytest.raises(ApiError) as raised:
         client.predict(27.3)
     assert (raised.value.status, raised.value.code) == (429, "throttled")
-    assert len(opener.requests) == 4
+    assert len(server.received) == 4
     assert clock.sleeps == [1.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])
-def test_gateway_failures_are_retried(status: int, local: Model) -> None:
-    opener = Opener((status, error("bad_gateway", "Internal server error")), (200, local.predict(30)))
-    client, clock = client_for(opener)
+def test_gateway_failures_are_retried(stage, status: int, local: Model) -> None:
+    server = stage((status, error("bad_gateway", "Internal server error")), (200, local.predict(30)))
+    client, clock = client_for(server)
     assert client.predict(30) == local.predict(30)
     assert len(clock.sleeps) == 1
 
 
-def test_a_function_error_is_not_retried() -> None:
-    opener = Opener((500, error("internal_error", "The service failed to handle the request.")))
-    client, _ = client_for(opener)
+def test_a_function_error_is_not_retried(stage) -> None:
+    server = stage((500, error("internal_error", "The service failed to handle the request.")))
+    client, _ = client_for(server)
     with pytest.raises(ApiError, match="HTTP 500, internal_error"):
         client.predict(30)
-    assert len(opener.requests) == 1
+    assert len(server.received) == 1
 
 
-def test_a_connection_closed_by_the_server_is_retried_a_refused_one_is_not(local: Model) -> None:
-    opener = Opener(http.client.RemoteDisconnected("closed"), (200, local.predict(30)))
-    client, _ = client_for(opener)
+def test_a_connection_closed_by_the_server_is_retried_a_refused_one_is_not(stage, local: Model) -> None:
+    server = stage(hang_up, (200, local.predict(30)))
+    client, _ = client_for(server)
     assert client.predict(30) == local.predict(30)
-    refused = Opener(urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")))
-    client, clock = client_for(refused)
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    client, clock = client_for(server, f"http://127.0.0.1:{port}")
     with pytest.raises(TransportError, match="Connection refused"):
         client.predict(30)
     assert clock.sleeps == []
 
 
-def test_a_timeout_is_a_transport_error_naming_it() -> None:
-    client, _ = client_for(
-        Opener(TimeoutError("timed out"), urllib.error.URLError(TimeoutError())), timeout=2.5
-    )
-    with pytest.raises(TransportError, match=r"no answer within 2\.5 s"):
-        client.health()
-    with pytest.raises(TransportError, match=r"no connection within 2\.5 s"):
-        client.health()
-
-
-def test_raw_send_is_one_attempt_with_any_status() -> None:
-    client, _ = client_for(Opener((503, b"busy")))
+def test_raw_send_is_one_attempt_with_any_status(stage) -> None:
+    client, _ = client_for(stage((503, b"busy")))
     response = client.send("POST", "/v1/predict", b"bmi=30", headers={"Content-Type": "text/plain"})
     assert (response.status, response.text, response.headers["content-type"]) == (
         503,
@@ -292,39 +238,41 @@ def test_raw_send_is_one_attempt_with_any_status() -> None:
     assert client.retry == Retry()
 
 
-def test_redirects_are_not_followed() -> None:
-    from model.sdk.client import _NoRedirects
-
-    request = urllib.request.Request("https://example.com/v1/predict")
-    assert _NoRedirects().redirect_request(request, None, 302, "Found", {}, "https://elsewhere") is None
+def test_redirects_are_not_followed(stage) -> None:
+    server = stage((302, b"", {"Location": "https://elsewhere.example/v1/predict"}))
+    client, _ = client_for(server)
+    with pytest.raises(ApiError) as raised:
+        client.predict(27.3)
+    assert raised.value.status == 302
+    assert len(server.received) == 1
 
 
 # --- Signing set-up ---------------------------------------------------------------------------------------
-def signing_client(opener: Opener, url: str = STAGE_URL, **options: Any) -> Client:
-    return client_for(opener, url, credentials=CREDENTIALS, **options)[0]
+def signing_client(server: Stage, url: str | None = None, **options: Any) -> Client:
+    return client_for(server, url, credentials=CREDENTIALS, **options)[0]
 
 
-def test_a_deployed_stage_s_protected_routes_are_signed_and_only_those(local: Model) -> None:
-    opener = Opener((200, local.predict(27.3)), (200, {"status": "ok", "model_version": "v"}))
-    client = signing_client(opener)
+def test_a_deployed_stage_s_protected_routes_are_signed_and_only_those(stage, local: Model) -> None:
+    server = stage((200, local.predict(27.3)), (200, {"status": "ok", "model_version": "v"}))
+    client = signing_client(server, sign=True, region="eu-west-1")
     client.predict(27.3)
     client.health()
-    _, _, signed, _ = opener.sent(0)
+    signed, public = server.received[0].headers, server.received[1].headers
     assert signed["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
-    assert "/eu-west-1/execute-api/aws4_request, " in signed["authorization"]  # the URL's region
+    assert "/eu-west-1/execute-api/aws4_request, " in signed["authorization"]
     assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token," in signed["authorization"]
     assert signed["x-amz-security-token"] == "session-token"
     assert signed["x-amz-date"]
-    _, _, public, _ = opener.sent(1)
     assert "authorization" not in public
+    assert Client(STAGE_URL, credentials=CREDENTIALS).signs  # a deployed stage: signed by default
 
 
-def test_a_loopback_url_is_signed_only_when_asked(local: Model) -> None:
-    opener = Opener((200, local.predict(27.3)))
-    client = signing_client(opener, "http://127.0.0.1:3000", sign=True, region="us-east-2")
+def test_a_loopback_url_is_signed_only_when_asked(stage, local: Model) -> None:
+    server = stage((200, local.predict(27.3)))
+    client = signing_client(server, sign=True, region="us-east-2")
     client.predict(27.3)
-    assert "/us-east-2/execute-api/" in opener.sent()[2]["authorization"]
-    unsigned = signing_client(Opener(), sign=False)
+    assert "/us-east-2/execute-api/" in server.received[0].headers["authorization"]
+    unsigned = signing_client(server, STAGE_URL, sign=False)
     assert unsigned.signs is False
     with pytest.raises(ConfigurationError, match="does not sign"):
         unsigned.send("GET", "/v1/model", sign=True)

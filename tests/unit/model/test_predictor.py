@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
 import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -126,9 +128,36 @@ def test_a_batch_names_every_refused_value_and_keeps_the_limits(model: Model) ->
     assert len(model.predict_batch([27.0] * contract.BATCH_MAX)["predictions"]) == contract.BATCH_MAX
 
 
-def test_a_string_is_not_a_batch(model: Model) -> None:
-    with pytest.raises(TypeError, match="not a string"):
-        model.predict_batch(cast("list[float]", "27.3"))
+@pytest.mark.parametrize("bmis", ["27.3", b"27", 27.3, None, {"bmi": 27.3}])
+def test_what_is_not_a_batch_is_refused_in_the_service_s_words(model: Model, bmis: object) -> None:
+    with pytest.raises(ValidationError, match="bmi must be a JSON array"):
+        model.predict_batch(cast("list[float]", bmis))
+
+
+def test_an_endless_or_huge_iterable_is_refused_at_the_cost_of_a_valid_batch(model: Model) -> None:
+    taken = itertools.count()
+    endless = (27.3 + 0 * next(taken) for _ in itertools.repeat(None))
+    with pytest.raises(ValidationError, match=f"between 1 and {contract.BATCH_MAX} values"):
+        model.predict_batch(endless)
+    assert next(taken) == contract.BATCH_MAX + 1  # one value past the limit, never more
+    huge = [27.3] * 10**7
+    started = time.perf_counter()
+    model.predict_batch(huge[: contract.BATCH_MAX])
+    valid = time.perf_counter() - started
+    started = time.perf_counter()
+    with pytest.raises(ValidationError):
+        model.predict_batch(huge)
+    assert time.perf_counter() - started < 2 * valid + 0.01
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a\0b", "/dev/zero", "/dev/null", "/", "x" * 5000, "/proc/self/mem"],
+    ids=["nul", "endless device", "empty device", "directory", "name too long", "proc file"],
+)
+def test_every_unloadable_path_is_an_artifact_error(path: str) -> None:
+    with pytest.raises(ArtifactError, match="model artifact"):
+        load_model(path)
 
 
 def test_python_numbers_count_as_the_json_numbers_they_would_be(model: Model) -> None:

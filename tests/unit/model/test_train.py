@@ -1,5 +1,9 @@
 import importlib.util
+import os
 import shutil
+import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +189,74 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path, capsys):
     code, _, stderr = run(capsys, "--out", str(blocker / "model.json"))
     assert code == command.EXIT_DATA_ERROR
     assert stderr.startswith("error: cannot write")
+
+
+# --- Files: regular ones only, bounded, and no temporary file left behind -----------------------------------
+def _special_outputs(tmp_path: Path) -> dict[str, Path]:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "to-null").symlink_to("/dev/null")
+    (tmp_path / "to-file").symlink_to(tmp_path / "fifo")
+    found = {
+        "fifo": tmp_path / "fifo",
+        "link to a device": tmp_path / "to-null",
+        "link": tmp_path / "to-file",
+    }
+    if os.geteuid() == 0:  # a device node of our own, never the system's
+        os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        found["device node"] = tmp_path / "null"
+    return found
+
+
+def test_train_writes_only_regular_files_never_through_a_device_or_a_link(tmp_path: Path, capsys):
+    for what, out in _special_outputs(tmp_path).items():
+        before = os.lstat(out)
+        code, _, err = run(capsys, "--out", str(out))
+        assert code == command.EXIT_DATA_ERROR, what
+        assert "is not a regular file: not replaced" in err, what
+        after = os.lstat(out)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (
+            before.st_mode,
+            before.st_ino,
+            before.st_rdev,
+        ), what
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_next_run_removes_the_temporary_files_of_runs_that_were_killed(tmp_path: Path, capsys):
+    # Given the temporary file of a run killed outright (SIGKILL: nothing could remove it), and one of a
+    # run still going (this process)
+    killed = tmp_path / f".model.json.{_dead_pid()}.abc123.tmp"
+    live = tmp_path / f".model.json.{os.getpid()}.def456.tmp"
+    for stale in (killed, live):
+        stale.write_text("{")
+    # When training runs again into the same place
+    assert run(capsys, "--out", str(tmp_path / "model.json"))[0] == 0
+    # Then the dead run's file is gone, the live run's is left alone, and nothing of its own remains
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["model.json", live.name])
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid  # reaped: no process has this id until the kernel wraps around
+
+
+@pytest.mark.parametrize("kind", ["fifo", "endless device", "directory", "too large"])
+def test_data_is_read_from_regular_files_only_and_bounded(tmp_path: Path, capsys, kind: str):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    target = data / dataset.FEATURES_FILE
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)  # nobody writes to it: a plain open() would wait forever
+    elif kind == "endless device":
+        target.symlink_to("/dev/zero")
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        target.write_bytes(b"\0" * (dataset.MAX_FILE_BYTES + 1))
+    started = time.monotonic()
+    code, _, err = run(capsys, "--data", str(data), "--out", str(tmp_path / "m.json"))
+    assert code == command.EXIT_DATA_ERROR
+    assert f"cannot read data file {target}" in err
+    assert time.monotonic() - started < 5

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from model.core import contract
-from model.core.artifact import ModelArtifact, write_artifact_atomically
-from scripts.dev.invoke import DEPLOYED, ModelWatch, function_environment, printable
+from model.core.artifact import ModelArtifact
+from model.core.untrusted import printable
+from model.train.artifact_file import write_artifact_atomically
+from scripts.dev.invoke import DEPLOYED, ModelWatch, function_environment
 
 
 def test_the_function_gets_the_contracts_environment_and_the_servers_own_values_win(

@@ -1,0 +1,161 @@
+"""The command line's words: its parser (commands, options, help) and its exit statuses (:mod:`.cli` runs
+it). Imports no more than the core: ``--help`` works without numpy or botocore."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Final
+
+from ..core import __version__, contract
+from ..core.artifact import INTERVAL_LEVEL
+from ..train import command as training
+
+PROG: Final = "diabetes-progression"
+ENV_URL: Final = "DIABETES_PROGRESSION_URL"  # call's stage when neither --url nor --stack is given
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1  # no answer: artifact unusable, network, service error, credentials, missing extra
+EXIT_USAGE: Final = 2  # the command line is wrong (argparse's own status)
+EXIT_GATE_FAILED: Final = 3  # train: a gate failed, no artifact written (the trainer's own status)
+EXIT_INVALID_INPUT: Final = 4  # the input was refused: a BMI outside 10-100, not finite, too many values
+EXIT_ACCESS_DENIED: Final = 5  # call: the stage refused the caller (403: unsigned, not admitted...)
+EXIT_INTERRUPTED: Final = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
+EXIT_STATUS: Final = f"""\
+exit status:
+  {EXIT_OK}  success
+  {EXIT_FAILED}  no answer: unusable artifact or input file, missing data or extra, no credentials or region,
+     network failure or timeout, an error of the service (5xx, or 429 after the retries), an unreadable
+     answer, output that cannot be written (a full disk, a closed pipe), an internal error
+  {EXIT_USAGE}  bad command line
+  {EXIT_GATE_FAILED}  train: a quality gate failed (no artifact written)
+  {EXIT_INVALID_INPUT}  the input was refused (HTTP 4xx about the body, e.g. a BMI outside \
+{contract.BMI_MIN:g}-{contract.BMI_MAX:g}: 422)
+  {EXIT_ACCESS_DENIED}  call: the stage refused the caller (HTTP 403: unsigned, invalid signature,
+     expired credentials, not one of its callers, blocked by its firewall)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+INPUT_ERROR: Final = "The input is not valid."
+WIDTH: Final = 100  # the descriptions' width (the epilog is laid out by hand)
+NEGATIVE_NUMBER: Final = re.compile(r"-\.?\d|-(inf|nan)", re.IGNORECASE)  # a BMI, not an option
+
+
+class Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:  # argparse's own would swallow a failed write: --help into a full disk would say nothing
+            (file or sys.stderr).write(message)
+
+
+BMIS_HELP: Final = (
+    f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are answered "
+    f"in order, at most {contract.BATCH_MAX}; - reads them from standard input"
+)
+DESCRIPTION: Final = (
+    "Diabetes progression one year after baseline, predicted from BMI (kg/m²) by a linear model with "
+    f"{INTERVAL_LEVEL:.0%} prediction intervals: in this process, or by calling a running stage of the "
+    "service."
+)
+CALL_HELP: Final = (
+    "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a deployed one "
+    f"(--url of its ApiUrl, or --stack; else ${ENV_URL}), whose protected routes are signed over https with "
+    "AWS Signature Version 4 from the standard AWS credential chain (environment, profile, SSO, container or "
+    "instance role). Throttling (429) and 502/503/504 are retried with jittered exponential backoff. Signing "
+    f"and --stack need botocore: pip install '{PROG}[client]'."
+)
+
+
+def parser() -> Parser:
+    top = Parser(
+        prog=PROG,
+        description=textwrap.fill(DESCRIPTION, WIDTH),
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, text: str = "", epilog: str = EXIT_STATUS) -> Parser:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=textwrap.fill(text or summary, WIDTH),
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub._negative_number_matcher = NEGATIVE_NUMBER  # `predict -1e5`: a value (refused), not an option
+        if name != "train":
+            shape = sub.add_mutually_exclusive_group()
+            json_help = "print the API's JSON answer (on failure, its error shape)"
+            shape.add_argument("--json", dest="format", action="store_const", const="json", help=json_help)
+        if name in ("predict", "call"):
+            sub.add_argument("bmis", nargs="*", metavar="BMI", help=BMIS_HELP)
+            sub.add_argument("--file", metavar="PATH", help="read the BMIs from a file (- standard input)")
+            formats, said = (
+                ("table", "csv", "jsonl", "json"),
+                "table; csv or jsonl: a row per BMI; json: --json",
+            )
+            shape.add_argument("--format", choices=formats, default="table", help=said)
+        if name in ("predict", "info"):
+            sub.add_argument(
+                "--artifact", type=Path, metavar="PATH", help="a model artifact (default: bundled)"
+            )
+        return sub
+
+    command(
+        "predict",
+        "predict from BMIs, in this process",
+        "Predicts from one or more BMIs with the trained model, in this process, as the service would: the "
+        "same numbers, intervals, extrapolation flags and limits. Needs nothing but the package.",
+    )
+    command("info", "describe the model: version, coefficients, metrics, gates, training range, limits")
+    _call_arguments(command("call", "ask a running stage of the service (local or deployed)", CALL_HELP))
+    training.add_arguments(
+        command(
+            "train",
+            "train, gate and write a model artifact (python -m model.train; needs numpy)",
+            f"Trains, gates and writes the model artifact. Needs numpy ({install_hint('train')}) and the "
+            "data set, which is not installed with the package: pass --data DIR, the model/data directory of "
+            "a checkout of the source repository.",
+            epilog=training.EPILOG,
+        )
+    )
+    return top
+
+
+def _call_arguments(call: Parser) -> None:
+    target = call.add_mutually_exclusive_group()
+    target.add_argument(
+        "--url", help=f"the stage's base URL, e.g. http://127.0.0.1:3000 (default: ${ENV_URL})"
+    )
+    target.add_argument("--stack", metavar="NAME", help="read the URL from this stack's ApiUrl output")
+    what = call.add_mutually_exclusive_group()
+    what.add_argument("--info", action="store_true", help="GET /v1/model instead of predicting")
+    what.add_argument("--health", action="store_true", help="GET /health instead of predicting")
+    call.add_argument(
+        "--region", help="AWS region (default: the URL's, AWS_REGION, AWS_DEFAULT_REGION, the profile's)"
+    )
+    call.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, else the default chain)")
+    sign = "sign the protected routes (default: unless the URL is a loopback address)"
+    call.add_argument("--sign", action=argparse.BooleanOptionalAction, help=sign)
+    call.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="for the whole call")
+    call.add_argument(
+        "--retries", type=int, choices=range(11), default=3, metavar="N", help="0 to 10 (default 3)"
+    )
+
+
+# --- Argument types ---------------------------------------------------------------------------------------
+def _seconds(text: str) -> float:
+    from .client import MAX_TIMEOUT_SECONDS
+
+    value = float(text)
+    if not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g}, got {text}"
+        )
+    return value
+
+
+def install_hint(extra: str) -> str:
+    return f"pip install '{PROG}[{extra}]'"
