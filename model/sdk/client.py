@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, is_typeddict
 from urllib.parse import urlsplit
 
 from ..core import __version__, contract
@@ -146,8 +146,12 @@ class Client:
 
     def call[T](self, method: str, path: str, kind: type[T], payload: object = None) -> T:
         """``method path`` with ``payload`` as its JSON body (:meth:`request_json`), the answer read
-        strictly as ``kind``: :class:`ResponseError` if it is not one."""
+        strictly as ``kind``: :class:`ResponseError` if it is not one. Fields a newer service adds to an
+        answer are left out, not refused: an installed client keeps working when the API grows."""
         document = self.request_json(method, path, payload)
+        if isinstance(document, dict) and is_typeddict(kind):
+            known = kind.__required_keys__ | kind.__optional_keys__
+            document = {key: value for key, value in document.items() if key in known}
         try:
             return read(document, kind)
         except ValidationError as exc:

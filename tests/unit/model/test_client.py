@@ -125,6 +125,13 @@ def test_an_answer_of_another_shape_is_a_response_error(stage, local: Model) -> 
         client.predict(27.3)
 
 
+def test_fields_a_newer_service_adds_to_an_answer_are_left_out_not_refused(stage, local: Model) -> None:
+    # An installed client keeps working when the API grows (issue 22 added extrapolation_distance)
+    grown = {**local.predict(27.3), "explanation": {"top_feature": "bmi"}}
+    client, _ = client_for(stage((200, grown)))
+    assert client.predict(27.3) == local.predict(27.3)
+
+
 @pytest.mark.parametrize(
     "url",
     ["ftp://example.com", "file:///etc/passwd", "example.com", "http://", "http://[::1", "http://x:99999"],
