@@ -116,6 +116,9 @@ class StageSettings:
     # end-to-end suite verifies the deployed stage: all of it, or the `smoke` subset.
     release_timeout_minutes: int
     verification: Literal["full", "smoke"]
+    # Whether the Release compares the candidate model with the one this stage serves before deploying, and
+    # stops on a regression (scripts/release/model_gate.py): the stage people are answered by.
+    model_gate: bool = False
 
     # Alarms
     alarm_5xx_rate_percent: float = 1.0
@@ -294,6 +297,7 @@ STAGES: Final = check_stages(
             # fires.
             release_timeout_minutes=90,
             verification="smoke",
+            model_gate=True,
             alarm_p99_latency_ms=1_000,
         ),
     )
