@@ -99,7 +99,9 @@ def _diff(old: ModelArtifact, new: ModelArtifact, *, as_json: bool) -> int:
     from . import diff
 
     changes = diff.compare(old, new)
-    print(json.dumps(diff.as_json(changes), indent=1) if as_json else diff.markdown(changes), end="\n" * as_json)
+    print(
+        json.dumps(diff.as_json(changes), indent=1) if as_json else diff.markdown(changes), end="\n" * as_json
+    )
     return usage.EXIT_DIFFERENT if changes.visible else usage.EXIT_OK
 
 

@@ -113,16 +113,7 @@ def parser() -> Parser:
     )
     command("info", "describe the model: version, coefficients, metrics, gates, training range, limits")
     _call_arguments(command("call", "ask a running stage of the service (local or deployed)", CALL_HELP))
-    compare = command(
-        "diff",
-        "compare two model artifacts: figures with their uncertainty, coverage, answers (Markdown)",
-        "Compares two model artifacts for the people the change would reach: versions and provenance, "
-        "coefficients, every figure with its confidence interval (and whether the change is beyond it), "
-        "interval coverage by group and width by band, and the answers on a grid of BMIs. Exit status 0 "
-        f"when a caller would see no change, {EXIT_DIFFERENT} when they would.",
-    )
-    compare.add_argument("old", type=Path, metavar="OLD", help="the artifact serving now (or the base's)")
-    compare.add_argument("new", type=Path, metavar="NEW", help="the candidate artifact")
+    _diff_arguments(command("diff", "compare two model artifacts: uncertainty, coverage, answers", DIFF_HELP))
     training.add_arguments(
         command(
             "train",
@@ -134,6 +125,19 @@ def parser() -> Parser:
         )
     )
     return top
+
+
+DIFF_HELP: Final = (
+    "Compares two model artifacts for the people the change would reach (Markdown; --json for machines): "
+    "versions and provenance, coefficients, every figure with its confidence interval (and whether the "
+    "change is beyond it), interval coverage by group and width by band, and the answers on a grid of BMIs. "
+    f"Exit status 0 when a caller would see no change, {EXIT_DIFFERENT} when they would."
+)
+
+
+def _diff_arguments(compare: Parser) -> None:
+    compare.add_argument("old", type=Path, metavar="OLD", help="the artifact serving now (or the base's)")
+    compare.add_argument("new", type=Path, metavar="NEW", help="the candidate artifact")
 
 
 def _call_arguments(call: Parser) -> None:

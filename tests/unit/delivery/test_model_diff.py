@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from model.core.artifact import write_artifact_atomically
+from model.train.artifact_file import write_artifact_atomically
 from scripts import REPO_ROOT
 from scripts.release import model_diff
 from tests.unit.model.test_diff import worse

@@ -17,8 +17,9 @@ import boto3
 import pytest
 
 from infra_cdk.settings import stage_named
-from model.core.artifact import GroupCoverage, ModelArtifact, write_artifact_atomically
+from model.core.artifact import GroupCoverage, ModelArtifact
 from model.sdk.predictor import Model
+from model.train.artifact_file import write_artifact_atomically
 from scripts.release import ReleaseError
 from scripts.release import model_gate as gate
 from tests.unit.model.test_diff import worse

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from model.core.artifact import ModelArtifact, write_artifact_atomically
+from model.core.artifact import ModelArtifact
 from model.sdk import diff
-from model.sdk.cli import EXIT_DIFFERENT, EXIT_OK, main
+from model.sdk.cli import main
+from model.sdk.usage import EXIT_DIFFERENT, EXIT_OK
+from model.train.artifact_file import write_artifact_atomically
 from model.train.dataset import load_dataset
 from model.train.pipeline import TrainingConfig, train
 
