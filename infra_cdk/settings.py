@@ -23,8 +23,7 @@ LOG_RETENTION_DAYS: Final = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 DEFAULT_BOOTSTRAP_QUALIFIER: Final = "hnb659fds"  # what a plain `cdk bootstrap` creates
-# The function's CPU (Graviton): the release builds the image for it (scripts/release/image.py) and Lambda
-# runs it there (infra_cdk/function.py, Architecture.ARM_64; a test ties the two).
+# The function's CPU (Graviton): the image is built for it (scripts/release/image.py), Lambda runs it there.
 FUNCTION_PLATFORM: Final = "linux/arm64"
 
 SERVICE_STACK_ID: Final = "Service"  # the one stack of every stage
@@ -33,8 +32,7 @@ DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -P
 GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
 OIDC_AUDIENCE: Final = "sts.amazonaws.com"
 LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
-# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy, which holds at
-# most this many characters.
+# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy (at most 5 120).
 WAF_LOG_POLICY: Final = "AWSWAF-LOGS"
 LOG_POLICY_MAX_CHARACTERS: Final = 5_120
 # The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
@@ -111,11 +109,12 @@ class StageSettings:
 
     # Safe deployment
     deployment_strategy: DeploymentStrategy
-    # The Release's job for this stage (.github/workflows/deploy-stage.yml): how long it may take (the
-    # deployment, including a canary, the hook and a rollback, then the verification), and which of the
-    # end-to-end suite verifies the deployed stage: all of it, or the `smoke` subset.
+    # Its Release job (.github/workflows/deploy-stage.yml): how long it may take (deployment with canary, hook
+    # and rollback, then verification), which end-to-end tests verify it: all, or the `smoke` subset.
     release_timeout_minutes: int
     verification: Literal["full", "smoke"]
+    # Whether the Release stops a model worse than the one the stage serves (scripts/release/model_gate.py).
+    model_gate: bool = False
 
     # Alarms
     alarm_5xx_rate_percent: float = 1.0
@@ -294,6 +293,7 @@ STAGES: Final = check_stages(
             # fires.
             release_timeout_minutes=90,
             verification="smoke",
+            model_gate=True,
             alarm_p99_latency_ms=1_000,
         ),
     )

@@ -82,6 +82,8 @@ def _run(args: argparse.Namespace) -> int:
             _print_predictions(_local(args.artifact), _bmis(args), args.format)
         elif args.command == "info":
             _print_info(_local(args.artifact).model_info(), as_json=args.format == "json")
+        elif args.command == "diff":
+            return _diff(_local(args.old).artifact, _local(args.new).artifact, as_json=args.format == "json")
         else:
             _call(args)
     except CommandError as failure:
@@ -93,6 +95,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 # --- Commands ---------------------------------------------------------------------------------------------
+def _diff(old: ModelArtifact, new: ModelArtifact, *, as_json: bool) -> int:
+    from . import diff
+
+    changes = diff.compare(old, new)
+    print(
+        json.dumps(diff.as_json(changes), indent=1) if as_json else diff.markdown(changes), end="\n" * as_json
+    )
+    return usage.EXIT_DIFFERENT if changes.visible else usage.EXIT_OK
+
+
 def _local(artifact: Path | None) -> Model:
     try:
         return load_model(artifact)

@@ -22,6 +22,7 @@ EXIT_USAGE: Final = 2  # the command line is wrong (argparse's own status)
 EXIT_GATE_FAILED: Final = 3  # train: a gate failed, no artifact written (the trainer's own status)
 EXIT_INVALID_INPUT: Final = 4  # the input was refused: a BMI outside 10-100, not finite, too many values
 EXIT_ACCESS_DENIED: Final = 5  # call: the stage refused the caller (403: unsigned, not admitted...)
+EXIT_DIFFERENT: Final = 6  # diff: a caller would see the change (another version or another answer)
 EXIT_INTERRUPTED: Final = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
 EXIT_STATUS: Final = f"""\
 exit status:
@@ -35,6 +36,7 @@ exit status:
 {contract.BMI_MIN:g}-{contract.BMI_MAX:g}: 422)
   {EXIT_ACCESS_DENIED}  call: the stage refused the caller (HTTP 403: unsigned, invalid signature,
      expired credentials, not one of its callers, blocked by its firewall)
+  {EXIT_DIFFERENT}  diff: the models answer differently, or have different versions
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 INPUT_ERROR: Final = "The input is not valid."
@@ -111,6 +113,7 @@ def parser() -> Parser:
     )
     command("info", "describe the model: version, coefficients, metrics, gates, training range, limits")
     _call_arguments(command("call", "ask a running stage of the service (local or deployed)", CALL_HELP))
+    _diff_arguments(command("diff", "compare two model artifacts: uncertainty, coverage, answers", DIFF_HELP))
     training.add_arguments(
         command(
             "train",
@@ -122,6 +125,19 @@ def parser() -> Parser:
         )
     )
     return top
+
+
+DIFF_HELP: Final = (
+    "Compares two model artifacts for the people the change would reach (Markdown; --json for machines): "
+    "versions and provenance, coefficients, every figure with its confidence interval (and whether the "
+    "change is beyond it), interval coverage by group and width by band, and the answers on a grid of BMIs. "
+    f"Exit status 0 when a caller would see no change, {EXIT_DIFFERENT} when they would."
+)
+
+
+def _diff_arguments(compare: Parser) -> None:
+    compare.add_argument("old", type=Path, metavar="OLD", help="the artifact serving now (or the base's)")
+    compare.add_argument("new", type=Path, metavar="NEW", help="the candidate artifact")
 
 
 def _call_arguments(call: Parser) -> None:

@@ -23,6 +23,7 @@ def plan(settings: StageSettings) -> dict[str, str]:
         # The job's one OIDC session lasts as long as the job may (docs/deploy.md, "Sessions").
         "session_seconds": str(settings.release_timeout_minutes * 60),
         "pytest_marker": "smoke" if settings.verification == "smoke" else "",
+        "model_gate": "true" if settings.model_gate else "false",
     }
 
 

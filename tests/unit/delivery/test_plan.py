@@ -22,8 +22,10 @@ def test_each_stage_is_planned_from_its_settings():
         "timeout_minutes": "60",
         "session_seconds": "3600",
         "pytest_marker": "",  # the whole end-to-end suite
+        "model_gate": "false",
     }
     assert release_plan.plan(PRODUCTION)["pytest_marker"] == "smoke"
+    assert release_plan.plan(PRODUCTION)["model_gate"] == "true", "the stage people are answered by"
 
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)

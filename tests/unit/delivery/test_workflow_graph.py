@@ -256,6 +256,39 @@ def test_a_stage_verifies_its_assembly_then_pushes_deploys_and_tests_in_that_ord
     assert e2e["env"]["PYTEST_MARKER"] == "${{ needs.plan.outputs.pytest_marker }}"
 
 
+def test_a_gating_stage_compares_the_candidate_model_with_its_own_before_anything_changes(deploy_stage):
+    job = rules.jobs(deploy_stage)["deploy"]
+    gate = step_running(job, "python -m scripts.release.model_gate")
+    download = rules.step_index(
+        job, lambda s: uses(s, "actions/download-artifact") and s["with"]["name"] == "model-artifact"
+    )
+    preflight, push = (
+        step_running(job, c) for c in ("scripts.release.preflight", "scripts.release.image push")
+    )
+    assert preflight < download < gate < push, "read-only, with the stage's role, before the push and deploy"
+    step = job["steps"][gate]
+    assert step["run"] == (
+        'python -m scripts.release.model_gate --stage "$STAGE" --candidate model/artifacts/model.json'
+    )
+    for index in (download, gate):
+        assert job["steps"][index]["if"] == "needs.plan.outputs.model_gate == 'true'"
+
+
+def test_pull_requests_get_the_model_diff_against_their_base_in_the_job_summary(checks):
+    job = rules.jobs(checks)["checks"]
+    train = step_running(job, "python -m model.train --out model/artifacts/model.json")
+    model_diff = step_running(job, "python -m scripts.release.model_diff")
+    assert 0 <= train < model_diff
+    step = job["steps"][model_diff]
+    assert step["if"] == "github.event_name == 'pull_request'"
+    assert step["env"] == {"BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
+    assert (
+        '--base "$BASE_SHA" --new model/artifacts/model.json --summary "$GITHUB_STEP_SUMMARY"' in step["run"]
+    )
+    checkout = next(s for s in rules.steps(job) if uses(s, "actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == "${{ github.event_name == 'pull_request' && 0 || 1 }}"
+
+
 def test_the_preflight_runs_as_the_stages_role_before_anything_changes(deploy_stage):
     job = rules.jobs(deploy_stage)["deploy"]
     preflight = job["steps"][step_running(job, "python -m scripts.release.preflight")]

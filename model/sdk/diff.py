@@ -1,0 +1,262 @@
+"""Two model artifacts compared for the people a change of model would reach (``diabetes-progression diff
+OLD NEW``): each model's version and provenance; the coefficients; every figure with its confidence interval,
+and whether the change is larger than that uncertainty; each group's coverage and each band's interval
+width; the service's own answers on a grid of BMIs across the accepted range, largest changes first.
+Markdown for pull requests and job summaries, JSON for machines. Standard library only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Final, NamedTuple
+
+from ..core.artifact import Estimate, GroupCoverage, ModelArtifact
+from ..core.contract import BMI_MAX, BMI_MIN
+from ..core.prediction import respond_batch
+
+GRID: Final = tuple(float(bmi) for bmi in range(int(BMI_MIN), int(BMI_MAX) + 1, 5))
+# What "better" means for each figure: higher, lower, or closer to a target (a calibration line y = x).
+HIGHER: Final = frozenset({"holdout_r2", "cv_r2", "spearman", "auroc"})
+TARGETS: Final = {"calibration_slope": 1.0, "calibration_intercept": 0.0, "calibration_in_the_large": 0.0}
+LABELS: Final = {
+    "holdout_r2": "R², hold-out",
+    "holdout_rmse": "RMSE, hold-out",
+    "holdout_mae": "MAE, hold-out",
+    "cv_r2": "R², cross-validated",
+    "cv_rmse": "RMSE, cross-validated",
+    "cv_mae": "MAE, cross-validated",
+    "calibration_slope": "calibration slope (1 is ideal)",
+    "calibration_intercept": "calibration intercept (0 is ideal)",
+    "calibration_in_the_large": "calibration in the large (0 is ideal)",
+    "spearman": "Spearman rank correlation",
+    "auroc": "AUROC, progression above the threshold",
+}
+
+
+class FigureChange(NamedTuple):
+    name: str
+    old: Estimate | None
+    new: Estimate | None
+
+    @property
+    def beyond_uncertainty(self) -> bool:
+        """Each value outside the other's confidence interval is a change the data can tell apart."""
+        if self.old is None or self.new is None:
+            return False
+        return (
+            not self.old.low <= self.new.value <= self.old.high
+            or not self.new.low <= self.old.value <= self.new.high
+        )
+
+    @property
+    def worsening(self) -> float:
+        """How much worse the new value is than the old, in the figure's units (negative: better)."""
+        if self.old is None or self.new is None:
+            return 0.0
+        if self.name in HIGHER:
+            return self.old.value - self.new.value
+        if (target := TARGETS.get(self.name)) is not None:
+            return abs(self.new.value - target) - abs(self.old.value - target)
+        return self.new.value - self.old.value  # errors: lower is better
+
+
+class GroupChange(NamedTuple):
+    group: str  # "all patients", "band 1: 24.05–27.85 kg/m²", "WHO …"
+    old: GroupCoverage | None
+    new: GroupCoverage | None
+
+
+class Answer(NamedTuple):
+    prediction: float
+    lower: float
+    upper: float
+
+
+class AnswerChange(NamedTuple):
+    bmi: float
+    old: Answer
+    new: Answer
+
+    @property
+    def size(self) -> float:
+        """The largest move of the prediction or of a bound."""
+        return max(abs(new - old) for old, new in zip(self.old, self.new, strict=True))
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    old: ModelArtifact
+    new: ModelArtifact
+    figures: tuple[FigureChange, ...]
+    groups: tuple[GroupChange, ...]
+    answers: tuple[AnswerChange, ...]
+
+    @property
+    def visible(self) -> bool:
+        """Whether a caller of the service would notice: another model version, or another answer."""
+        return self.old.model_version != self.new.model_version or any(a.size for a in self.answers)
+
+    def largest(self, count: int = 5) -> list[AnswerChange]:
+        return sorted((a for a in self.answers if a.size), key=lambda a: -a.size)[:count]
+
+
+def answers(model: ModelArtifact) -> list[Answer]:
+    """What the service answers on the grid: the same domain functions as the function and the package."""
+    response, _ = respond_batch(model, {"bmi": list(GRID)})
+    bounds = response["intervals"]
+    return [
+        Answer(*row) for row in zip(response["predictions"], bounds["lower"], bounds["upper"], strict=True)
+    ]
+
+
+def compare(old: ModelArtifact, new: ModelArtifact) -> ModelDiff:
+    names = dict.fromkeys(
+        [
+            *(n for n in LABELS if n in old.metrics.estimates or n in new.metrics.estimates),
+            *old.metrics.estimates,
+            *new.metrics.estimates,
+        ]
+    )
+    figures = tuple(
+        FigureChange(n, old.metrics.estimates.get(n), new.metrics.estimates.get(n)) for n in names
+    )
+    old_groups = {g.group: g for g in old.interval.coverage}
+    new_groups = {g.group: g for g in new.interval.coverage}
+    groups = tuple(
+        GroupChange(g, old_groups.get(g), new_groups.get(g))
+        for g in dict.fromkeys([*old_groups, *new_groups])
+    )
+    pairs = zip(GRID, answers(old), answers(new), strict=True)
+    return ModelDiff(old, new, figures, groups, tuple(AnswerChange(*pair) for pair in pairs))
+
+
+# --- For people: Markdown ---------------------------------------------------------------------------------
+def _number(x: float) -> str:
+    """As many decimals as people read: errors in the outcome's units to one, ratios and slopes to three."""
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
+
+
+def estimate_text(e: Estimate | None) -> str:
+    return "—" if e is None else f"{_number(e.value)} [{_number(e.low)}, {_number(e.high)}]"
+
+
+def _coverage(g: GroupCoverage | None) -> str:
+    return "—" if g is None else f"{g.coverage:.3f} (n = {g.n})"
+
+
+def _answer(a: Answer) -> str:
+    return f"{a.prediction:.1f} [{a.lower:g}, {a.upper:g}]"
+
+
+def _bands(model: ModelArtifact) -> str:
+    cuts = ["…", *(f"{edge:g}" for edge in model.interval.edges), "…"]
+    return ", ".join(
+        f"{low}–{high}: ±{band.half_width:.1f}"
+        for low, high, band in zip(cuts, cuts[1:], model.interval.bands, strict=False)
+    )
+
+
+def markdown(diff: ModelDiff) -> str:
+    old, new = diff.old, diff.new
+    level = new.metrics.estimates[next(iter(new.metrics.estimates))].level
+    verdict = "**Answers change.**" if diff.visible else "**No change a caller would see.**"
+    moves = "; ".join(f"BMI {a.bmi:g}: {_answer(a.old)} → {_answer(a.new)}" for a in diff.largest())
+    rows = [
+        f"## Model diff: `{old.model_version}` → `{new.model_version}`",
+        "",
+        f"{verdict} {'Largest: ' + moves + '.' if moves else ''}".rstrip(),
+        "",
+        "| | old | new |",
+        "|---|---|---|",
+        f"| model version | `{old.model_version}` | `{new.model_version}` |",
+        f"| training | seed {old.training.seed}, {old.training.epochs_run} epochs | "
+        f"seed {new.training.seed}, {new.training.epochs_run} epochs |",
+        f"| data | {_data(old)} | {_data(new)} |",
+        f"| y = slope · BMI + intercept | {_line(old)} | {_line(new)} |",
+        f"| interval half-width by band (kg/m²) | {_bands(old)} | {_bands(new)} |",
+        "",
+        f"Figures with their {level:.0%} confidence intervals; *beyond* when each value lies outside the "
+        "other's interval:",
+        "",
+        "| figure | old | new | change | beyond the uncertainty |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {LABELS.get(f.name, f.name)} | {estimate_text(f.old)} | {estimate_text(f.new)} | "
+            f"{_signed(f)} | {'**yes**' if f.beyond_uncertainty else 'no'} |"
+            for f in diff.figures
+        ),
+        "",
+        f"Interval coverage, nested cross-validation (level {new.interval.level:.0%}):",
+        "",
+        "| group | old | new |",
+        "|---|---|---|",
+        *(f"| {g.group} | {_coverage(g.old)} | {_coverage(g.new)} |" for g in diff.groups),
+        "",
+        f"Answers on the BMI grid {GRID[0]:g}–{GRID[-1]:g} kg/m² (prediction [interval]):",
+        "",
+        "| BMI | old | new | largest move |",
+        "|---|---|---|---|",
+        *(f"| {a.bmi:g} | {_answer(a.old)} | {_answer(a.new)} | {a.size:.1f} |" for a in diff.answers),
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _data(model: ModelArtifact) -> str:
+    digests = ", ".join(
+        f"{name} {digest[:12]}" for name, digest in sorted(model.training.data_sha256.items())
+    )
+    return f"{model.training.n_train} + {model.training.n_holdout} rows ({digests})"
+
+
+def _line(model: ModelArtifact) -> str:
+    intercept = model.coefficients.intercept
+    return f"{model.coefficients.slope:.6g} · BMI {'−+'[intercept >= 0]} {abs(intercept):.6g}"
+
+
+def _signed(f: FigureChange) -> str:
+    if f.old is None or f.new is None:
+        return "—"
+    change = _number(f.new.value - f.old.value)
+    return change if change.startswith("-") else f"+{change}"
+
+
+# --- For machines: JSON -----------------------------------------------------------------------------------
+def as_json(diff: ModelDiff) -> dict[str, Any]:
+    def estimate(e: Estimate | None) -> dict[str, Any] | None:
+        return None if e is None else asdict(e)
+
+    return {
+        "visible_change": diff.visible,
+        "old": _identity(diff.old),
+        "new": _identity(diff.new),
+        "figures": [
+            {
+                "name": f.name,
+                "old": estimate(f.old),
+                "new": estimate(f.new),
+                "worsening": f.worsening,
+                "beyond_uncertainty": f.beyond_uncertainty,
+            }
+            for f in diff.figures
+        ],
+        "coverage": [
+            {"group": g.group, "old": g.old and asdict(g.old), "new": g.new and asdict(g.new)}
+            for g in diff.groups
+        ],
+        "answers": [
+            {"bmi": a.bmi, "old": a.old._asdict(), "new": a.new._asdict(), "largest_move": a.size}
+            for a in diff.answers
+        ],
+    }
+
+
+def _identity(model: ModelArtifact) -> dict[str, Any]:
+    return {
+        "model_version": model.model_version,
+        "coefficients": asdict(model.coefficients),
+        "training": asdict(model.training),
+        "interval": {
+            "level": model.interval.level,
+            "edges": list(model.interval.edges),
+            "half_widths": [band.half_width for band in model.interval.bands],
+        },
+    }
