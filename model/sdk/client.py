@@ -150,7 +150,7 @@ class Client:
         answer are left out, not refused: an installed client keeps working when the API grows."""
         document = self.request_json(method, path, payload)
         if isinstance(document, dict) and is_typeddict(kind):
-            known = kind.__required_keys__ | kind.__optional_keys__
+            known = getattr(kind, "__required_keys__", set()) | getattr(kind, "__optional_keys__", set())
             document = {key: value for key, value in document.items() if key in known}
         try:
             return read(document, kind)
