@@ -18,7 +18,7 @@ from constructs import Construct
 from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.identifiers import IMAGE_DIGEST
 from infra_cdk.log_groups import stage_log_group
-from infra_cdk.settings import StageSettings
+from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
 from model.core import contract
 
 LIVE_ALIAS = "live"
@@ -27,6 +27,11 @@ DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root
 # re-includes only a Dockerfile at the context root, so this one must be re-included by path or the staged
 # asset (what `cdk deploy` builds) has no Dockerfile. The rest keeps staging fast if .dockerignore changes.
 _ASSET_EXCLUDE = (".git", ".venv*", "node_modules", "cdk.out", ".cache", "*_cache", f"!{DOCKERFILE}")
+
+# Lambda's architecture of the one platform the release builds the image for (infra_cdk/settings.py).
+ARCHITECTURE = {a.docker_platform: a for a in (lambda_.Architecture.ARM_64, lambda_.Architecture.X86_64)}[
+    FUNCTION_PLATFORM
+]
 
 
 def container_image(
@@ -38,7 +43,7 @@ def container_image(
         return lambda_.DockerImageCode.from_image_asset(
             str(repo_root),
             file=DOCKERFILE,
-            platform=Platform.LINUX_ARM64,
+            platform=Platform.custom(FUNCTION_PLATFORM),
             exclude=list(_ASSET_EXCLUDE),
         )
     if not IMAGE_DIGEST.match(image_digest):
@@ -98,7 +103,7 @@ class PredictionFunction(Construct):
             code=image,
             # The model version in the description makes every new model a new Lambda version to shift to.
             description=f"{contract.SERVICE_NAME} ({settings.slug}), model {model_version}",
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             memory_size=settings.memory_mb,
             timeout=Duration.seconds(settings.timeout_seconds),
             reserved_concurrent_executions=settings.reserved_concurrency,  # None: no reservation
