@@ -74,19 +74,14 @@ def decide(serving: ModelArtifact | None, candidate: ModelArtifact, accepted: st
 def serving_artifact(settings: StageSettings) -> ModelArtifact | None:
     """The artifact the stage serves, as its ``GET /v1/model`` answers it (signed with the credentials of the
     job: the stage's delivery role); None when the stage has no stack yet."""
-    import boto3
-    from botocore.exceptions import ClientError as AwsError
+    from model.sdk.client import Client, ClientError, ConfigurationError, stack_api_url
 
-    from model.sdk.client import Client, ClientError
-
-    cloudformation = boto3.client("cloudformation", region_name=settings.region)
-    try:
-        (stack,) = cloudformation.describe_stacks(StackName=settings.stack_name)["Stacks"]
-    except AwsError as error:
-        if "does not exist" in error.response["Error"]["Message"]:
+    try:  # the stack's ApiUrl, read as the package's `call --stack` and stack_outputs read it
+        url = stack_api_url(settings.stack_name, region=settings.region)
+    except ConfigurationError as error:
+        if "does not exist" in str(error.__cause__):  # CloudFormation's answer for a stack never deployed
             return None
-        raise ReleaseError(f"{settings.stack_name}: {error}") from error
-    url = next(o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"] == "ApiUrl")
+        raise ReleaseError(str(error)) from error
     try:
         served = Client(url, region=settings.region).model_info()["artifact"]  # read strictly, typed
     except ClientError as error:
