@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from infra_cdk.identifiers import ACCOUNT, GITHUB_REPOSITORY, IMAGE_DIGEST
 from infra_cdk.settings import STAGES, SettingsError, StageSettings, delivery_access_stacks, stage_named
@@ -62,6 +63,18 @@ def stage_image(settings: StageSettings, account: str, reference: str) -> str:
     account: where the release pushes it and the stage's function pulls it from."""
     repository = settings.container_assets_repository(account)
     return f"{account}.dkr.ecr.{settings.region}.amazonaws.com/{repository}{reference}"
+
+
+def caller_account(settings: StageSettings, sts: Any) -> tuple[str, str]:
+    """(account, partition) of the credentials behind ``sts``, which must be the stage's account where its
+    settings name one: the preflight and the push refuse another account in the same words."""
+    identity = sts.get_caller_identity()
+    account, partition = str(identity["Account"]), str(identity["Arn"]).split(":")[1]
+    if settings.account not in (None, account):
+        raise ReleaseError(
+            f"the credentials are for account {account}, {settings.name} deploys to {settings.account}"
+        )
+    return account, partition
 
 
 def write_github_output(**values: str) -> None:

@@ -30,7 +30,15 @@ from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
 from model.core.contract import SERVICE_NAME
 from model.core.serving import load_artifact
 from scripts import REPO_ROOT
-from scripts.release import ReleaseError, matching, parse_digest, parse_stage, run, write_github_output
+from scripts.release import (
+    ReleaseError,
+    caller_account,
+    matching,
+    parse_digest,
+    parse_stage,
+    run,
+    write_github_output,
+)
 from scripts.release.image_calls import call_like_api_gateway
 from scripts.release.oci_archive import DOCKER_MANIFEST, archive_digest
 from scripts.release.sbom import write_sbom
@@ -132,12 +140,7 @@ def ecr_login(settings: StageSettings, session: Any) -> tuple[str, str, str]:
     """(account, registry host, token) of the stage's bootstrap image-publishing role, the one role allowed
     to push to the stage's repository, in the account of the credentials."""
     sts = session.client("sts", region_name=settings.region)
-    identity = sts.get_caller_identity()
-    account, partition = identity["Account"], identity["Arn"].split(":")[1]
-    if settings.account not in (None, account):
-        raise ReleaseError(
-            f"the credentials are for account {account}, {settings.name} deploys to {settings.account}"
-        )
+    account, partition = caller_account(settings, sts)
     role = (
         f"arn:{partition}:iam::{account}:role/cdk-{settings.bootstrap_qualifier}-image-publishing-role-"
         f"{account}-{settings.region}"
@@ -176,7 +179,7 @@ def push(settings: StageSettings, archive: Path, digest: str, tag: str, session:
     repository = f"{registry}/{settings.container_assets_repository(account)}"
     pinned = f"{repository}@{digest}"
     with authfile(registry, token) as auth:
-        if served_manifest(pinned, auth) is None:
+        if (served := served_manifest(pinned, auth)) is None:
             if not archive.is_file():
                 raise ReleaseError(
                     f"{archive} is missing and {repository} does not hold {digest}: a release's image "
@@ -186,9 +189,10 @@ def push(settings: StageSettings, archive: Path, digest: str, tag: str, session:
                 raise ReleaseError(f"{archive} holds {actual}, but this release built and tested {digest}")
             copy = ["skopeo", "copy", "--quiet", "--preserve-digests", "--dest-authfile", str(auth)]
             engine(*copy, f"oci-archive:{archive}", f"docker://{repository}:{tag}", capture=True)
+            served = served_manifest(pinned, auth)  # pulled back by digest, as Lambda will pull it
         else:
             print(f"{repository} holds {digest} already: nothing to push")
-        if (served := served_manifest(pinned, auth)) != (digest, DOCKER_MANIFEST):
+        if served != (digest, DOCKER_MANIFEST):
             raise ReleaseError(f"{pinned} is served as {served}, but {digest} was pushed")
     return pinned
 

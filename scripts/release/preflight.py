@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra_cdk.settings import STAGES, StageSettings, delivery_access_stacks
-from scripts.release import ReleaseError, parse_github_repository, parse_stage, run
+from scripts.release import ReleaseError, caller_account, parse_github_repository, parse_stage, run
 from scripts.release.preflight_checks import BEFORE_SETUP, CHECKS, Problem, Target
 
 
@@ -33,14 +33,13 @@ def preflight(
 ) -> list[Problem]:
     """Every problem the stage's deployment would meet; [] when it is ready."""
     try:
-        identity = client("sts").get_caller_identity()
+        account, partition = caller_account(settings, client("sts"))
     except (BotoCoreError, ClientError) as error:  # no credentials at all, expired ones, a broken profile
         fix = "aws sso login --profile <name> && export AWS_PROFILE=<name>  (once: aws configure sso)"
         return [Problem(f"no usable AWS credentials ({error}).", fix)]
-    account, where = identity["Account"], f"{identity['Account']}/{settings.region}"
-    if settings.account not in (None, account):
-        what = f"the credentials are for account {account}, {settings.name} deploys to {settings.account}."
-        return [Problem(what, f"export AWS_PROFILE=<a profile of account {settings.account}>")]
+    except ReleaseError as error:  # another account than the stage's
+        return [Problem(f"{error}.", f"export AWS_PROFILE=<a profile of account {settings.account}>")]
+    where = f"{account}/{settings.region}"
     access_stack = next(
         name
         for name, group in delivery_access_stacks(STAGES).items()
@@ -53,7 +52,6 @@ def preflight(
     access_command = (
         f"npx cdk deploy {access_stack} -c github_repository={github_repository or 'OWNER@ID/NAME@ID'}"
     )
-    partition = identity["Arn"].split(":")[1]
     target = Target(
         settings, account, partition, client, where, bootstrap_command, access_command, before_setup,
         github_repository,
