@@ -61,7 +61,8 @@ def post(path: str, *, batch: bool, **documentation: Any) -> Callable[[Answer], 
 
         def serve() -> Any:
             body, result = answer(read_body(app.current_event, operation.request))
-            observability.record_predictions(result, batch=batch)
+            drift_bins = prediction.drift_counts(MODEL, result.bmis)
+            observability.record_predictions(result, drift_bins, batch=batch)
             return body
 
         OPERATIONS.append(operation._replace(answer=lambda request: answer(request)[0]))

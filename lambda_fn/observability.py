@@ -43,13 +43,13 @@ def start_request(request_id: str | None) -> None:
     metrics.add_metadata(key="request_id", value=request_id or "")
 
 
-def record_predictions(result: BatchPrediction, *, batch: bool) -> None:
+def record_predictions(result: BatchPrediction, drift_bins: list[int], *, batch: bool) -> None:
     """The invocation's counts, in its one EMF record, with how many BMIs fell in each of the model's drift
     bins that any fell in (the stage fills the others with 0): what it compares with the training (PSI)."""
     count, extrapolated = len(result.values), result.extrapolated_count
     metrics.add_metric(name=contract.METRIC_PREDICTIONS, unit=MetricUnit.Count, value=count)
     metrics.add_metric(name=contract.METRIC_EXTRAPOLATED, unit=MetricUnit.Count, value=extrapolated)
-    for index, inside in enumerate(result.drift_bins):
+    for index, inside in enumerate(drift_bins):
         if inside:
             metrics.add_metric(name=f"{contract.METRIC_BMI_BIN}{index}", unit=MetricUnit.Count, value=inside)
     if batch:

@@ -26,7 +26,7 @@ class BatchPrediction(NamedTuple):
     extrapolated: list[bool]  # per input, same order
     extrapolated_count: int
     distances: list[float]  # kg/m^2 outside the training range, 0.0 inside it
-    drift_bins: list[int]  # how many inputs fall in each of the artifact's drift bins
+    bmis: Sequence[float]  # the inputs, kg/m^2
 
 
 class Intervals(NamedTuple):
@@ -45,15 +45,20 @@ def predict_batch(model: ModelArtifact, bmis: Sequence[float]) -> BatchPredictio
         values = [low if v < low else high if v > high else v for v in values]
     distances = [first - bmi if bmi < first else bmi - last if bmi > last else 0.0 for bmi in bmis]
     extrapolated = [distance > 0.0 for distance in distances]
+    return BatchPrediction(values, extrapolated, sum(extrapolated), distances, bmis)
+
+
+def drift_counts(model: ModelArtifact, bmis: Sequence[float]) -> list[int]:
+    """How many of ``bmis`` fall in each of the artifact's drift bins (an edge counts in the bin above it, as
+    the training proportions were counted): the function's metrics, not an answer, so not in predict_batch."""
     counts = Counter(map(partial(bisect_right, model.drift.edges), bmis))
-    bins = [counts[i] for i in range(len(model.drift.proportions))]
-    return BatchPrediction(values, extrapolated, sum(extrapolated), distances, bins)
+    return [counts[i] for i in range(len(model.drift.proportions))]
 
 
-def intervals(model: ModelArtifact, bmis: Sequence[float], result: BatchPrediction) -> Intervals:
-    """Each interval of ``result`` (:func:`predict_batch` of ``bmis``): the band's half-width, widened outside
-    the training range, around the held prediction, rounded outward, held to the outcome range."""
-    interval, distances = model.interval, result.distances
+def intervals(model: ModelArtifact, result: BatchPrediction) -> Intervals:
+    """Each interval of ``result``: the band's half-width, widened outside the training range, around the
+    held prediction, rounded outward, held to the outcome range."""
+    interval, bmis, distances = model.interval, result.bmis, result.distances
     low, high, edges = int(model.outcome.low), int(model.outcome.high), interval.edges
     halves, widening = [band.half_width for band in interval.bands], interval.extrapolation_widening
     widths = [halves[bisect_right(edges, b)] + widening * d for b, d in zip(bmis, distances, strict=True)]
@@ -65,9 +70,8 @@ def intervals(model: ModelArtifact, bmis: Sequence[float], result: BatchPredicti
 
 def respond(model: ModelArtifact, request: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
     """The answer to one BMI (``POST /v1/predict``), and the prediction it holds (for the metrics)."""
-    bmis = [request["bmi"]]
-    result = predict_batch(model, bmis)
-    bounds = intervals(model, bmis, result)
+    result = predict_batch(model, [request["bmi"]])
+    bounds = intervals(model, result)
     return {
         "prediction": result.values[0],
         "interval": {"level": bounds.level, "lower": bounds.lower[0], "upper": bounds.upper[0]},
@@ -82,7 +86,7 @@ def respond_batch(
 ) -> tuple[BatchPredictResponse, BatchPrediction]:
     """The answer to 1 to BATCH_MAX BMIs (``POST /v1/predict/batch``), and the predictions it holds."""
     result = predict_batch(model, request["bmi"])
-    bounds = intervals(model, request["bmi"], result)
+    bounds = intervals(model, result)
     return {
         "predictions": result.values,
         "intervals": {"level": bounds.level, "lower": bounds.lower, "upper": bounds.upper},

@@ -55,7 +55,7 @@ def test_a_batch_is_the_documented_rule_applied_to_each_value_in_input_order(
     model_artifact: ModelArtifact, bmis: list[float]
 ) -> None:
     batch = prediction.predict_batch(model_artifact, bmis)
-    served = prediction.intervals(model_artifact, bmis, batch)
+    served = prediction.intervals(model_artifact, batch)
     rule = [served_rule.served(model_artifact, b) for b in bmis]
     assert batch.values == [value for value, _, _, _ in rule]
     assert list(zip(served.lower, served.upper, strict=True)) == [
@@ -65,7 +65,7 @@ def test_a_batch_is_the_documented_rule_applied_to_each_value_in_input_order(
     assert served.level == model_artifact.interval.level
     assert batch.extrapolated == [d > 0 for d in batch.distances]
     assert batch.extrapolated_count == sum(batch.extrapolated)
-    assert sum(batch.drift_bins) == len(bmis)
+    assert sum(prediction.drift_counts(model_artifact, bmis)) == len(bmis)
 
 
 def test_every_answer_over_the_accepted_range_is_one_the_outcome_can_take(
@@ -99,7 +99,7 @@ def test_the_interval_widens_beyond_the_training_range(model_artifact: ModelArti
     # Unclipped widths: beyond 42.2 the outermost band's half-width grows by the widening per kg/m^2
     interval = model_artifact.interval
     result = prediction.predict_batch(model_artifact, [15.0])
-    bounds = prediction.intervals(model_artifact, [15.0], result)
+    bounds = prediction.intervals(model_artifact, result)
     half = interval.bands[0].half_width + interval.extrapolation_widening * 3.0
     assert bounds.upper[0] == math.ceil(result.values[0] + half)
     assert interval.extrapolation_widening == pytest.approx(1.143, abs=1e-3)
