@@ -47,9 +47,8 @@ def read_body[T](event: APIGatewayProxyEvent, kind: type[T]) -> T:
         raise ValidationError([Issue(None, f"holds more values than a request may ({contract.BATCH_MAX})")])
     try:
         document = json.loads(text, parse_int=float)
-    except (
-        RecursionError
-    ):  # nested deeper than the parser goes: if it closes all it opens, JSON no request is
+    except RecursionError:
+        # Nested deeper than the parser goes: JSON no request is if it closes all it opens, else not JSON
         bare = _STRINGS.sub("", text)
         if bare.count("[") != bare.count("]") or bare.count("{") != bare.count("}"):
             raise errors.malformed_json() from None
