@@ -36,6 +36,11 @@ def gateway_response(code: str, message: str, *, request_id: str) -> HttpRespons
     )
 
 
+def request_path(target: str) -> str:
+    """The path of a request target, decoded, as the function sees it."""
+    return unquote(urlsplit(target).path) or "/"
+
+
 def proxy_event(
     method: str,
     path: str,
@@ -51,7 +56,7 @@ def proxy_event(
     headers in order, repeats kept. Each map is ``null`` when the request has none; the single-value maps
     keep the last of repeated names; a body that is not UTF-8 is base64-encoded."""
     split = urlsplit(path)
-    path = unquote(split.path) or "/"
+    path = request_path(path)
     # The stage has one resource per contract route; anything else falls to the catch-all.
     resource = path if path in contract.ROUTE_PATHS else PROXY_RESOURCE
     single_headers, multi_headers = _single_and_multi(headers)

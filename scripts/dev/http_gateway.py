@@ -31,7 +31,7 @@ HEAD_MAX_BYTES: Final = 65536
 CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CTL but HTAB: h11 refuses only NUL, CR and LF
 CANNOT_READ: Final = "The request line or headers cannot be read."
 Refusal = tuple[str, str]  # an error code of the contract, and its message
-TOO_LARGE: Final = ("payload_too_large", "Request Too Long")  # what the stage's web ACL answers
+TOO_LARGE: Final = ("payload_too_large", contract.ERRORS["payload_too_large"].gateway_message)  # web ACL's
 CHUNKED: Final = ("length_required", "Send the body with a Content-Length.")
 
 
@@ -56,9 +56,20 @@ def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, st
         return "bad_request", said
     if "transfer-encoding" in names:
         return CHUNKED
-    if len(length.lstrip("0")) > 7 or int(length) >= contract.EDGE_BODY_LIMIT_BYTES:
+    if (
+        len(length.lstrip("0")) > len(str(contract.EDGE_BODY_LIMIT_BYTES))
+        or int(length) >= contract.EDGE_BODY_LIMIT_BYTES
+    ):
         return TOO_LARGE  # before the body is read: no 100 Continue first
     return None
+
+
+def response_head(response: HttpResponse, *, close: bool) -> list[tuple[bytes, bytes]]:
+    """The answer's headers on the wire, with its length and, when the connection ends with it, the close."""
+    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    return (
+        head + [(b"content-length", str(len(response.body)).encode())] + [(b"connection", b"close")] * close
+    )
 
 
 class DevApp:
@@ -95,8 +106,7 @@ class DevApp:
                 False,
             )
         log_access(method, target, response, started)
-        head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
-        head += [(b"content-length", str(len(response.body)).encode())] + [(b"connection", b"close")] * close
+        head = response_head(response, close=close)
         await send({"type": "http.response.start", "status": response.status, "headers": head})
         await send({"type": "http.response.body", "body": response.body, "more_body": drain})  # HEAD: dropped
         if drain:  # for DRAIN_SECONDS at most, dropped
@@ -158,10 +168,8 @@ class DevProtocol(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         answer = apigw_proxy.gateway_response("bad_request", CANNOT_READ, request_id=str(uuid.uuid4()))
-        head = [(n.encode(), v.encode()) for n, v in answer.headers]
-        head += [(b"content-length", str(len(answer.body)).encode()), (b"connection", b"close")]
         for event in (
-            h11.Response(status_code=400, headers=head, reason=b"Bad Request"),
+            h11.Response(status_code=400, headers=response_head(answer, close=True), reason=b"Bad Request"),
             h11.Data(data=answer.body),
             h11.EndOfMessage(),
         ):
@@ -194,7 +202,7 @@ def server(app: DevApp, listening: socket.socket) -> uvicorn.Server:
 
 
 def log_access(method: str, target: str, response: HttpResponse, started: float) -> None:
-    path = apigw_proxy.proxy_event(method, target)["path"]  # decoded, as the function sees it
+    path = apigw_proxy.request_path(target)
     route = path if path in contract.ROUTE_PATHS else "(not a route)"  # what a caller typed is never printed
     line = f"{now()} {method} {route} {response.status} {(time.perf_counter() - started) * 1000:.1f} ms"
     predictions = route in contract.POST_PATHS and response.status == 200

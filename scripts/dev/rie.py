@@ -71,8 +71,8 @@ def invoke(endpoint: str, event: Mapping[str, Any], timeout: float) -> tuple[int
 def isolated_python(
     task_root: Path, runtime_dir: Path, function_env: Mapping[str, str]
 ) -> tuple[list[str], dict[str, str]]:
-    """The interpreter command and environment of a Lambda container built from the image: the image's
-    own ``ENV`` settings, then the function's configured variables (which win, as on Lambda)."""
+    """The interpreter command and environment of a Lambda container built from the image: the runtime's
+    own variables, then the function's configured ones (which win, as on Lambda)."""
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
