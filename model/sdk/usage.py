@@ -50,6 +50,10 @@ class Parser(argparse.ArgumentParser):
             (file or sys.stderr).write(message)
 
 
+def install_hint(extra: str) -> str:
+    return f"pip install '{PROG}[{extra}]'"
+
+
 BMIS_HELP: Final = (
     f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are answered "
     f"in order, at most {contract.BATCH_MAX}; - reads them from standard input"
@@ -64,7 +68,7 @@ CALL_HELP: Final = (
     f"(--url of its ApiUrl, or --stack; else ${ENV_URL}), whose protected routes are signed over https with "
     "AWS Signature Version 4 from the standard AWS credential chain (environment, profile, SSO, container or "
     "instance role). Throttling (429) and 502/503/504 are retried with jittered exponential backoff. Signing "
-    f"and --stack need botocore: pip install '{PROG}[client]'."
+    f"and --stack need botocore: {install_hint('client')}."
 )
 
 
@@ -171,7 +175,3 @@ def _seconds(text: str) -> float:
             f"must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g}, got {text}"
         )
     return value
-
-
-def install_hint(extra: str) -> str:
-    return f"pip install '{PROG}[{extra}]'"
