@@ -142,17 +142,14 @@ class DeliveryAccessStack(Stack):
     def _build_delivery_role(self, settings: StageSettings, provider_arn: str) -> iam.Role:
         role = self._new_delivery_role(settings, provider_arn)
         partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
-        qualifier = settings.bootstrap_qualifier
+        bootstrap_roles = [settings.bootstrap_role_name(name, account, region) for name in _BOOTSTRAP_ROLES]
         for statement in (
             # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
             # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
             iam.PolicyStatement(
                 sid="AssumeOwnStageBootstrapRoles",
                 actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=[
-                    f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{name}-role-{account}-{region}"
-                    for name in _BOOTSTRAP_ROLES
-                ],
+                resources=[f"arn:{partition}:iam::{account}:role/{name}" for name in bootstrap_roles],
             ),
             # The API's id is generated in another stack (another Stage: no cross-references), so the
             # statement names the account, region and API stage, and leaves the API id open.

@@ -32,9 +32,6 @@ DELIVERY_ACCESS_STACK_ID: Final = "DeliveryAccess"  # per account: -Staging / -P
 GITHUB_OIDC_HOST: Final = "token.actions.githubusercontent.com"
 OIDC_AUDIENCE: Final = "sts.amazonaws.com"
 LAMBDA_CONCURRENCY_QUOTA_CODE: Final = "L-B99A9384"  # Service Quotas: Lambda "Concurrent executions"
-# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy (at most 5 120).
-WAF_LOG_POLICY: Final = "AWSWAF-LOGS"
-LOG_POLICY_MAX_CHARACTERS: Final = 5_120
 # The pre-traffic hook runs once per deployment; where a stage reserves concurrency, the hook reserves
 # these two slots (one run and a retry) so a saturated function cannot starve the check of its own release.
 HOOK_RESERVED_CONCURRENCY: Final = 2
@@ -163,6 +160,9 @@ class StageSettings:
     def container_assets_repository(self, account: str) -> str:
         """The bootstrap's ECR repository, which the release pushes the image to and Lambda pulls from."""
         return f"cdk-{self.bootstrap_qualifier}-container-assets-{account}-{self.region}"
+
+    def bootstrap_role_name(self, role: str, account: str, region: str) -> str:  # account, region: or tokens
+        return f"cdk-{self.bootstrap_qualifier}-{role}-role-{account}-{region}"
 
     def __post_init__(self) -> None:
         problems = list(self._problems())

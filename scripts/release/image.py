@@ -141,10 +141,8 @@ def ecr_login(settings: StageSettings, session: Any) -> tuple[str, str, str]:
     to push to the stage's repository, in the account of the credentials."""
     sts = session.client("sts", region_name=settings.region)
     account, partition = caller_account(settings, sts)
-    role = (
-        f"arn:{partition}:iam::{account}:role/cdk-{settings.bootstrap_qualifier}-image-publishing-role-"
-        f"{account}-{settings.region}"
-    )
+    role_name = settings.bootstrap_role_name("image-publishing", account, settings.region)
+    role = f"arn:{partition}:iam::{account}:role/{role_name}"
     keys = sts.assume_role(RoleArn=role, RoleSessionName="release-push-image")["Credentials"]
     ecr = session.client(
         "ecr",

@@ -14,9 +14,7 @@ from infra_cdk.settings import (
     GITHUB_OIDC_HOST,
     HOOK_RESERVED_CONCURRENCY,
     LAMBDA_CONCURRENCY_QUOTA_CODE,
-    LOG_POLICY_MAX_CHARACTERS,
     OIDC_AUDIENCE,
-    WAF_LOG_POLICY,
     StageSettings,
 )
 
@@ -27,7 +25,10 @@ MIN_BOOTSTRAP_VERSION: Final = 23
 # on new accounts with a quota of 10: nothing can be reserved there).
 MIN_UNRESERVED: Final = 100
 STANDARD_QUOTA: Final = 1_000  # Lambda's usual quota: what an increase request normally asks for
-# What WAF adds to its log policy for one more log group: the group's ARN and the web ACL's, about 200.
+# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy (at most 5 120
+# characters), and adds about 200 for one more group: the group's ARN and the web ACL's.
+WAF_LOG_POLICY: Final = "AWSWAF-LOGS"
+LOG_POLICY_MAX_CHARACTERS: Final = 5_120
 LOG_POLICY_ROOM_PER_GROUP: Final = 300
 
 
