@@ -53,7 +53,7 @@ class Monitoring(Construct):
         self.topic = self._build_topic(key)
         api_5xx_rate, api_p99_latency = self._build_api_alarms()
         function_errors, function_throttles, extrapolated_inputs = self._build_function_alarms(alias)
-        psi, self._drift_graph = drift_watch(self._app_metric, drift.proportions)
+        psi, drift_graph = drift_watch(self._app_metric, drift.proportions)
         description = f"input drift: PSI of a day's served BMIs (at least {MIN_SAMPLES}) against training"
         input_drift = self._alarm("InputDrift", psi, threshold=PSI_ALARM, description=description, periods=1)
         self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
@@ -62,7 +62,7 @@ class Monitoring(Construct):
         for alarm in self._alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
             alarm.add_ok_action(actions.SnsAction(self.topic))
-        dashboard = self._build_dashboard()
+        dashboard = self._build_dashboard(drift_graph)
         self.dashboard_url = (
             f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
             f"#dashboards:name={dashboard.dashboard_name}"
@@ -70,22 +70,22 @@ class Monitoring(Construct):
 
     def _build_topic(self, key: kms.IKey) -> sns.Topic:
         settings = self._settings
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "AlarmTopic",
             display_name=f"{contract.SERVICE_NAME} {settings.slug} alarms",
             master_key=key,
             enforce_ssl=True,
         )
-        self._allow_cloudwatch_alarms_to_publish(key)
+        self._allow_cloudwatch_alarms_to_publish(topic, key)
         for index, endpoint in enumerate(settings.alarm_subscribers):
             # Named by position: an address never becomes a construct path or logical id.
             https = endpoint.startswith("https://")
             protocol = sns.SubscriptionProtocol.HTTPS if https else sns.SubscriptionProtocol.EMAIL
             sns.Subscription(
-                self, f"AlarmSubscriber{index}", topic=self.topic, endpoint=endpoint, protocol=protocol
+                self, f"AlarmSubscriber{index}", topic=topic, endpoint=endpoint, protocol=protocol
             )
-        return self.topic
+        return topic
 
     def _build_api_alarms(self) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
         settings = self._settings
@@ -152,19 +152,19 @@ class Monitoring(Construct):
         )
         return function_errors, function_throttles, extrapolated_inputs
 
-    def _allow_cloudwatch_alarms_to_publish(self, key: kms.IKey) -> None:
+    def _allow_cloudwatch_alarms_to_publish(self, topic: sns.Topic, key: kms.IKey) -> None:
         # Both halves, scoped to this account (confused deputy): the topic policy (enforce_ssl gives the topic
         # one, which replaces SNS's default policy) for its alarms, and the key policy for the topic's key.
         # Without either, no alarm action could publish.
         cloudwatch_service = iam.ServicePrincipal("cloudwatch.amazonaws.com")
         this_account = {"aws:SourceAccount": Aws.ACCOUNT_ID}
         alarms = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
-        self.topic.add_to_resource_policy(
+        topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsOfThisAccount",
                 principals=[cloudwatch_service],
                 actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
+                resources=[topic.topic_arn],
                 conditions={"StringEquals": this_account, "ArnLike": {"aws:SourceArn": alarms}},
             )
         )
@@ -232,7 +232,7 @@ class Monitoring(Construct):
             alarm_description=f"{contract.SERVICE_NAME} {self._settings.slug}: {description}",
         )
 
-    def _build_dashboard(self) -> cloudwatch.Dashboard:
+    def _build_dashboard(self, drift_graph: cloudwatch.GraphWidget) -> cloudwatch.Dashboard:
         cold_starts = cloudwatch.MathExpression(
             # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
             # service (single_metric, without the default dimensions, so no stage): the function's name is
@@ -280,7 +280,7 @@ class Monitoring(Construct):
                 ],
             ),
         )
-        dashboard.add_widgets(self._drift_graph)
+        dashboard.add_widgets(drift_graph)
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self._alarms, width=24))
         return dashboard
 

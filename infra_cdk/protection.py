@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_wafv2 as wafv2
@@ -182,14 +182,12 @@ class WebProtection(Construct):
     def _build_logging(self, key: kms.IKey) -> None:
         # WAF logs only to log groups named aws-waf-logs-*, addressed by an ARN without the ":*" suffix, and
         # lists each one in an account-wide CloudWatch Logs resource policy of 5 120 characters that nothing
-        # ever prunes: the name is stable, so re-creating the stage adds nothing there. Being stable, the
-        # group goes with its stack in every stage (a retained one would make the next create fail with
-        # "already exists"); the API's access log, retained where the stage retains data, records every
-        # request, and these lines are only the blocked and counted ones.
+        # ever prunes: the name is stable, so re-creating the stage adds nothing there. Being named, the group
+        # goes with its stack in every stage (stage_log_group); the API's access log, retained where the stage
+        # retains data, records every request, and these lines are only the blocked and counted ones.
         group = stage_log_group(
             self, "Logs", settings=self._settings, key=key, name=self._settings.waf_log_group_name
         )
-        group.apply_removal_policy(RemovalPolicy.DESTROY)
         arn = Stack.of(self).format_arn(
             service="logs",
             resource="log-group",
