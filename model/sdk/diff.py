@@ -7,29 +7,38 @@ Markdown for pull requests and job summaries, JSON for machines. Standard librar
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from ..core.artifact import Estimate, GroupCoverage, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
 from ..core.prediction import respond_batch
 
 GRID: Final = tuple(float(bmi) for bmi in range(int(BMI_MIN), int(BMI_MAX) + 1, 5))
-# What "better" means for each figure: higher, lower, or closer to a target (a calibration line y = x).
-HIGHER: Final = frozenset({"holdout_r2", "cv_r2", "spearman", "auroc"})
-TARGETS: Final = {"calibration_slope": 1.0, "calibration_intercept": 0.0, "calibration_in_the_large": 0.0}
-LABELS: Final = {
-    "holdout_r2": "R², hold-out",
-    "holdout_rmse": "RMSE, hold-out",
-    "holdout_mae": "MAE, hold-out",
-    "cv_r2": "R², cross-validated",
-    "cv_rmse": "RMSE, cross-validated",
-    "cv_mae": "MAE, cross-validated",
-    "calibration_slope": "calibration slope (1 is ideal)",
-    "calibration_intercept": "calibration intercept (0 is ideal)",
-    "calibration_in_the_large": "calibration in the large (0 is ideal)",
-    "spearman": "Spearman rank correlation",
-    "auroc": "AUROC, progression above the threshold",
+
+
+class Figure(NamedTuple):
+    label: str
+    better: Literal["higher", "lower"] | float  # a float: closer to that target (a calibration line y = x)
+
+
+# Every figure the trainer estimates, in the order a diff shows them.
+FIGURES: Final = {
+    "holdout_r2": Figure("R², hold-out", "higher"),
+    "holdout_rmse": Figure("RMSE, hold-out", "lower"),
+    "holdout_mae": Figure("MAE, hold-out", "lower"),
+    "cv_r2": Figure("R², cross-validated", "higher"),
+    "cv_rmse": Figure("RMSE, cross-validated", "lower"),
+    "cv_mae": Figure("MAE, cross-validated", "lower"),
+    "calibration_slope": Figure("calibration slope (1 is ideal)", 1.0),
+    "calibration_intercept": Figure("calibration intercept (0 is ideal)", 0.0),
+    "calibration_in_the_large": Figure("calibration in the large (0 is ideal)", 0.0),
+    "spearman": Figure("Spearman rank correlation", "higher"),
+    "auroc": Figure("AUROC, progression above the threshold", "higher"),
 }
+
+
+def label(name: str) -> str:
+    return FIGURES[name].label if name in FIGURES else name
 
 
 class FigureChange(NamedTuple):
@@ -52,11 +61,12 @@ class FigureChange(NamedTuple):
         """How much worse the new value is than the old, in the figure's units (negative: better)."""
         if self.old is None or self.new is None:
             return 0.0
-        if self.name in HIGHER:
+        better = FIGURES[self.name].better if self.name in FIGURES else "lower"
+        if better == "higher":
             return self.old.value - self.new.value
-        if (target := TARGETS.get(self.name)) is not None:
-            return abs(self.new.value - target) - abs(self.old.value - target)
-        return self.new.value - self.old.value  # errors: lower is better
+        if better == "lower":
+            return self.new.value - self.old.value
+        return abs(self.new.value - better) - abs(self.old.value - better)
 
 
 class GroupChange(NamedTuple):
@@ -111,7 +121,7 @@ def answers(model: ModelArtifact) -> list[Answer]:
 def compare(old: ModelArtifact, new: ModelArtifact) -> ModelDiff:
     names = dict.fromkeys(
         [
-            *(n for n in LABELS if n in old.metrics.estimates or n in new.metrics.estimates),
+            *(n for n in FIGURES if n in old.metrics.estimates or n in new.metrics.estimates),
             *old.metrics.estimates,
             *new.metrics.estimates,
         ]
@@ -180,7 +190,7 @@ def markdown(diff: ModelDiff) -> str:
         "| figure | old | new | change | beyond the uncertainty |",
         "|---|---|---|---|---|",
         *(
-            f"| {LABELS.get(f.name, f.name)} | {estimate_text(f.old)} | {estimate_text(f.new)} | "
+            f"| {label(f.name)} | {estimate_text(f.old)} | {estimate_text(f.new)} | "
             f"{_signed(f)} | {'**yes**' if f.beyond_uncertainty else 'no'} |"
             for f in diff.figures
         ),

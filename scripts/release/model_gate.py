@@ -43,7 +43,7 @@ TOLERANCES: Final = {
 def regressions(changes: diff.ModelDiff) -> list[str]:
     """What the candidate loses against the serving model, beyond the tolerances."""
     found = [
-        f"{diff.LABELS.get(f.name, f.name)} is worse by {f.worsening:.3g} (tolerance "
+        f"{diff.label(f.name)} is worse by {f.worsening:.3g} (tolerance "
         f"{TOLERANCES[f.name]:g}): {diff.estimate_text(f.old)} → {diff.estimate_text(f.new)}"
         for f in changes.figures
         if f.name in TOLERANCES and f.worsening > TOLERANCES[f.name]

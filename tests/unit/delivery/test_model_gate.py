@@ -18,6 +18,7 @@ import pytest
 
 from infra_cdk.settings import stage_named
 from model.core.artifact import GroupCoverage, ModelArtifact
+from model.sdk import diff
 from model.sdk.predictor import Model
 from model.train.artifact_file import write_artifact_atomically
 from scripts.release import ReleaseError
@@ -32,6 +33,11 @@ def shifted(artifact: ModelArtifact, name: str, by: float) -> ModelArtifact:
     e = estimates[name]
     estimates[name] = dataclasses.replace(e, value=e.value + by, low=e.low + by, high=e.high + by)
     return dataclasses.replace(artifact, metrics=dataclasses.replace(artifact.metrics, estimates=estimates))
+
+
+def test_the_gate_has_a_tolerance_for_every_figure():
+    # A figure without one would never stop a promotion
+    assert set(gate.TOLERANCES) == set(diff.FIGURES)
 
 
 def test_nothing_serving_passes_with_a_note(model_artifact):

@@ -46,6 +46,11 @@ def test_the_same_model_changes_nothing(model_artifact):
     assert "**No change a caller would see.**" in diff.markdown(same)
 
 
+def test_every_figure_the_trainer_estimates_is_one_the_diff_knows(model_artifact):
+    # An unknown figure would be shown by its key and judged "lower is better"
+    assert set(model_artifact.metrics.estimates) == set(diff.FIGURES)
+
+
 def test_another_seed_changes_within_the_uncertainty(model_artifact, other_seed):
     reseeded = diff.compare(model_artifact, other_seed)
     assert reseeded.visible, "another version, and bounds that move a little"
