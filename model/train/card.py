@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from ..core.artifact import CALIBRATION_GATE, MIN_GATED_GROUP, QUALITY_GATE, Estimate, ModelArtifact
+from ..core.artifact import CALIBRATION_GATE, MIN_GATED_GROUP, QUALITY_GATE, ModelArtifact
 from . import plots, tables
 from .conformal import MIN_BAND_ROWS, band_of, binomial_tail, conformal_rank
 from .dataset import Dataset, FloatArray
@@ -54,12 +54,7 @@ class _Facts:
     off: list[str]
 
     def estimate(self, name: str, digits: int) -> str:
-        return ci(self.a.metrics.estimates[name], digits)
-
-
-def ci(e: Estimate, digits: int) -> str:
-    """``0.98 (95% CI 0.86 to 1.10)``: a figure and its confidence interval."""
-    return f"{e.value:.{digits}f} ({e.level:.0%} CI {e.low:.{digits}f} to {e.high:.{digits}f})"
+        return tables.ci(self.a.metrics.estimates[name], digits)
 
 
 def render_card(outcome: TrainingOutcome) -> str:
@@ -128,11 +123,11 @@ def _reading(facts: _Facts) -> dict[str, object]:
 def _accuracy(facts: _Facts) -> dict[str, object]:
     m, slope = facts.a.metrics, facts.a.metrics.estimates["calibration_slope"]
     return {
-        "error_table": tables.error_table(facts.a, ci),
+        "error_table": tables.error_table(facts.a),
         "cv_folds_minus_1": m.cv_folds - 1,
         "cv_fold_values": m.cv_folds * m.cv_repeats,
         "holdout_resamples": f"{HOLDOUT_RESAMPLES:,}",
-        "calibration_slope": ci(slope, 2),
+        "calibration_slope": tables.ci(slope, 2),
         "calibration_intercept": facts.estimate("calibration_intercept", 0),
         "calibration_in_the_large": facts.estimate("calibration_in_the_large", 1),
         "patient_resamples": f"{PATIENT_RESAMPLES:,}",

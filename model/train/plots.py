@@ -9,10 +9,9 @@ from typing import Any, Final
 
 import numpy as np
 
-from ..core import prediction
 from ..core.artifact import CONVERGENCE_GATE, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
-from ..core.schemas import BatchPredictRequest
+from . import tables
 from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
 
 HEAVY: Final = "#1f4e79"
@@ -39,7 +38,7 @@ def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
     plt = _pyplot()
     feature, level = artifact.feature, artifact.interval.level
     bmi = np.linspace(BMI_MIN, BMI_MAX, 1801)
-    answer = prediction.respond_batch(artifact, BatchPredictRequest(bmi=bmi.tolist()))[0]
+    values, lower, upper = tables.served(artifact, bmi.tolist())
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for low, high in ((BMI_MIN, feature.train_min), (feature.train_max, BMI_MAX)):
         ax.axvspan(low, high, color="0.92", zorder=0)
@@ -47,14 +46,14 @@ def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
         feature.train_max + 1, 10, "extrapolation: outside the training BMIs,\nno coverage promise", size=8
     )
     ax.fill_between(
-        bmi, answer["intervals"]["lower"], answer["intervals"]["upper"], color=LIGHT, alpha=0.6, step="mid",
+        bmi, lower, upper, color=LIGHT, alpha=0.6, step="mid",
         label=f"{level:.0%} prediction interval (as served)",
     )  # fmt: skip
     ax.scatter(dataset.bmi[TRAIN_ROWS], dataset.target[TRAIN_ROWS], s=9, color="0.35", alpha=0.5,
                label="study patients (training)")  # fmt: skip
     ax.scatter(dataset.bmi[HOLDOUT_ROWS], dataset.target[HOLDOUT_ROWS], s=26, color="C3", marker="D",
                label="last 20 patients (hold-out)")  # fmt: skip
-    ax.plot(bmi, answer["predictions"], color=HEAVY, linewidth=2, label="prediction (as served)")
+    ax.plot(bmi, values, color=HEAVY, linewidth=2, label="prediction (as served)")
     ax.set(
         xlabel="Body-mass index, BMI (kg/m²)",
         ylabel="Disease progression after one year (score)",

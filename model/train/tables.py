@@ -4,7 +4,7 @@ patients they describe, with what a share measured on a few of them is compatibl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,6 +56,11 @@ def subgroups(dataset: Dataset) -> list[tuple[str, list[Group]]]:
     ]
 
 
+def ci(e: Estimate, digits: int) -> str:
+    """``0.98 (95% CI 0.86 to 1.10)``: a figure and its confidence interval."""
+    return f"{e.value:.{digits}f} ({e.level:.0%} CI {e.low:.{digits}f} to {e.high:.{digits}f})"
+
+
 def pct(share: float) -> str:
     return f"{share:.1%}"
 
@@ -75,7 +80,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
 
-def error_table(a: ModelArtifact, ci: Callable[[Estimate, int], str]) -> str:
+def error_table(a: ModelArtifact) -> str:
     e, m, holdout, cv = a.metrics.estimates, a.metrics, a.training.n_holdout, "cross-validated"
     folds = f"Nadeau–Bengio, {m.cv_repeats}× repeated {m.cv_folds}-fold"
     bca = f"BCa bootstrap of the {holdout} patients"
