@@ -17,7 +17,7 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
     """Writes the artifact so that readers see either the previous file or the complete new one: only ever
     a regular file (a device node, a FIFO or a link at ``path`` is refused, never written through or
     replaced). The temporary files of runs that died before they could remove their own go first."""
-    import tempfile  # the trainer writes artifacts, the function only reads them: not at its cold start
+    import tempfile  # every command of the CLI imports this module, only train writes: not at its start
 
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISREG(os.lstat(path).st_mode):
