@@ -68,9 +68,7 @@ def read_exceptions(path: Path, today: datetime.date) -> tuple[list[Accepted], l
             problems.append(f"{where}: needs exactly {', '.join(Accepted._fields)}")
         elif not ADVISORY_ID.match(str(entry["id"])):
             problems.append(f"{where}: {entry['id']!r} is not a GHSA, PYSEC, CVE or OSV id")
-        elif not isinstance(entry["expires"], datetime.date) or isinstance(
-            entry["expires"], datetime.datetime
-        ):
+        elif type(entry["expires"]) is not datetime.date:  # TOML's date-time is a datetime, a date subclass
             problems.append(f"{where}: expires must be a date (expires = 2027-01-31)")
         elif len(str(entry["reason"]).strip()) < 20:
             problems.append(f"{where}: the reason must say why the finding does not apply or cannot be fixed")
