@@ -30,6 +30,7 @@ from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
 from model.core.contract import SERVICE_NAME
 from model.core.serving import load_artifact
 from scripts import REPO_ROOT
+from scripts.dev.rie import free_port
 from scripts.release import (
     ReleaseError,
     caller_account,
@@ -97,8 +98,6 @@ EMULATOR_PORT: Final = 8080  # where the base image's entrypoint starts the emul
 def running_container(image: str) -> Iterator[str]:
     """Runs the image with its emulator published on a free loopback port; yields the emulator's URL. On
     failure the container's log is printed; the container is always removed."""
-    from scripts.dev.rie import free_port
-
     port = free_port()
     publish = ("--publish", f"127.0.0.1:{port}:{EMULATOR_PORT}")
     container = engine("podman", "run", "--detach", *LAMBDA_LIKE_RUN_OPTIONS, *publish, image, capture=True)

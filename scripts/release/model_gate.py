@@ -18,6 +18,7 @@ from infra_cdk.settings import StageSettings
 from model.core.artifact import DEFAULT_MAX_COVERAGE_ERROR, MIN_GATED_GROUP, ArtifactError, ModelArtifact
 from model.core.serving import load_artifact
 from model.sdk import diff
+from model.sdk.client import Client, ClientError, ConfigurationError, stack_api_url
 from scripts.release import ReleaseError, parse_stage, run
 
 TRAILER: Final = "Model-Regression-Accepted"
@@ -74,8 +75,6 @@ def decide(serving: ModelArtifact | None, candidate: ModelArtifact, accepted: st
 def serving_artifact(settings: StageSettings) -> ModelArtifact | None:
     """The artifact the stage serves, as its ``GET /v1/model`` answers it (signed with the credentials of the
     job: the stage's delivery role); None when the stage has no stack yet."""
-    from model.sdk.client import Client, ClientError, ConfigurationError, stack_api_url
-
     try:  # the stack's ApiUrl, read as the package's `call --stack` and stack_outputs read it
         url = stack_api_url(settings.stack_name, region=settings.region)
     except ConfigurationError as error:
