@@ -46,8 +46,8 @@ def image_files(archive: Path, suffix: str) -> dict[str, bytes]:
     return found
 
 
-def write_sbom(archive: Path, destination: Path, digest: str) -> int:
-    """Writes the SBOM of the image in ``archive``; returns how many distributions it lists."""
+def write_sbom(archive: Path, destination: Path, digest: str) -> None:
+    """Writes the SBOM of the image in ``archive``."""
     bom = Bom()
     image = Component(name=SERVICE_NAME, version=digest, type=ComponentType.CONTAINER, bom_ref=digest)
     bom.metadata.component = image
@@ -72,4 +72,3 @@ def write_sbom(archive: Path, destination: Path, digest: str) -> int:
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(text, encoding="utf-8")
     print(f"sbom: {len(bom.components)} Python distributions of {digest} -> {destination}")
-    return len(bom.components)
