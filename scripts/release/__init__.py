@@ -21,7 +21,6 @@ class ReleaseError(Exception):
 
 
 def run(main: Callable[[], object]) -> None:
-    """A step's command line: a :class:`ReleaseError` ends it with its message and exit status 1."""
     try:
         main()
     except ReleaseError as error:

@@ -23,7 +23,6 @@ from scripts.release import ReleaseError, caller_account, parse_github_repositor
 from scripts.release.preflight_checks import BEFORE_SETUP, CHECKS, Problem, Target
 
 
-# --- Running them ---------------------------------------------------------------------------------------
 def preflight(
     settings: StageSettings,
     client: Callable[[str], Any],
