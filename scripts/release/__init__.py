@@ -84,9 +84,8 @@ def write_github_output(**values: str) -> None:
 
 
 def stack_region(stack_name: str) -> str | None:
-    """The region of a stack this app deploys (a stage's service stack or a DeliveryAccess stack), from the
-    settings: the one region rule, so the CLI's default region and AWS_REGION never send a command of the
-    project to look elsewhere. None for a stack the settings do not know."""
+    """The settings' region of a stage's or a DeliveryAccess stack, None for another: the one region rule, so
+    the CLI's default region and AWS_REGION never send a command of the project to look elsewhere."""
     regions = {stage.stack_name: stage.region for stage in STAGES}
     regions |= {name: group[0].region for name, group in delivery_access_stacks(STAGES).items()}
     return regions.get(stack_name)

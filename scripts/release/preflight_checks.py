@@ -25,11 +25,9 @@ MIN_BOOTSTRAP_VERSION: Final = 23
 # on new accounts with a quota of 10: nothing can be reserved there).
 MIN_UNRESERVED: Final = 100
 STANDARD_QUOTA: Final = 1_000  # Lambda's usual quota: what an increase request normally asks for
-# WAF lists each log group it logs to in this account-wide CloudWatch Logs resource policy (at most 5 120
-# characters), and adds about 200 for one more group: the group's ARN and the web ACL's.
-WAF_LOG_POLICY: Final = "AWSWAF-LOGS"
+WAF_LOG_POLICY: Final = "AWSWAF-LOGS"  # the account-wide resource policy WAF lists its log groups in
 LOG_POLICY_MAX_CHARACTERS: Final = 5_120
-LOG_POLICY_ROOM_PER_GROUP: Final = 300
+LOG_POLICY_ROOM_PER_GROUP: Final = 300  # WAF adds about 200 for one more group: its ARN and the web ACL's
 
 
 class Problem(NamedTuple):
