@@ -61,7 +61,7 @@ def write_sbom(archive: Path, destination: Path, digest: str) -> None:
                 type=ComponentType.LIBRARY,
                 # The purl spec's PyPI names are PEP 503-normalised (lower case, runs of -_. as one -).
                 purl=PackageURL("pypi", name=re.sub(r"[-_.]+", "-", name).lower(), version=version),
-                bom_ref=f"{path}",
+                bom_ref=path,
                 properties=[Property(name="location", value=str(PurePosixPath(path).parent.parent))],
             )
         )
