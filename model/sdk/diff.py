@@ -6,6 +6,7 @@ Markdown for pull requests and job summaries, JSON for machines. Standard librar
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, NamedTuple
 
@@ -118,23 +119,22 @@ def answers(model: ModelArtifact) -> list[Answer]:
     ]
 
 
+def _side_by_side[V, C](
+    kind: Callable[[str, V | None, V | None], C],
+    old: Mapping[str, V],
+    new: Mapping[str, V],
+    first: Iterable[str] = (),
+) -> tuple[C, ...]:
+    """Every key of either side with each side's value: those of ``first`` in its order, then the rest."""
+    keys = dict.fromkeys([*(k for k in first if k in old or k in new), *old, *new])
+    return tuple(kind(k, old.get(k), new.get(k)) for k in keys)
+
+
 def compare(old: ModelArtifact, new: ModelArtifact) -> ModelDiff:
-    names = dict.fromkeys(
-        [
-            *(n for n in FIGURES if n in old.metrics.estimates or n in new.metrics.estimates),
-            *old.metrics.estimates,
-            *new.metrics.estimates,
-        ]
-    )
-    figures = tuple(
-        FigureChange(n, old.metrics.estimates.get(n), new.metrics.estimates.get(n)) for n in names
-    )
+    figures = _side_by_side(FigureChange, old.metrics.estimates, new.metrics.estimates, FIGURES)
     old_groups = {g.group: g for g in old.interval.coverage}
     new_groups = {g.group: g for g in new.interval.coverage}
-    groups = tuple(
-        GroupChange(g, old_groups.get(g), new_groups.get(g))
-        for g in dict.fromkeys([*old_groups, *new_groups])
-    )
+    groups = _side_by_side(GroupChange, old_groups, new_groups)
     pairs = zip(GRID, answers(old), answers(new), strict=True)
     return ModelDiff(old, new, figures, groups, tuple(AnswerChange(*pair) for pair in pairs))
 
@@ -231,9 +231,6 @@ def _signed(f: FigureChange) -> str:
 
 # --- For machines: JSON -----------------------------------------------------------------------------------
 def as_json(diff: ModelDiff) -> dict[str, Any]:
-    def estimate(e: Estimate | None) -> dict[str, Any] | None:
-        return None if e is None else asdict(e)
-
     return {
         "visible_change": diff.visible,
         "old": _identity(diff.old),
@@ -241,8 +238,8 @@ def as_json(diff: ModelDiff) -> dict[str, Any]:
         "figures": [
             {
                 "name": f.name,
-                "old": estimate(f.old),
-                "new": estimate(f.new),
+                "old": f.old and asdict(f.old),
+                "new": f.new and asdict(f.new),
                 "worsening": f.worsening,
                 "beyond_uncertainty": f.beyond_uncertainty,
             }
