@@ -15,17 +15,9 @@ if TYPE_CHECKING:
 
 
 SERVICE: Final = "execute-api"  # the SigV4 service name of API Gateway's invoke API
-
-
 API_URL_OUTPUT: Final = "ApiUrl"  # the CloudFormation output of each stage's Service stack
-
-
 INSTALL_HINT: Final = "pip install 'diabetes-progression[client]'"
-
-
 _EXECUTE_API_HOST: Final = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
-
-
 _SIGNED_HEADERS: Final = frozenset({"content-type"})
 
 
@@ -46,11 +38,7 @@ class Signer:
                 "no AWS credentials found (environment, profile, SSO, container or instance role): configure "
                 "some (`aws configure`, `aws sso login`) or pass --profile"
             )
-        self.region = (
-            region or region_of(host) or _environment_region() or session.get_config_variable("region")
-        )
-        if not self.region:
-            raise ConfigurationError(f"cannot tell the region of {host}: pass --region or set AWS_REGION")
+        self.region = _region(session, region or region_of(host), f"cannot tell the region of {host}")
         self._credentials = credentials
 
     def headers(self, method: str, url: str, body: bytes | None, sent: Mapping[str, str]) -> dict[str, str]:
@@ -78,8 +66,13 @@ def _botocore_session(profile: str | None) -> Any:
         raise ConfigurationError(str(exc)) from exc
 
 
-def _environment_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+def _region(session: Any, given: str | None, without: str) -> str:
+    """``given``, else AWS_REGION, AWS_DEFAULT_REGION, the profile's; none: ``without`` says so."""
+    environment = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = given or environment or session.get_config_variable("region")
+    if not region:
+        raise ConfigurationError(f"{without}: pass --region or set AWS_REGION")
+    return region
 
 
 def region_of(host: str) -> str | None:
@@ -95,9 +88,7 @@ def stack_api_url(
     through botocore; the region as for signing (``region``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
     profile's)."""
     session = _botocore_session(profile)
-    region = region or _environment_region() or session.get_config_variable("region")
-    if not region:
-        raise ConfigurationError(f"stack {stack_name!r}: no region: pass --region or set AWS_REGION")
+    region = _region(session, region, f"stack {stack_name!r}: no region")
     try:
         cloudformation = session.create_client("cloudformation", region_name=region)
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
