@@ -48,8 +48,6 @@ DEFAULT_TIMEOUT_SECONDS: Final = 30.0  # API Gateway answers within 29 s or says
 MAX_TIMEOUT_SECONDS: Final = 3600.0
 MAX_ANSWER_BYTES: Final = 6 * 1024 * 1024  # Lambda's response payload limit: no stage answers more
 _RETRYABLE: Final = (http.client.RemoteDisconnected, ConnectionResetError)
-
-
 DEFAULT_RETRY: Final = Retry()
 NO_RETRY: Final = Retry(attempts=1)
 
@@ -115,20 +113,18 @@ class Client:
     def predict(self, bmi: float) -> PredictResponse:
         answer = self.call("POST", contract.PATH_PREDICT, PredictResponse, {"bmi": as_number(bmi)})
         interval = answer["interval"]
-        _check_rows(
-            contract.PATH_PREDICT, 1, [answer["prediction"]], [interval["lower"]], [interval["upper"]]
-        )
+        columns = ([answer["prediction"]], [interval["lower"]], [interval["upper"]])
+        _check_rows(contract.PATH_PREDICT, 1, *columns)
         return answer
 
     def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
         """At most 10 001 values are taken from ``bmis`` (one more than the service accepts, which it
         refuses): an endless iterator costs no more than the largest batch."""
-        payload = {"bmi": batch_of(bmis)}
-        answer = self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, payload)
+        sent = batch_of(bmis)
+        answer = self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, {"bmi": sent})
         bounds = answer["intervals"]
-        count = len(payload["bmi"])
-        columns = (answer["predictions"], bounds["lower"], bounds["upper"])
-        _check_rows(contract.PATH_PREDICT_BATCH, count, *columns, answer["extrapolated"])
+        columns = (answer["predictions"], bounds["lower"], bounds["upper"], answer["extrapolated"])
+        _check_rows(contract.PATH_PREDICT_BATCH, len(sent), *columns)
         return answer
 
     def model_info(self) -> ModelInfoResponse:
