@@ -203,8 +203,7 @@ def _print_predictions(predictor: Model | Client, bmis: list[Any], shape: str) -
 
 
 def _print_info(info: ModelInfoResponse, *, as_json: bool) -> None:
-    artifact: ModelArtifact = info["artifact"]
     if as_json:
-        print(json.dumps({"artifact": asdict(artifact), "limits": info["limits"]}))
+        print(json.dumps({"artifact": asdict(info["artifact"]), "limits": info["limits"]}))
     else:
         _say(output.describe(info))

@@ -98,10 +98,8 @@ def parser() -> Parser:
         if name in ("predict", "call"):
             sub.add_argument("bmis", nargs="*", metavar="BMI", help=BMIS_HELP)
             sub.add_argument("--file", metavar="PATH", help="read the BMIs from a file (- standard input)")
-            formats, said = (
-                ("table", "csv", "jsonl", "json"),
-                "table; csv or jsonl: a row per BMI; json: --json",
-            )
+            formats = ("table", "csv", "jsonl", "json")
+            said = "table; csv or jsonl: a row per BMI; json: --json"
             shape.add_argument("--format", choices=formats, default="table", help=said)
         if name in ("predict", "info"):
             sub.add_argument(
