@@ -159,8 +159,7 @@ def _call(args: argparse.Namespace) -> None:
         else:
             _print_predictions(client, _bmis(args), args.format)
     except ApiError as error:
-        details = [dict(d) for d in error.details]
-        body = {"error": {"code": error.code, "message": error.message, "details": details}}
+        body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
         raise CommandError(_api_exit_status(error), error.describe(), body) from None
     except ClientError as error:
         raise CommandError(usage.EXIT_FAILED, str(error)) from None
@@ -191,8 +190,7 @@ def _print_predictions(predictor: Model | Client, bmis: list[Any], shape: str) -
     try:
         answer = predictor.predict(bmis[0]) if len(bmis) == 1 else predictor.predict_batch(bmis)
     except ValidationError as exc:  # refused in this process, in the service's words
-        details = [{"field": i.field, "issue": i.issue} for i in exc.issues]
-        body = contract.error_body("validation_error", usage.INPUT_ERROR, details)
+        body = contract.error_body("validation_error", usage.INPUT_ERROR, [i._asdict() for i in exc.issues])
         issues = [f"{issue.field or 'the input'} {issue.issue}" for issue in exc.issues]
         more = [f"and {exc.hidden} more"] if exc.hidden else []
         raise CommandError(usage.EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
