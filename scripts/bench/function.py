@@ -145,7 +145,7 @@ def measure(*, quick: bool) -> dict[str, Any]:
         "hostile": run_worker(root, hostile_file, "hostile", 3 if quick else 10)[0],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.platform(terse=True)}",
-        "deps_mb": installed_size_bytes(installed_dependencies(use_cache=True)) / 1e6,
+        "deps_mb": installed_size_bytes(installed_dependencies()) / 1e6,
         "cold_start_ms": statistics.median(ms for _, ms in cold),
         "cold_start_runs_ms": [round(ms, 1) for _, ms in cold],
         "cold_import_ms": statistics.median(result["import_ms"] for result, _ in cold),

@@ -1,8 +1,7 @@
 """The function's "image-equivalent" directory: what ``${LAMBDA_TASK_ROOT}`` holds in the image, built with no
 container engine, from the same declared list as the image (``lambda_fn.IMAGE_SOURCES``) and the same lock
 with the same pip flags (as wheels for this host: the lock holds the hashes of both platforms, and the
-pure-Python code is identical).
-"""
+pure-Python code is identical)."""
 
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ def build_image_root(dest: Path, *, artifact: Path | None = None) -> Path:
     ``artifact``, as the image built with that model instead of the default one would hold them."""
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(installed_dependencies(use_cache=True), dest, symlinks=True)
+    shutil.copytree(installed_dependencies(), dest, symlinks=True)
     copy_function_files(dest, artifact=artifact)
     return dest
 
@@ -40,8 +39,6 @@ def build_image_root(dest: Path, *, artifact: Path | None = None) -> Path:
 def copy_function_files(dest: Path, *, artifact: Path | None = None) -> None:
     """Copies every path of ``IMAGE_SOURCES`` to the same path under ``dest`` (``artifact``, when given, where
     the image holds its own)."""
-    if artifact is not None and not artifact.is_file():
-        raise FileNotFoundError(f"model artifact {artifact} does not exist")
     for pattern in IMAGE_SOURCES:
         if artifact is not None and pattern == ARTIFACT_IN_IMAGE:
             pairs = [(artifact, Path(pattern))]
@@ -74,10 +71,10 @@ def installed_size_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def installed_dependencies(*, use_cache: bool) -> Path:
+def installed_dependencies() -> Path:
     """The lock installed as the Dockerfile's ``pip install`` does, cached per lock content."""
     cached = DEPS_CACHE / hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    if use_cache and cached.is_dir():
+    if cached.is_dir():
         return cached
     DEPS_CACHE.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="image-deps-", dir=DEPS_CACHE))
@@ -86,8 +83,6 @@ def installed_dependencies(*, use_cache: bool) -> Path:
         [*pip, "--require-hashes", "--only-binary=:all:", "--target", str(staging), "-r", str(REQUIREMENTS)],
         check=True,
     )
-    if cached.exists():  # not use_cache: replace the previous install
-        shutil.rmtree(cached)
     try:
         staging.rename(cached)  # atomic: an interrupted build never leaves a half-filled cache
     except OSError:
