@@ -26,7 +26,7 @@ from model.core import contract
 from model.core.untrusted import printable
 from scripts import REPO_ROOT
 from scripts.dev.image_root import build_image_root, build_runtime_dir
-from scripts.dev.invoke import say
+from scripts.dev.invoke import DEPLOYED, FUNCTION_NAME, function_environment, say
 
 RIE: Final = REPO_ROOT / ".cache" / "bin" / "aws-lambda-rie"  # installed by scripts/setup
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
@@ -146,11 +146,17 @@ class EmulatedFunction:
 
 
 class RieInvoker:
-    """The development server's ``--rie`` invoker: one emulated function on a freshly built image-equivalent
-    directory (with ``artifact`` baked in where the image holds its own, when given), given one event at a
-    time by the server's queue."""
+    """The development server's ``--rie`` invoker: one emulated function, configured as deployed, on a freshly
+    built image-equivalent directory (with ``artifact`` baked in where the image holds its own), given one
+    event at a time by the server's queue."""
 
-    def __init__(self, function_env: Mapping[str, str], *, artifact: Path | None) -> None:
+    def __init__(self, artifact: Path) -> None:
+        function_env = {  # the emulator reads the function's name, memory and timeout from its environment
+            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(DEPLOYED.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(DEPLOYED.timeout_seconds),
+            **function_environment(),
+        }
         self._workdir = Path(tempfile.mkdtemp(prefix="dev-server-rie-"))
         try:
             task_root = build_image_root(self._workdir / "task-root", artifact=artifact)

@@ -14,28 +14,15 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from types import FrameType
 from typing import Final
 
 from model.core import contract
 from model.core.artifact import ArtifactError
 from model.core.serving import load_artifact, served_artifact_path
 from model.core.untrusted import printable
-from scripts.dev.invoke import (
-    DEPLOYED,
-    FUNCTION_NAME,
-    InProcessInvoker,
-    Invoker,
-    ModelWatch,
-    function_environment,
-    say,
-)
+from scripts.dev.invoke import InProcessInvoker, Invoker, ModelWatch, say
 
 BACKLOG: Final = 2048  # simultaneous connections wait here instead of being reset (the default is 5)
-
-
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # same clean shutdown as Ctrl-C
 
 
 def _port(text: str) -> int:
@@ -75,21 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.rie:
         from scripts.dev.rie import RieInvoker  # builds the image-equivalent directory: only when asked
 
-        lambda_env = {
-            "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(DEPLOYED.memory_mb),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(DEPLOYED.timeout_seconds),
-        }
-        invoker = RieInvoker({**lambda_env, **function_environment()}, artifact=path)
+        invoker = RieInvoker(path)
         reload = None
     else:
         invoker = in_process = InProcessInvoker(json_logs=args.json_logs)
         reload = in_process.reload
     from scripts.dev.http_gateway import DevApp, server  # uvicorn: once the arguments are read
 
-    # Explicit, because a shell starting the server in the background would leave SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Explicit, because a shell starting the server in the background would leave SIGINT ignored; SIGTERM
+    # gets the same clean shutdown as Ctrl-C (the handler raises KeyboardInterrupt whatever the signal).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     try:
         host, port = listening.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
