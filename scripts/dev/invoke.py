@@ -22,11 +22,7 @@ from model.core.untrusted import printable
 from scripts.dev import apigw_proxy
 
 STAGE: Final = "local"
-
-
 FUNCTION_NAME: Final = f"{contract.SERVICE_NAME}-{STAGE}"
-
-
 # The function's configuration as deployed to Staging (under --rie, the emulator enforces its timeout).
 DEPLOYED: Final = stage_named("Staging")
 
@@ -61,14 +57,7 @@ class LocalContext:
             f"arn:aws:lambda:{region}:{apigw_proxy.LOCAL_ACCOUNT_ID}:function:{FUNCTION_NAME}"
         )
         self.function_name = FUNCTION_NAME
-        self.function_version = "$LATEST"
         self.memory_limit_in_mb = str(DEPLOYED.memory_mb)
-        self.log_group_name = f"/aws/lambda/{FUNCTION_NAME}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + DEPLOYED.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class _Discard(io.TextIOBase):
