@@ -94,19 +94,16 @@ class DevApp:
         if body is None and (body := await self._body(receive, self.body_timeout)) is None:
             return  # the client left
         if isinstance(body, tuple):
-            response, close = apigw_proxy.gateway_response(*body, request_id=request_id), True
+            response = apigw_proxy.gateway_response(*body, request_id=request_id)
         else:
             event = apigw_proxy.proxy_event(
                 method, target, body, headers=headers, request_id=request_id, stage=STAGE,
                 source_ip=scope["client"][0], protocol=f"HTTP/{version}",
             )  # fmt: skip
             loop = asyncio.get_running_loop()
-            response, close = (
-                await loop.run_in_executor(self.invocations, self._invoke, event, request_id),
-                False,
-            )
+            response = await loop.run_in_executor(self.invocations, self._invoke, event, request_id)
         log_access(method, target, response, started)
-        head = response_head(response, close=close)
+        head = response_head(response, close=isinstance(body, tuple))  # a refused request ends its connection
         await send({"type": "http.response.start", "status": response.status, "headers": head})
         await send({"type": "http.response.body", "body": response.body, "more_body": drain})  # HEAD: dropped
         if drain:  # for DRAIN_SECONDS at most, dropped
