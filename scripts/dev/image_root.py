@@ -43,7 +43,10 @@ def copy_function_files(dest: Path, *, artifact: Path | None = None) -> None:
         if artifact is not None and pattern == ARTIFACT_IN_IMAGE:
             pairs = [(artifact, Path(pattern))]
         else:
-            pairs = [(match, match.relative_to(REPO_ROOT)) for match in _matches(pattern)]
+            matches = sorted(REPO_ROOT.glob(pattern))
+            if not matches:
+                raise FileNotFoundError(f"image source {pattern!r} matches nothing in {REPO_ROOT}")
+            pairs = [(match, match.relative_to(REPO_ROOT)) for match in matches]
         for source, relative in pairs:
             target = dest / relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -90,10 +93,3 @@ def installed_dependencies() -> Path:
             raise
         shutil.rmtree(staging)  # a concurrent build of the same lock finished first: use its install
     return cached
-
-
-def _matches(pattern: str) -> list[Path]:
-    matches = sorted(REPO_ROOT.glob(pattern))
-    if not matches:
-        raise FileNotFoundError(f"image source {pattern!r} matches nothing in {REPO_ROOT}")
-    return matches

@@ -66,9 +66,8 @@ class _Discard(io.TextIOBase):
 
 
 class InProcessInvoker:
-    """Imports the handler (the init phase) and calls it directly, as the server's queue gives it one event at
-    a time. Without ``json_logs``, what the function writes to stdout (its JSON logs, EMF metrics) is
-    dropped."""
+    """Imports the handler (the init phase) and calls it directly, one event at a time from the server's
+    queue. Without ``json_logs``, what the function writes to stdout (JSON logs, EMF metrics) is dropped."""
 
     def __init__(self, *, json_logs: bool = True) -> None:
         os.environ.update(function_environment())

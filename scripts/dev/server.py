@@ -1,10 +1,7 @@
-"""Development server: serves the function over HTTP the way API Gateway (REST, Lambda proxy) would; a
-development tool, not a production server.
-
-The function is imported in this process or, with ``--rie``, run under the real Lambda Runtime Interface
-Emulator from the image-equivalent directory (:mod:`.invoke`, :mod:`.rie`), one invocation at a time. It
-prints the served model, then one line per request (``--json-logs``: the function's logs and metrics too),
-and notices a retrained artifact on the next request. The HTTP side: :mod:`.http_gateway`."""
+"""Development server: the function served over HTTP as API Gateway (REST, Lambda proxy) would, imported in
+this process (:mod:`.invoke`) or, with ``--rie``, run under the real Lambda Runtime Interface Emulator from
+the image-equivalent directory (:mod:`.rie`), behind :mod:`.http_gateway`. A development tool, not a
+production server (``./scripts/serve --help`` says what it prints and when it reloads the model)."""
 
 from __future__ import annotations
 
