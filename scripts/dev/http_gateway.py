@@ -21,7 +21,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from model.core import contract
 from scripts.dev import apigw_proxy
-from scripts.dev.apigw_proxy import HttpResponse
 from scripts.dev.invoke import STAGE, Invoker, ModelWatch, now, say
 
 HEAD_TIMEOUT_SECONDS: Final = 10.0  # a request's line and headers, from connecting or the previous answer
@@ -64,7 +63,7 @@ def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, st
     return None
 
 
-def response_head(response: HttpResponse, *, close: bool) -> list[tuple[bytes, bytes]]:
+def response_head(response: apigw_proxy.HttpResponse, *, close: bool) -> list[tuple[bytes, bytes]]:
     """The answer's headers on the wire, with its length and, when the connection ends with it, the close."""
     head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
     return (
@@ -125,7 +124,7 @@ class DevApp:
             return "bad_request", "The body is shorter than its Content-Length, or too slow to arrive."
         return None
 
-    def _invoke(self, event: dict[str, Any], request_id: str) -> HttpResponse:
+    def _invoke(self, event: dict[str, Any], request_id: str) -> apigw_proxy.HttpResponse:
         if self.model is not None:
             self.model.check()
         return apigw_proxy.map_result(self.invoker.invoke(event, request_id), request_id=request_id)
@@ -198,7 +197,7 @@ def server(app: DevApp, listening: socket.socket) -> uvicorn.Server:
     )
 
 
-def log_access(method: str, target: str, response: HttpResponse, started: float) -> None:
+def log_access(method: str, target: str, response: apigw_proxy.HttpResponse, started: float) -> None:
     path = apigw_proxy.request_path(target)
     route = path if path in contract.ROUTE_PATHS else "(not a route)"  # what a caller typed is never printed
     line = f"{now()} {method} {route} {response.status} {(time.perf_counter() - started) * 1000:.1f} ms"
