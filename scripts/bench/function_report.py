@@ -8,48 +8,42 @@ import math
 from typing import Any, Final
 
 ROUNDS: Final = 10
-
 BATCH_SIZES: Final = (1, 10, 100, 1_000, 10_000)
 
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1 769 MB. Prices: arm64, us-east-1 and
+# eu-west-1, December 2026 (aws.amazon.com/lambda/pricing): per GB-second of billed duration, per request.
+FULL_VCPU_MB: Final = 1_769
+PRICE_PER_GB_SECOND: Final = 0.0000133334
+PRICE_PER_MILLION_REQUESTS: Final = 0.20
+MEMORY_SIZES_MB: Final = (128, 256, 512, 1_024)
 
-TARGETS: Final = {
-    "cold_start_ms": 250.0,
-    "warm_p50_us": 100.0,
-    "warm_p99_us": 300.0,
-    "batch_1000_ms": 1.0,
-    "rss_after_10k_mb": 80.0,
-    "deps_mb": 40.0,
-}
+
+def target_row(label: str, value: float, limit: float, unit: str, digits: int) -> str:
+    verdict = "✅" if value < limit else "❌"
+    return f"| {label} | {value:.{digits}f} {unit} | < {limit:.0f} {unit} | {verdict} |"
 
 
 def markdown(report: dict[str, Any]) -> str:
-    warm, memory, batch = report["warm"], report["memory"], report["warm"]["batch_ms"]
-    rss, peak = memory["rss_mb"], memory["peak_rss_mb"]
+    warm, batch, docs = report["warm"], report["warm"]["batch_ms"], report["docs"]
+    rss, peak = report["memory"]["rss_mb"], report["memory"]["peak_rss_mb"]
     last = max(rss, key=int)
     growth = rss[last] - rss["10000"]
-
-    def row(label: str, value: float, target: str, unit: str, digits: int) -> str:
-        limit = TARGETS[target]
-        verdict = "✅" if value < limit else "❌"
-        return f"| {label} | {value:.{digits}f} {unit} | < {limit:.0f} {unit} | {verdict} |"
-
     sizes = [str(n) for n in BATCH_SIZES]
-    docs = report["docs"]
     return "\n".join(
         [
             *comparison_table(report["cold_comparison"]),
             *memory_table(report),
             "| Measure | Result | Target | |",
             "|---|---|---|---|",
-            row("Cold start: fresh process, import + one /v1/predict (median of 10)", report["cold_start_ms"],
-                "cold_start_ms", "ms", 0),
-            row("Warm, one prediction, full handler: p50", warm["warm_p50_us"], "warm_p50_us", "µs", 0),
-            row("Warm, one prediction, full handler: p99", warm["warm_p99_us"], "warm_p99_us", "µs", 0),
-            row("Warm, 1 000-value batch (median)", batch["1000"], "batch_1000_ms", "ms", 2),
-            row("Peak RSS after 10 000 invocations", peak["10000"], "rss_after_10k_mb", "MB", 1),
+            target_row("Cold start: fresh process, import + one /v1/predict (median of 10)",
+                       report["cold_start_ms"], 250, "ms", 0),
+            target_row("Warm, one prediction, full handler: p50", warm["warm_p50_us"], 100, "µs", 0),
+            target_row("Warm, one prediction, full handler: p99", warm["warm_p99_us"], 300, "µs", 0),
+            target_row("Warm, 1 000-value batch (median)", batch["1000"], 1, "ms", 2),
+            target_row("Peak RSS after 10 000 invocations", peak["10000"], 80, "MB", 1),
             f"| RSS growth from 10 000 to {int(last):,} invocations | {growth:+.2f} MB | none | "
             f"{'✅' if growth < 1.0 else '❌'} |".replace(",", " "),
-            row("Installed runtime dependencies", report["deps_mb"], "deps_mb", "MB", 1),
+            target_row("Installed runtime dependencies", report["deps_mb"], 40, "MB", 1),
             *hostile_table(report["hostile"]),
             "",
             "Batch scaling (median per invocation, full handler):",
@@ -100,39 +94,22 @@ def comparison_table(medians: dict[str, float]) -> list[str]:
         return []
     this = medians["this function"]
     replaced = next(ms for name, ms in medians.items() if name.startswith("the replaced system"))
-    rows = [f"| {name} | {ms:.0f} ms | {ms / this:.2f}x |" for name, ms in medians.items()]
     return [
         f"Cold start, interleaved rounds (median of {ROUNDS}; spawn to first answer):",
         "",
         "| program | cold start | relative to this function |",
         "|---|---|---|",
-        *rows,
+        *(f"| {name} | {ms:.0f} ms | {ms / this:.2f}x |" for name, ms in medians.items()),
         "",
         f"This function is {replaced / this:.0f}x faster to its first answer than the replaced system.",
         "",
     ]
 
 
-# Lambda gives a function CPU in proportion to its memory: one vCPU at 1 769 MB. Prices: arm64, us-east-1 and
-# eu-west-1, December 2026 (aws.amazon.com/lambda/pricing): per GB-second of billed duration, per request.
-FULL_VCPU_MB: Final = 1_769
-
-
-PRICE_PER_GB_SECOND: Final = 0.0000133334
-
-
-PRICE_PER_MILLION_REQUESTS: Final = 0.20
-
-
-MEMORY_SIZES_MB: Final = (128, 256, 512, 1_024)
-
-
 def memory_table(report: dict[str, Any]) -> list[str]:
     """Cold start, billed duration and monthly cost by memory size, from this run's single-core figures
     scaled by the CPU share Lambda allocates (assumptions in docs/deploy.md, "Memory size")."""
-    cold_ms = report["cold_start_ms"]
-    warm_ms = report["warm"]["warm_p50_us"] / 1000
-    batch_ms = report["warm"]["batch_ms"]["1000"]
+    warm_ms, batch_ms = report["warm"]["warm_p50_us"] / 1000, report["warm"]["batch_ms"]["1000"]
     rows = []
     for mb in MEMORY_SIZES_MB:
         share = min(1.0, mb / FULL_VCPU_MB)
@@ -143,8 +120,8 @@ def memory_table(report: dict[str, Any]) -> list[str]:
             for requests in (1e6, 100e6)
         ]
         rows.append(
-            f"| {mb} MB | {share:.2f} | {cold_ms / share:.0f} ms | {billed_single} ms | {billed_batch} ms | "
-            f"${monthly[0]:.2f} | ${monthly[1]:.2f} |"
+            f"| {mb} MB | {share:.2f} | {report['cold_start_ms'] / share:.0f} ms | {billed_single} ms | "
+            f"{billed_batch} ms | ${monthly[0]:.2f} | ${monthly[1]:.2f} |"
         )
     return [
         "",
