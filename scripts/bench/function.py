@@ -71,13 +71,6 @@ def events() -> dict[str, dict[str, Any]]:
     }
 
 
-def hostile_events() -> dict[str, dict[str, Any]]:
-    return {
-        f"hostile-{name}": proxy_event("POST", contract.PATH_PREDICT_BATCH, body.encode(), stage="bench")
-        for name, body in hostile_bodies().items()
-    }
-
-
 def function_env(root: Path) -> dict[str, str]:
     """A container built from the image: its ENV, then the function's configuration (which wins)."""
     return {
@@ -102,12 +95,12 @@ def first_line(command: list[str], env: dict[str, str], cwd: Path) -> tuple[str,
     return line, elapsed_ms
 
 
-def worker(root: Path, events_file: Path, kind: str, iterations: int = 0) -> list[str]:
+def worker(events_file: Path, kind: str, iterations: int = 0) -> list[str]:
     return [sys.executable, "-S", "-s", str(WORKER), kind, str(events_file), str(iterations)]
 
 
 def run_worker(root: Path, events_file: Path, kind: str, iterations: int = 0) -> tuple[dict[str, Any], float]:
-    line, elapsed_ms = first_line(worker(root, events_file, kind, iterations), function_env(root), root)
+    line, elapsed_ms = first_line(worker(events_file, kind, iterations), function_env(root), root)
     result: dict[str, Any] = json.loads(line)
     return result, elapsed_ms
 
@@ -133,8 +126,12 @@ def measure(*, quick: bool) -> dict[str, Any]:
     )
     events_file.write_text(json.dumps(all_events), encoding="utf-8")
     cold_events.write_text(json.dumps({"predict": all_events["predict"]}), encoding="utf-8")
+    hostile = {
+        f"hostile-{name}": proxy_event("POST", contract.PATH_PREDICT_BATCH, body.encode(), stage="bench")
+        for name, body in hostile_bodies().items()
+    }
     hostile_file.write_text(
-        json.dumps({**hostile_events(), "batch-10000": all_events["batch-10000"]}), encoding="utf-8"
+        json.dumps({**hostile, "batch-10000": all_events["batch-10000"]}), encoding="utf-8"
     )
     run_worker(root, cold_events, "cold")  # the first run writes the bytecode caches (the image ships them)
     cold = [run_worker(root, cold_events, "cold") for _ in range(ROUNDS)]
@@ -208,24 +205,18 @@ def compare_cold_starts(root: Path, events_file: Path) -> dict[str, float]:
     """Median wall time from spawning each program to its first answer, over interleaved rounds."""
     runtime = build_runtime_dir(WORK / "lambda-runtime")
     replaced_python, pickled = replaced_system()
-    here = Path(__file__).parent
+    here, isolated, env = Path(__file__).parent, [sys.executable, "-S", "-s", "-c"], function_env(root)
     bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC"}
     programs: dict[str, tuple[list[str], dict[str, str], Path]] = {
-        "bare interpreter": ([sys.executable, "-S", "-s", "-c", "print(1)"], bare, root),
+        "bare interpreter": ([*isolated, "print(1)"], bare, root),
         "Lambda runtime client (awslambdaric) import": (
-            [sys.executable, "-S", "-s", "-c", "import awslambdaric.bootstrap; print(1)"],
-            {**bare, "PYTHONPATH": str(runtime)},
-            root,
+            [*isolated, "import awslambdaric.bootstrap; print(1)"], {**bare, "PYTHONPATH": str(runtime)}, root
         ),
-        "artifact load (schema, checksum, policy)": (
-            [sys.executable, "-S", "-s", "-c", LOAD_ARTIFACT],
-            function_env(root),
-            root,
-        ),
+        "artifact load (schema, checksum, policy)": ([*isolated, LOAD_ARTIFACT], env, root),
         "minimal Powertools app (resolver, Logger, Metrics)": (
-            [sys.executable, "-S", "-s", "-c", MINIMAL_APP, str(events_file)], function_env(root), root
+            [*isolated, MINIMAL_APP, str(events_file)], env, root
         ),
-        "this function": (worker(root, events_file, "cold"), function_env(root), root),
+        "this function": (worker(events_file, "cold"), env, root),
         "the replaced system (FastAPI, pickled scikit-learn model)": (
             [str(replaced_python), "-c", REPLACED_CALL],
             {**bare, "PYTHONPATH": str(here), "REPLACED_MODEL": str(pickled)},
