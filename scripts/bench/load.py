@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
@@ -37,21 +38,13 @@ BATCH_SIZE: Final = 100
 class Scenario:
     name: str
     path: str
-    body_for: Callable[[random.Random], dict[str, object]]
-
-
-def _one(rng: random.Random) -> dict[str, object]:
-    return {"bmi": round(rng.uniform(18.0, 42.0), 1)}
-
-
-def _batch(rng: random.Random) -> dict[str, object]:
-    return {"bmi": [round(rng.uniform(18.0, 42.0), 1) for _ in range(BATCH_SIZE)]}
+    batch_size: int | None  # None: one BMI per request
 
 
 SCENARIOS: Final = (
-    Scenario(f"POST {contract.PATH_PREDICT}", contract.PATH_PREDICT, _one),
+    Scenario(f"POST {contract.PATH_PREDICT}", contract.PATH_PREDICT, None),
     Scenario(
-        f"POST {contract.PATH_PREDICT_BATCH} ({BATCH_SIZE} values)", contract.PATH_PREDICT_BATCH, _batch
+        f"POST {contract.PATH_PREDICT_BATCH} ({BATCH_SIZE} values)", contract.PATH_PREDICT_BATCH, BATCH_SIZE
     ),
 )
 
@@ -81,49 +74,35 @@ class Result:
         )
 
 
-TABLE_HEADER: Final = (
-    "| scenario | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |\n"
-    "|---|---|---|---|---|---|---|---|"
-)
-
-
 def run_scenario(base_url: str, scenario: Scenario, *, seconds: float, connections: int) -> Result:
     split = urlsplit(base_url)
     result = Result(scenario.name, seconds)
-    lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)  # noqa: S311 (test inputs, not secrets)
         conn = http.client.HTTPConnection(split.hostname or "127.0.0.1", split.port or 80, timeout=30)
-        latencies: list[float] = []
-        errors: list[str] = []
         while time.perf_counter() < deadline:
-            body = json.dumps(scenario.body_for(rng))
+            bmis = [round(rng.uniform(18.0, 42.0), 1) for _ in range(scenario.batch_size or 1)]
+            body = json.dumps({"bmi": bmis if scenario.batch_size else bmis[0]})
             started = time.perf_counter()
             try:
                 conn.request("POST", scenario.path, body, {"Content-Type": "application/json"})
                 response = conn.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
+                result.errors.append(f"{type(exc).__name__}: {exc}")  # list.append is atomic: no lock
                 conn.close()
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
             if 200 <= response.status < 300:
-                latencies.append(elapsed_ms)
+                result.latencies_ms.append(elapsed_ms)
             else:
-                errors.append(f"HTTP {response.status}")
+                result.errors.append(f"HTTP {response.status}")
         conn.close()
-        with lock:
-            result.latencies_ms.extend(latencies)
-            result.errors.extend(errors)
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(worker, range(connections)))  # list(): a worker's exception is raised here
     return result
 
 
@@ -160,16 +139,12 @@ def local_server() -> Iterator[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
     try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-        cpu = model
-    except (OSError, StopIteration):
-        pass
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        cpuinfo = []
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else platform.processor() or platform.machine()
     system = f"{platform.system()} {platform.release()}"
     return f"{os.cpu_count()} vCPU ({cpu}), {system}, Python {platform.python_version()}"
 
@@ -191,15 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds * len(SCENARIOS) > MAX_SECONDS or args.seconds <= 0 or args.connections < 1:
         parser.error(f"the run is bounded: 0 < seconds x {len(SCENARIOS)} scenarios <= {MAX_SECONDS:g}")
 
-    if args.url:
-        results = run(args.url, seconds=args.seconds, connections=args.connections)
-    else:
-        with local_server() as url:
-            results = run(url, seconds=args.seconds, connections=args.connections)
+    with nullcontext(args.url) if args.url else local_server() as url:
+        results = run(url, seconds=args.seconds, connections=args.connections)
 
     print(f"Machine: {machine()}")
     print(f"{contract.SERVICE_NAME}: {args.connections} connections, {args.seconds:g} s per scenario\n")
-    print(TABLE_HEADER)
+    print("| scenario | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
+    print("|---|---|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
     errors = [e for r in results for e in r.errors]
