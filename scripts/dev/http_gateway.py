@@ -139,6 +139,10 @@ class DevProtocol(H11Protocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        # The head and the body are two writes: with Nagle's algorithm on, the body of every answer after a
+        # connection's first waits for the client's delayed ACK (40 ms). asyncio sets TCP_NODELAY only on
+        # sockets whose protocol number is TCP's, and socket.create_server's are 0.
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._arm()
 
     def on_response_complete(self) -> None:

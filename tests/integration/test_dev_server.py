@@ -66,7 +66,9 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         while not served.started:
             time.sleep(0.01)
         running.append((served, thread, listening))
-        return http.client.HTTPConnection("127.0.0.1", listening.getsockname()[1], timeout=10), invoker
+        conn = http.client.HTTPConnection("127.0.0.1", listening.getsockname()[1], timeout=10)
+        conn.served = served  # type: ignore[attr-defined]
+        return conn, invoker
 
     yield start
     for served, thread, listening in running:
@@ -95,6 +97,16 @@ def test_connection_is_kept_alive_between_requests(serve):
         conn.request("POST", "/v1/predict", body=b'{"bmi": 30}', headers={"Content-Type": "application/json"})
         assert conn.getresponse().read() == b'{"status":"ok"}'
     assert [e["body"] for e in invoker.events] == ['{"bmi": 30}'] * 3
+
+
+def test_answers_are_sent_without_waiting_for_the_clients_ack(serve):
+    """Nagle's algorithm off on every connection: with it on, each keep-alive answer's body (a second write)
+    waited 40 ms for the client's delayed ACK (docs/benchmarks.md, Load)."""
+    conn, _ = serve()
+    conn.request("GET", "/health")
+    conn.getresponse().read()
+    (connection,) = conn.served.server_state.connections
+    assert connection.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_body_just_under_the_edge_limit_is_accepted(serve):
