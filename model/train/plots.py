@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from ..core.artifact import CONVERGENCE_GATE, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
@@ -18,28 +19,18 @@ HEAVY: Final = "#1f4e79"
 LIGHT: Final = "#9ecae1"
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
-    _pyplot().close(fig)
 
 
 def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
     """The served answers over every BMI the service accepts, by the function's own code."""
-    plt = _pyplot()
     feature, level = artifact.feature, artifact.interval.level
     bmi = np.linspace(BMI_MIN, BMI_MAX, 1801)
     values, lower, upper = tables.served(artifact, bmi.tolist())
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    ax = fig.subplots()
     for low, high in ((BMI_MIN, feature.train_min), (feature.train_max, BMI_MAX)):
         ax.axvspan(low, high, color="0.92", zorder=0)
     ax.text(
@@ -68,14 +59,14 @@ def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
 
 def plot_calibration(artifact: ModelArtifact, y: FloatArray, predicted: FloatArray, path: Path) -> None:
     """Observed against predicted by tenth of the cross-validated prediction, with the calibration line."""
-    plt = _pyplot()
     tenths = np.array_split(np.argsort(predicted, kind="stable"), 10)
     means = np.array([[predicted[t].mean(), y[t].mean()] for t in tenths])
     slope, intercept = (
         artifact.metrics.estimates[k].value for k in ("calibration_slope", "calibration_intercept")
     )
     line = np.array([means[:, 0].min() - 10, means[:, 0].max() + 10])
-    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    fig = Figure(figsize=(5.5, 5), dpi=100)
+    ax = fig.subplots()
     ax.plot(line, line, color="0.5", linestyle="--", label="perfect calibration")
     ax.plot(
         line,
@@ -95,10 +86,10 @@ def plot_calibration(artifact: ModelArtifact, y: FloatArray, predicted: FloatArr
 
 
 def plot_loss_curve(artifact: ModelArtifact, loss_curve: Sequence[float], path: Path) -> None:
-    plt = _pyplot()
     optimum = artifact.metrics.optimal_train_mse
     gaps = [max(loss - optimum, 1e-12) / optimum for loss in loss_curve]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
     ax.semilogy(range(1, len(gaps) + 1), gaps)
     ax.axhline(
         next(g for g in artifact.metrics.gates if g.name == CONVERGENCE_GATE).threshold,
