@@ -11,7 +11,7 @@ from typing import Final
 import numpy as np
 
 from ..core import prediction
-from ..core.artifact import Estimate, ModelArtifact, PredictionInterval
+from ..core.artifact import ModelArtifact, PredictionInterval
 from ..core.schemas import BatchPredictRequest
 from .conformal import BoolArray
 from .dataset import TRAIN_ROWS, Dataset, FloatArray
@@ -56,11 +56,6 @@ def subgroups(dataset: Dataset) -> list[tuple[str, list[Group]]]:
     ]
 
 
-def ci(e: Estimate, digits: int) -> str:
-    """``0.98 (95% CI 0.86 to 1.10)``: a figure and its confidence interval."""
-    return f"{e.value:.{digits}f} ({e.level:.0%} CI {e.low:.{digits}f} to {e.high:.{digits}f})"
-
-
 def pct(share: float) -> str:
     return f"{share:.1%}"
 
@@ -78,29 +73,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
 
     return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
-
-
-def error_table(a: ModelArtifact) -> str:
-    e, m, holdout, cv = a.metrics.estimates, a.metrics, a.training.n_holdout, "cross-validated"
-    folds = f"Nadeau–Bengio, {m.cv_repeats}× repeated {m.cv_folds}-fold"
-    bca = f"BCa bootstrap of the {holdout} patients"
-    return _table(
-        ("measure", "value (95% CI)", "interval from", "in words"),
-        [
-            (f"typical error (root-mean-square), {cv}", ci(e["cv_rmse"], 0), folds,
-             "the size of a typical miss on patients the model had not seen"),
-            (f"average absolute error, {cv}", ci(e["cv_mae"], 0), folds,
-             "on average a prediction is off by about this much, up or down"),
-            (f"share of differences explained (R²), {cv}", ci(e["cv_r2"], 2), folds,
-             "about a third; 1 would be perfect, 0 no better than the average"),
-            (f"typical error on the last {holdout} patients (hold-out)", ci(e["holdout_rmse"], 0), bca,
-             f"these {holdout} happen to be easier than average"),
-            ("average absolute error on the hold-out", ci(e["holdout_mae"], 0), bca, ""),
-            ("R² on the hold-out", ci(e["holdout_r2"], 2), bca, "so few patients say little"),
-            ("typical error / R² on the patients it was fitted to",
-             f"{np.sqrt(m.train_mse):.0f} / {m.train_r2:.2f}", "none: measured on the fitted patients", ""),
-        ],
-    )  # fmt: skip
 
 
 def coverage_table(interval: PredictionInterval) -> str:
@@ -150,18 +122,14 @@ def _subgroup_row(name: str, rows: BoolArray, errors: FloatArray, covered: Float
     )
 
 
-def off_promise(dataset: Dataset, covered: FloatArray, level: float) -> list[str]:
-    """Every reportable group whose plausible range lies below the promised level, described."""
+def coverage_remark(dataset: Dataset, covered: FloatArray, level: float) -> str:
+    """Names every reportable group whose plausible range lies below the promised level."""
     off = []
     for what, groups in subgroups(dataset):
         for g in groups:
             n, inside = int(g.rows.sum()), float(covered[g.rows].sum())
             if n >= MIN_SUBGROUP and wilson(inside, n)[1] < level:
                 off.append(f"{what} {g.name}, {pct(inside / n)} inside")
-    return off
-
-
-def coverage_remark(off: list[str], level: float) -> str:
     if not off:
         return (
             f"No group with enough patients is clearly below the {level:.0%} promise; the ranges are wide, "
