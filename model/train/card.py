@@ -106,7 +106,7 @@ def _reading(a: ModelArtifact) -> dict[str, object]:
         "example_prediction_repr": repr(value),
         "inside_in_10": round(interval.level * 10),
         "outside_in_10": 10 - round(interval.level * 10),
-        "band_coverages": ", ".join(tables.pct(band.coverage) for band in bands),
+        "band_coverages": ", ".join(f"{band.coverage:.1%}" for band in bands),
         "example_rows": tables.example_rows(a),
     }
 

@@ -120,12 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
 def summary(artifact: ModelArtifact) -> str:
     """What a training run prints about the artifact it wrote."""
-    m, interval, c, epochs = (
-        artifact.metrics,
-        artifact.interval,
-        artifact.coefficients,
-        artifact.training.epochs_run,
-    )
+    m, interval, c = artifact.metrics, artifact.interval, artifact.coefficients
+    epochs = artifact.training.epochs_run
     figures = ", ".join(
         f"{name} {m.estimates[name].value:.4f}" for name in ("holdout_r2", "cv_r2", "cv_rmse")
     )

@@ -56,10 +56,6 @@ def subgroups(dataset: Dataset) -> list[tuple[str, list[Group]]]:
     ]
 
 
-def pct(share: float) -> str:
-    return f"{share:.1%}"
-
-
 def plausible_range(inside: float, n: int) -> str:
     low, high = wilson(inside, n)
     return f"{low:.0%}–{high:.0%}"
@@ -78,11 +74,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def coverage_table(interval: PredictionInterval) -> str:
     """Per group: patients, share inside under nested cross-validation with its plausible range, and what
     the ranks behind those intervals promise (the upper gate's reference)."""
-    rows = []
-    for group in interval.coverage:
-        inside = group.coverage * group.n
-        rows.append((group.group, group.n, pct(group.coverage), plausible_range(inside, group.n),
-                     f"{group.expected:.1%}"))  # fmt: skip
+    rows = [
+        (g.group, g.n, f"{g.coverage:.1%}", plausible_range(g.coverage * g.n, g.n), f"{g.expected:.1%}")
+        for g in interval.coverage
+    ]
     return _table(("group", "patients", "inside their interval", "plausible range", "promised"), rows)
 
 
@@ -118,7 +113,7 @@ def _subgroup_row(name: str, rows: BoolArray, errors: FloatArray, covered: Float
     inside = float(covered[rows].sum())
     return (
         f"| {name} | {n} | {rmse(errors[rows], 0.0):.0f} | {mae(errors[rows], 0.0):.0f} | "
-        f"{pct(inside / n)} | {plausible_range(inside, n)} |"
+        f"{inside / n:.1%} | {plausible_range(inside, n)} |"
     )
 
 
@@ -129,7 +124,7 @@ def coverage_remark(dataset: Dataset, covered: FloatArray, level: float) -> str:
         for g in groups:
             n, inside = int(g.rows.sum()), float(covered[g.rows].sum())
             if n >= MIN_SUBGROUP and wilson(inside, n)[1] < level:
-                off.append(f"{what} {g.name}, {pct(inside / n)} inside")
+                off.append(f"{what} {g.name}, {inside / n:.1%} inside")
     if not off:
         return (
             f"No group with enough patients is clearly below the {level:.0%} promise; the ranges are wide, "
