@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
-from .dataset import FloatArray
+from .dataset import BoolArray, FloatArray, IntArray
 from .evaluation import Fitter, kfold, out_of_fold
 
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
 MAX_BANDS: Final = 3  # tertiles: twice the patients per band of K = 5 for the same worst group (the card)
 MIN_BAND_ROWS: Final = 100  # a band with fewer training rows is merged into its smaller neighbour
 PAC_DELTA: Final = 0.02  # each band's coverage at least level - PAC_DELTA ...

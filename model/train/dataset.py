@@ -33,6 +33,8 @@ HOLDOUT_ROWS: Final = slice(N_PATIENTS - HOLDOUT_SIZE, N_PATIENTS)
 DATASET_NAME: Final = "diabetes (Efron et al. 2004, Least Angle Regression), as shipped by scikit-learn 1.9.1"
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class DataError(ValueError):
@@ -70,16 +72,8 @@ def load_dataset(data_dir: Path = DATA_DIR) -> Dataset:
     features = _parse(_read_verified(data_dir / FEATURES_FILE), FEATURES_FILE, columns=len(COLUMNS))
     target = _parse(_read_verified(data_dir / TARGET_FILE), TARGET_FILE, columns=1)
 
-    def column(name: str) -> FloatArray:
-        return features[:, COLUMNS.index(name)].copy()
-
-    return Dataset(
-        bmi=column("BMI"),
-        target=target[:, 0].copy(),
-        age=column("AGE"),
-        sex=column("SEX"),
-        sha256=dict(EXPECTED_SHA256),
-    )
+    bmi, age, sex = (features[:, COLUMNS.index(name)].copy() for name in ("BMI", "AGE", "SEX"))
+    return Dataset(bmi=bmi, target=target[:, 0].copy(), age=age, sex=sex, sha256=dict(EXPECTED_SHA256))
 
 
 def _read_verified(path: Path) -> bytes:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from .dataset import FloatArray
+from .dataset import FloatArray, IntArray
 
 Fitter = Callable[[FloatArray, FloatArray], tuple[float, float]]
-Indices = npt.NDArray[np.intp]
 
 
 # Metrics along the last axis: one value for one sample, one per row for a batch of bootstrap resamples.
@@ -32,6 +30,9 @@ def r2(y: FloatArray, predicted: FloatArray) -> Any:
     return 1.0 - np.sum((y - predicted) ** 2, axis=-1) / total
 
 
+METRICS: Final = {"r2": r2, "rmse": rmse, "mae": mae}  # the hold-out's and every fold's figures
+
+
 def closed_form(x: FloatArray, y: FloatArray) -> tuple[float, float]:
     """Ordinary least squares for one feature: the optimum SGD must reach (used by the convergence gate)."""
     x_centered = x - x.mean()
@@ -39,7 +40,7 @@ def closed_form(x: FloatArray, y: FloatArray) -> tuple[float, float]:
     return slope, float(y.mean()) - slope * float(x.mean())
 
 
-def kfold(n: int, *, folds: int, seed: int) -> list[tuple[Indices, Indices]]:
+def kfold(n: int, *, folds: int, seed: int) -> list[tuple[IntArray, IntArray]]:
     """Shuffled k-fold splits of ``n`` rows as (train, test) index arrays: the same seed, the same folds
     (cross-validated R², the interval's residuals and its nested coverage all use these)."""
     order = np.random.default_rng(seed).permutation(n)
@@ -60,11 +61,11 @@ def repeated_cross_validation(
 ) -> dict[str, FloatArray]:
     """R², RMSE and MAE of every fold of ``repeats`` shuffled k-fold cross-validations (fold seeds seed ..
     seed + repeats - 1; the first is the folds of the interval's residuals)."""
-    scores: dict[str, list[float]] = {"r2": [], "rmse": [], "mae": []}
+    scores: dict[str, list[float]] = {name: [] for name in METRICS}
     for repeat in range(repeats):
         for train, test in kfold(x.size, folds=folds, seed=seed + repeat):
             slope, intercept = fit(x[train], y[train])
-            for name, metric in (("r2", r2), ("rmse", rmse), ("mae", mae)):
+            for name, metric in METRICS.items():
                 scores[name].append(float(metric(y[test], slope * x[test] + intercept)))
     return {name: np.array(values) for name, values in scores.items()}
 

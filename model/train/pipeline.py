@@ -69,7 +69,6 @@ class TrainingConfig:
 class TrainingOutcome:
     artifact: ModelArtifact
     fit: SGDResult
-    optimal: Coefficients  # closed-form least squares on the training rows
     dataset: Dataset
     nested: NestedCrossValidation  # the interval's coverage of each training row
     cv_predictions: FloatArray  # each training row's out-of-fold prediction (the interval's residuals)
@@ -79,14 +78,12 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
     """Fits, evaluates and gates; the returned artifact says whether it may be served."""
     (x, y), holdout = (dataset.train.x, dataset.train.y), dataset.holdout
     result = fit_sgd(x, y, seed=config.seed, config=config.sgd)
-    optimal = Coefficients(*closed_form(x, y))
+    optimal_slope, optimal_intercept = closed_form(x, y)
     fitted = Coefficients(result.slope, result.intercept)
     train_predicted = fitted.slope * x + fitted.intercept
     holdout_predicted = fitted.slope * holdout.x + fitted.intercept
-    train_mse, optimal_mse = (
-        float(mse(y, train_predicted)),
-        float(mse(y, optimal.slope * x + optimal.intercept)),
-    )
+    train_mse = float(mse(y, train_predicted))
+    optimal_mse = float(mse(y, optimal_slope * x + optimal_intercept))
     interval, nested, cv_predictions = _prediction_interval(config, dataset, holdout_predicted)
     folds = repeated_cross_validation(
         x, y, closed_form, folds=config.cv_folds, seed=config.seed, repeats=CV_REPEATS
@@ -104,7 +101,9 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
     artifact = ModelArtifact(
         schema_version=SCHEMA_VERSION,
         model_version=model_version_for(
-            data_sha256=dataset.sha256, config=_run_config(config), code_sha256=_code_sha256()
+            data_sha256=dataset.sha256,
+            config={**asdict(config), "holdout_size": HOLDOUT_SIZE, "interval_level": INTERVAL_LEVEL},
+            code_sha256=_code_sha256(),
         ),
         feature=_feature(dataset),
         outcome=_outcome(y),
@@ -128,7 +127,7 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainingOutcome:
         training=_training(config, result, dataset),
         sha256="",  # computed when written
     )
-    return TrainingOutcome(artifact, result, optimal, dataset, nested, cv_predictions)
+    return TrainingOutcome(artifact, result, dataset, nested, cv_predictions)
 
 
 def _feature(dataset: Dataset) -> Feature:
@@ -217,19 +216,6 @@ def _drift(x: FloatArray) -> Drift:
     edges = conformal.quantile_edges(x, parts=DRIFT_BINS)
     counts = np.bincount(conformal.band_of(edges, x), minlength=len(edges) + 1)
     return Drift(edges=tuple(edges), proportions=tuple((counts / x.size).tolist()))
-
-
-def _run_config(config: TrainingConfig) -> dict[str, object]:
-    return {
-        "seed": config.seed,
-        "sgd": asdict(config.sgd),
-        "min_r2": config.min_r2,
-        "max_convergence_gap": config.max_convergence_gap,
-        "max_coverage_error": config.max_coverage_error,
-        "cv_folds": config.cv_folds,
-        "holdout_size": HOLDOUT_SIZE,
-        "interval_level": INTERVAL_LEVEL,
-    }
 
 
 def _code_sha256() -> str:

@@ -13,8 +13,7 @@ import numpy as np
 from ..core import prediction
 from ..core.artifact import ModelArtifact, PredictionInterval
 from ..core.schemas import BatchPredictRequest
-from .conformal import BoolArray
-from .dataset import TRAIN_ROWS, Dataset, FloatArray
+from .dataset import TRAIN_ROWS, BoolArray, Dataset, FloatArray
 from .evaluation import mae, rmse
 
 # Below this many patients a group's coverage is not reported: for a share near the served level, the 95%

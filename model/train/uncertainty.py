@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.artifact import Estimate
 from .dataset import FloatArray
-from .evaluation import mae, r2, rmse
+from .evaluation import METRICS
 
 CONFIDENCE: Final = 0.95
 HOLDOUT_RESAMPLES: Final = 10_000
@@ -42,9 +42,7 @@ def estimates(
         "auroc": (auroc, (y > threshold).astype(np.intp), codes[1]),
     }
     return {
-        **{
-            f"holdout_{n}": bca(f, *holdout, seed=seed) for n, f in (("r2", r2), ("rmse", rmse), ("mae", mae))
-        },
+        **{f"holdout_{name}": bca(metric, *holdout, seed=seed) for name, metric in METRICS.items()},
         **{f"cv_{name}": nadeau_bengio(scores, k=k, seed=seed) for name, scores in folds.items()},
         **{name: percentile(*arguments, seed=seed) for name, arguments in patients.items()},
     }
