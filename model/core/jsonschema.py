@@ -5,34 +5,28 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, Literal, get_args, get_origin, is_typeddict
+from typing import Any, Final, Literal, get_args, get_origin, is_typeddict
 
 from .jsontypes import Doc, Items, Range, object_fields, unwrap
 
+_SCALARS: Final = {float: "number", int: "integer", bool: "boolean", str: "string", type(None): "null"}
 
-def json_schema(kind: Any, definitions: dict[str, Any], ref_prefix: str = "#/components/schemas/") -> Any:
+
+def json_schema(kind: Any, definitions: dict[str, Any]) -> Any:
     """The JSON Schema of ``kind``; named object types go to ``definitions`` and are referenced."""
     kind, metadata = unwrap(kind)
     origin = get_origin(kind)
     schema: dict[str, Any]
-    if kind is float:
-        schema = {"type": "number"}
-    elif kind is int:
-        schema = {"type": "integer"}
-    elif kind is bool:
-        schema = {"type": "boolean"}
-    elif kind is str:
-        schema = {"type": "string"}
-    elif kind is type(None):
-        schema = {"type": "null"}
+    if kind in _SCALARS:
+        schema = {"type": _SCALARS[kind]}
     elif origin is Literal:
         schema = {"enum": list(get_args(kind))}
     elif origin in (list, tuple):
-        schema = {"type": "array", "items": json_schema(get_args(kind)[0], definitions, ref_prefix)}
+        schema = {"type": "array", "items": json_schema(get_args(kind)[0], definitions)}
     elif origin is dict:
         schema = {"type": "object", "additionalProperties": json_schema(get_args(kind)[1], definitions)}
     elif origin in (types.UnionType, typing.Union):
-        schema = {"anyOf": [json_schema(option, definitions, ref_prefix) for option in get_args(kind)]}
+        schema = {"anyOf": [json_schema(option, definitions) for option in get_args(kind)]}
     elif is_typeddict(kind) or dataclasses.is_dataclass(kind):
         name = kind.__name__
         if name not in definitions:
@@ -41,13 +35,13 @@ def json_schema(kind: Any, definitions: dict[str, Any], ref_prefix: str = "#/com
             definitions[name].update(
                 {
                     "type": "object",
-                    "properties": {k: json_schema(v, definitions, ref_prefix) for k, v in hints.items()},
+                    "properties": {k: json_schema(v, definitions) for k, v in hints.items()},
                     "required": [name for name in hints if name in required],
                     "additionalProperties": False,
-                    **({"description": _summary(kind)} if kind.__doc__ else {}),
+                    **({"description": " ".join(kind.__doc__.split())} if kind.__doc__ else {}),
                 }
             )
-        schema = {"$ref": ref_prefix + name}
+        schema = {"$ref": f"#/components/schemas/{name}"}
     else:
         raise TypeError(f"no JSON Schema for {kind!r}")
     for meta in metadata:
@@ -60,7 +54,3 @@ def json_schema(kind: Any, definitions: dict[str, Any], ref_prefix: str = "#/com
             if meta.example is not None:
                 schema["examples"] = [meta.example]
     return schema
-
-
-def _summary(kind: type) -> str:
-    return " ".join((kind.__doc__ or "").split())

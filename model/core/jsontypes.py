@@ -21,8 +21,6 @@ from .untrusted import printable
 
 MAX_ISSUES: Final = 20
 MAX_NAME: Final = 64  # a field name is the caller's own text: escaped and shortened before it is echoed
-NUMBER: Final = "must be a number"
-FINITE: Final = "must be a finite number (no NaN, Infinity or overflowing value)"
 
 
 # --- Annotations -------------------------------------------------------------------------------------
@@ -68,37 +66,35 @@ class ValidationError(ValueError):
         return cls(issues[:MAX_ISSUES], max(0, len(issues) - MAX_ISSUES))
 
 
+@dataclasses.dataclass(slots=True)
 class _Problems:
-    __slots__ = ("hidden", "issues")
+    issues: list[Issue] = dataclasses.field(default_factory=list)
+    hidden: int = 0
 
-    def __init__(self) -> None:
-        self.issues: list[Issue] = []
-        self.hidden = 0
-
-    def add(self, where: str, issue: str, count: int = 1) -> None:
+    def add(self, where: str, issue: str) -> None:
         if len(self.issues) < MAX_ISSUES:
             self.issues.append(Issue(where or None, issue))
-            count -= 1
-        self.hidden += count
+        else:
+            self.hidden += 1
 
 
 Reader = Callable[[Any, str, _Problems], Any]
+_EXACT: Final = {
+    bool: "must be true or false",
+    int: "must be an integer",
+    str: "must be a string",
+    type(None): "must be null",
+}
 
 
-def read[T](value: Any, kind: type[T], where: str = "") -> T:
+def read[T](value: Any, kind: type[T]) -> T:
     """``value`` as ``kind``, or :class:`ValidationError` naming every problem (up to MAX_ISSUES)."""
     problems = _Problems()
     compiled: Reader = reader(typing.cast("Any", kind))  # types are hashable; mypy cannot know it of type[T]
-    result = compiled(value, where, problems)
+    result = compiled(value, "", problems)
     if problems.issues:
         raise ValidationError(problems.issues, problems.hidden)
     return typing.cast("T", result)
-
-
-@functools.cache
-def reader(kind: Any) -> Reader:
-    """The compiled strict reader of ``kind``: each type is compiled once, at its first use."""
-    return _compile(kind)
 
 
 def field_name(name: str) -> str:
@@ -109,19 +105,15 @@ def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
 
-def _compile(kind: Any) -> Reader:
+@functools.cache
+def reader(kind: Any) -> Reader:
+    """The strict reader of ``kind``: each type is compiled once, at its first use."""
     kind, metadata = unwrap(kind)
     origin = get_origin(kind)
     if kind is float:
-        return _number_reader(next((m for m in metadata if isinstance(m, Range)), None))
-    if kind is bool:
-        return _exact(bool, "must be true or false")
-    if kind is int:
-        return _exact(int, "must be an integer")
-    if kind is str:
-        return _exact(str, "must be a string")
-    if kind is type(None):
-        return _exact(type(None), "must be null")
+        return _number_reader(_annotation(metadata, Range))
+    if kind in _EXACT:
+        return _exact(kind, _EXACT[kind])
     if origin is Literal:
         allowed = get_args(kind)
 
@@ -132,7 +124,7 @@ def _compile(kind: Any) -> Reader:
 
         return literal
     if origin in (list, tuple):
-        return _array_reader(kind, next((m for m in metadata if isinstance(m, Items)), None))
+        return _array_reader(kind, _annotation(metadata, Items))
     if origin is dict:
         item = reader(get_args(kind)[1])
 
@@ -170,6 +162,10 @@ def unwrap(kind: Any) -> tuple[Any, tuple[Any, ...]]:
     return kind, ()
 
 
+def _annotation[A](metadata: tuple[Any, ...], kind: type[A]) -> A | None:
+    return next((m for m in metadata if isinstance(m, kind)), None)
+
+
 def _exact(kind: type, issue: str) -> Reader:
     def exact(value: Any, where: str, problems: _Problems) -> Any:
         if type(value) is not kind:  # bool is an int subclass: `type is` keeps true out of integers
@@ -179,31 +175,24 @@ def _exact(kind: type, issue: str) -> Reader:
     return exact
 
 
-def _number_problem(value: Any, bounds: Range | None) -> str | None:
-    if type(value) is int:
-        try:
-            value = float(value)  # a JSON integer of 400 digits is a number, just not a finite float
-        except OverflowError:
-            return FINITE
-    elif type(value) is not float:
-        return NUMBER
-    if not math.isfinite(value):
-        return FINITE
-    if bounds is not None and not bounds.minimum <= value <= bounds.maximum:
-        unit = f" {bounds.unit}" if bounds.unit else ""
-        return f"must be between {bounds.minimum:g} and {bounds.maximum:g}{unit}"
-    return None
-
-
 def _number_reader(bounds: Range | None) -> Reader:
     def number(value: Any, where: str, problems: _Problems) -> Any:
-        problem = _number_problem(value, bounds)
-        if problem is not None:
-            problems.add(where, problem)
+        if type(value) not in (int, float):  # bool is an int subclass: `type` keeps true out of numbers
+            problems.add(where, "must be a number")
             return value
-        return float(value)
+        try:
+            as_float = float(value)
+        except OverflowError:  # a JSON integer of 400 digits is a number, just not a finite float
+            as_float = math.inf
+        if not math.isfinite(as_float):
+            problems.add(where, "must be a finite number (no NaN, Infinity or overflowing value)")
+        elif bounds is not None and not bounds.minimum <= as_float <= bounds.maximum:
+            unit = f" {bounds.unit}" if bounds.unit else ""
+            problems.add(where, f"must be between {bounds.minimum:g} and {bounds.maximum:g}{unit}")
+        else:
+            return as_float
+        return value
 
-    number.bounds = bounds  # type: ignore[attr-defined]  # read by _array_reader's fast path
     return number
 
 
@@ -211,8 +200,8 @@ def _array_reader(kind: Any, size: Items | None) -> Reader:
     item_type = get_args(kind)[0]
     item = reader(item_type)
     as_tuple = get_origin(kind) is tuple
-    bounds: Range | None = getattr(item, "bounds", None)
-    numbers = unwrap(item_type)[0] is float
+    item_kind, item_metadata = unwrap(item_type)
+    numbers, bounds = item_kind is float, _annotation(item_metadata, Range)
 
     def array(value: Any, where: str, problems: _Problems) -> Any:
         if type(value) is not list:
@@ -236,11 +225,10 @@ def _plain_numbers(values: list[Any], bounds: Range | None) -> bool:
     if not {type(v) for v in values} <= {float, int}:
         return False
     try:
-        if not math.isfinite(sum(values)):
-            return False
+        finite = math.isfinite(sum(values))
     except OverflowError:  # an integer too large for a float
         return False
-    return bounds is None or bool(bounds.minimum <= min(values) and max(values) <= bounds.maximum)
+    return finite and (bounds is None or (bounds.minimum <= min(values) and max(values) <= bounds.maximum))
 
 
 def object_fields(kind: Any) -> tuple[dict[str, Any], set[str]]:
