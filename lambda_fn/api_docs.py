@@ -55,15 +55,6 @@ _SIGV4_SCHEME: Final = {
     "description": "AWS Signature Version 4 (IAM authorization on API Gateway, service execute-api).",
     "x-amazon-apigateway-authtype": "awsSigv4",
 }
-# The errors the function itself builds, by code: their examples are what the function answers.
-_FUNCTION_ERRORS: Final[dict[str, Callable[[], errors.ApiError]]] = {
-    "bad_request": lambda: errors.bad_request("The request has conflicting Content-Type headers; send one."),
-    "malformed_json": errors.malformed_json,
-    "empty_body": errors.empty_body,
-    "payload_too_large": errors.payload_too_large,
-    "unsupported_media_type": errors.unsupported_media_type,
-    "internal_error": errors.internal_error,
-}
 _SWAGGER_UI: Final = Path(aws_lambda_powertools.__file__).parent / "event_handler" / "openapi" / "swagger_ui"
 
 
@@ -158,13 +149,14 @@ def _errors(op: Operation, schema: dict[str, Any]) -> dict[str, Any]:
         *([] if op.route.public else ["signed"]),
     }
     by_status: dict[int, tuple[list[str], dict[str, Any]]] = {}
+    built = _function_errors(op)
     for code, error in contract.ERRORS.items():
         if error.scope not in scopes:
             continue
         meanings, examples = by_status.setdefault(error.status, ([], {}))
         meanings.append(f"`{code}`: {error.meaning}")
-        if (built := _function_error(code, op)) is not None:
-            examples[code] = _example(built)
+        if code in built:
+            examples[code] = {"summary": built[code].message, "value": built[code].body()}
         if error.gateway_message:
             edge = contract.error_body(code, error.gateway_message)
             examples[f"{code} (API Gateway)"] = {"summary": error.gateway_message, "value": edge}
@@ -177,14 +169,25 @@ def _errors(op: Operation, schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _function_error(code: str, op: Operation) -> errors.ApiError | None:
-    """The function's own answer with ``code`` on ``op``, where the function builds one."""
+def _function_errors(op: Operation) -> dict[str, errors.ApiError]:
+    """The function's own answers on ``op``, by code: their examples are what the function answers."""
     if op.request is None:
-        return _FUNCTION_ERRORS["internal_error"]() if code == "internal_error" else None
-    if code == "validation_error":
-        return _invalid(op.request)
-    builder = _FUNCTION_ERRORS.get(code)
-    return None if builder is None else builder()
+        return {"internal_error": errors.internal_error()}
+    try:
+        read({}, op.request)  # an empty object: every request type has a required field
+    except ValidationError as error:
+        invalid = errors.invalid(error)
+    else:
+        raise AssertionError(f"{op.request.__name__} accepts an empty object")
+    return {
+        "bad_request": errors.conflicting_content_type(),
+        "malformed_json": errors.malformed_json(),
+        "empty_body": errors.empty_body(),
+        "payload_too_large": errors.payload_too_large(),
+        "unsupported_media_type": errors.unsupported_media_type(),
+        "validation_error": invalid,
+        "internal_error": errors.internal_error(),
+    }
 
 
 def _with_example(
@@ -207,18 +210,6 @@ def _readable(value: Any) -> Any:
     if isinstance(value, list):
         return [_readable(item) for item in value]
     return value
-
-
-def _invalid(kind: Any) -> errors.ApiError:
-    try:
-        read({}, kind)  # an empty object: every request type has a required field
-    except ValidationError as error:
-        return errors.invalid(error)
-    raise AssertionError(f"{kind.__name__} accepts an empty object")
-
-
-def _example(error: errors.ApiError) -> dict[str, Any]:
-    return {"summary": error.message, "value": error.body()}
 
 
 def swagger_html(document: dict[str, Any], *, signed: bool) -> str:

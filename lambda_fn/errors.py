@@ -33,7 +33,7 @@ class ApiError(Exception):
         self.code, self.message, self.details, self.headers = code, message, list(details), headers or {}
 
     def body(self) -> dict[str, Any]:
-        return contract.error_body(self.code, self.message, [_detail(i) for i in self.details])
+        return contract.error_body(self.code, self.message, [i._asdict() for i in self.details])
 
     def response(self) -> Response[str]:
         return Response(contract.ERRORS[self.code].status, JSON, to_json(self.body()), headers=self.headers)
@@ -66,8 +66,8 @@ def payload_too_large() -> ApiError:
     )
 
 
-def bad_request(message: str) -> ApiError:
-    return ApiError("bad_request", message)
+def conflicting_content_type() -> ApiError:
+    return ApiError("bad_request", "The request has conflicting Content-Type headers; send one.")
 
 
 def empty_body() -> ApiError:
@@ -81,10 +81,6 @@ def malformed_json() -> ApiError:
 def invalid(error: ValidationError) -> ApiError:
     hidden = [Issue(None, f"... and {error.hidden} more problems")] if error.hidden else []
     return ApiError("validation_error", INVALID_BODY, [*error.issues, *hidden])
-
-
-def _detail(issue: Issue) -> dict[str, str | None]:
-    return {"field": issue.field, "issue": issue.issue}
 
 
 def _reject(error: ApiError) -> Response[str]:

@@ -207,7 +207,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             response = app.resolve(event, context)
         else:
             observability.note_error("bad_request", problem=problem)
-            response = errors.bad_request(f"The request cannot be read: {problem}.").as_proxy_response()
+            refusal = errors.ApiError("bad_request", f"The request cannot be read: {problem}.")
+            response = refusal.as_proxy_response()
     except Exception:
         response = errors.unexpected_error().as_proxy_response()
     finally:

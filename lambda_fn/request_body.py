@@ -65,7 +65,7 @@ def _check_declared_encoding(event: APIGatewayProxyEvent) -> None:
     body is judged on its content; no Content-Encoding but ``identity``."""
     declared = header_values(event, "content-type")
     if len(declared) > 1:
-        raise errors.bad_request("The request has conflicting Content-Type headers; send one.")
+        raise errors.conflicting_content_type()
     if declared and not _is_json(declared.pop()):
         raise errors.unsupported_media_type()
     if header_values(event, "content-encoding") - {"identity", ""}:
@@ -85,11 +85,10 @@ def _is_utf8(parameter: str) -> bool:
     return name == "charset" and value == "utf-8"
 
 
-def _text(body: Any, *, base64_encoded: bool) -> str:
+def _text(body: str | None, *, base64_encoded: bool) -> str:
+    """The body as text (``event_guard`` let only text or None through), within BODY_MAX_BYTES."""
     if not body:
         return ""
-    if not isinstance(body, str):
-        raise errors.bad_request("The request body must be text.")
     try:
         # API Gateway hands the body over as text; its size on the wire is its UTF-8 length. A lone
         # surrogate cannot have come from UTF-8 on the wire: the body is not readable text.
@@ -101,7 +100,7 @@ def _text(body: Any, *, base64_encoded: bool) -> str:
         raise errors.malformed_json() from None
     if size > contract.BODY_MAX_BYTES:
         raise errors.payload_too_large()
-    return str(body)
+    return body
 
 
 def _refuse_repeated_fields(text: str, value: Any) -> None:
