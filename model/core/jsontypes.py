@@ -234,18 +234,10 @@ def _plain_numbers(values: list[Any], bounds: Range | None) -> bool:
 def object_fields(kind: Any) -> tuple[dict[str, Any], set[str]]:
     """The fields of a TypedDict or dataclass (``NotRequired[...]`` unwrapped) and which are required."""
     hints = typing.get_type_hints(kind, include_extras=True)
-    fields = {
-        name: get_args(hint)[0] if get_origin(hint) in (typing.NotRequired, typing.Required) else hint
-        for name, hint in hints.items()
-    }
     # From the hints, not __required_keys__: under `from __future__ import annotations` that lists them all.
-    total = getattr(kind, "__total__", True)
-    required = {
-        n
-        for n, h in hints.items()
-        if get_origin(h) is typing.Required or (total and get_origin(h) is not typing.NotRequired)
-    }
-    return fields, required
+    optional = {name for name, hint in hints.items() if get_origin(hint) is typing.NotRequired}
+    fields = {name: get_args(hint)[0] if name in optional else hint for name, hint in hints.items()}
+    return fields, set(hints) - optional
 
 
 def _object_reader(kind: Any) -> Reader:
