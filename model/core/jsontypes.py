@@ -97,10 +97,6 @@ def read[T](value: Any, kind: type[T]) -> T:
     return typing.cast("T", result)
 
 
-def field_name(name: str) -> str:
-    return printable(name, MAX_NAME)  # a lone surrogate or a control character, escaped
-
-
 def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
 
@@ -132,7 +128,7 @@ def reader(kind: Any) -> Reader:
             if type(value) is not dict:
                 problems.add(where, "must be a JSON object")
                 return value
-            return {k: item(v, _join(where, field_name(k)), problems) for k, v in value.items()}
+            return {k: item(v, _join(where, printable(k, MAX_NAME)), problems) for k, v in value.items()}
 
         return mapping
     if origin in (types.UnionType, typing.Union):
@@ -255,11 +251,10 @@ def _object_reader(kind: Any) -> Reader:
             for name in required - present:
                 problems.add(_join(where, name), "is required")
             unknown = present - expected
-            if unknown:
-                first = sorted(unknown)[: MAX_ISSUES - len(problems.issues)]
-                for name in first:
-                    problems.add(_join(where, field_name(name)), "is not an accepted field")
-                problems.hidden += len(unknown) - len(first)
+            first = sorted(unknown)[: MAX_ISSUES - len(problems.issues)]
+            for name in first:
+                problems.add(_join(where, printable(name, MAX_NAME)), "is not an accepted field")
+            problems.hidden += len(unknown) - len(first)
             return value
         before = len(problems.issues) + problems.hidden
         values = {
