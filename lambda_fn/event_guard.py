@@ -16,7 +16,7 @@ def problem(event: Any) -> str | None:
     """What makes ``event`` unreadable, in a few words, or None when the resolver can take it."""
     if not isinstance(event, dict):
         return "the event is not an object"
-    if not isinstance(method := event.get("httpMethod"), str) or not contract.HTTP_METHOD.fullmatch(method):
+    if loggable_method(event) is None:
         return "httpMethod is not an HTTP method"
     if not isinstance(path := event.get("path"), str) or not path.startswith("/") or not path.isprintable():
         return "path is not a printable absolute path"

@@ -54,13 +54,11 @@ def record_predictions(result: BatchPrediction, drift_bins: list[int], *, batch:
             metrics.add_metric(name=f"{contract.METRIC_BMI_BIN}{index}", unit=MetricUnit.Count, value=inside)
     if batch:
         metrics.add_metric(name=contract.METRIC_BATCH_SIZE, unit=MetricUnit.Count, value=count)
-    metrics.add_metadata(key="model_version", value=_model_version)
     _request.update(predictions=count, extrapolated=extrapolated)
 
 
 def record_rejection(*, code: str, fields: list[str | None]) -> None:
     metrics.add_metric(name=contract.METRIC_REJECTIONS, unit=MetricUnit.Count, value=1)
-    metrics.add_metadata(key="model_version", value=_model_version)
     _request.update(error_code=code, rejected_fields=fields[:10])  # names ("bmi[3]"), never values
 
 
@@ -78,6 +76,7 @@ def publish_metrics(context: LambdaContext) -> None:
         _cold_start = False
         metrics.provider.add_cold_start_metric(context)
     if metrics.provider.metric_set:
+        metrics.add_metadata(key="model_version", value=_model_version)
         metrics.flush_metrics()
     else:
         metrics.clear_metrics()  # drops the metadata this request set, so nothing carries over
