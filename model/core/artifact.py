@@ -59,7 +59,6 @@ class Feature:
     sklearn_scale: float
 
     def to_raw(self, scaled: float) -> float:
-        """Converts a value in scikit-learn's scaled units to raw units (kg/m^2)."""
         return self.sklearn_mean + scaled * self.sklearn_scale
 
     def to_scaled(self, raw: float) -> float:

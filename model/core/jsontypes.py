@@ -33,8 +33,6 @@ class Range(NamedTuple):
 
 
 class Items(NamedTuple):
-    """How many items an array holds."""
-
     min_items: int
     max_items: int
 
@@ -66,10 +64,12 @@ class ValidationError(ValueError):
         return cls(issues[:MAX_ISSUES], max(0, len(issues) - MAX_ISSUES))
 
 
-@dataclasses.dataclass(slots=True)
 class _Problems:
-    issues: list[Issue] = dataclasses.field(default_factory=list)
-    hidden: int = 0
+    __slots__ = ("hidden", "issues")
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.hidden = 0
 
     def add(self, where: str, issue: str) -> None:
         if len(self.issues) < MAX_ISSUES:
