@@ -62,9 +62,10 @@ def intervals(model: ModelArtifact, result: BatchPrediction) -> Intervals:
     low, high, edges = int(model.outcome.low), int(model.outcome.high), interval.edges
     halves, widening = [band.half_width for band in interval.bands], interval.extrapolation_widening
     widths = [halves[bisect_right(edges, b)] + widening * d for b, d in zip(bmis, distances, strict=True)]
-    # Whole units, rounded outward; ints also serialise ~4x faster than floats.
-    lower = [max(math.floor(v - h), low) for v, h in zip(result.values, widths, strict=True)]
-    upper = [min(math.ceil(v + h), high) for v, h in zip(result.values, widths, strict=True)]
+    # Whole units, rounded outward (ints also serialise ~4x faster than floats); held to the range before
+    # rounding, since an absurd (checksummed) band or widening can make a width infinite.
+    lower = [math.floor(max(v - h, low)) for v, h in zip(result.values, widths, strict=True)]
+    upper = [math.ceil(min(v + h, high)) for v, h in zip(result.values, widths, strict=True)]
     return Intervals(level=interval.level, lower=lower, upper=upper)
 
 

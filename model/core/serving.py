@@ -167,6 +167,8 @@ def _check_gates(artifact: ModelArtifact, source: str) -> None:
     for gate in metrics.gates:
         if not Gate.evaluate(gate.name, gate.comparison, gate.threshold, gate.value).passed:
             raise ArtifactError(f"{source}: refusing a model that failed its gates: {gate.describe()}")
+    if not metrics.optimal_train_mse > 0:  # the divisor of the convergence gap; no real fit has an MSE of 0
+        raise ArtifactError(f"{source}: metrics.optimal_train_mse must be positive")
     gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
     required: dict[tuple[str, str], tuple[float, float]] = {
         (QUALITY_GATE, ">="): (DEFAULT_MIN_R2, metrics.holdout_r2),

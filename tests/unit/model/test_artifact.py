@@ -1,7 +1,9 @@
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -358,3 +360,37 @@ def test_refuses_an_outcome_without_a_range(model_artifact: ModelArtifact):
     doc["outcome"]["train_max"] = doc["outcome"]["train_min"]
     with pytest.raises(ArtifactError, match="outcome range"):
         parse_artifact(resealed(doc))
+
+
+def numeric_leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from numeric_leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from numeric_leaves(value, (*path, index))
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield path
+
+
+def test_any_resealed_number_is_served_or_refused_never_a_raw_exception(model_artifact: ModelArtifact):
+    # Every number of the document set to an edge value (zero, negative, tiny, huge), checksum recomputed:
+    # start-up either names the problem (ArtifactError, logged as a rejected model) or serves a model whose
+    # every answer the outcome can take.
+    original = document(model_artifact)
+    bmis = [contract.BMI_MIN, 27.3, contract.BMI_MAX]
+    for path in numeric_leaves(original):
+        for value in (0, 0.0, -1.0, 5e-324, 1e308, -1e308):
+            doc = json.loads(json.dumps(original))
+            parent = doc
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = value
+            try:
+                served = parse_artifact(resealed(doc))
+            except ArtifactError:
+                continue
+            answer = prediction.respond_batch(served, {"bmi": bmis})[0]
+            intervals = answer["intervals"]
+            bounds = zip(intervals["lower"], answer["predictions"], intervals["upper"], strict=True)
+            assert all(served.outcome.low <= low <= y <= up <= served.outcome.high for low, y, up in bounds)
