@@ -33,8 +33,6 @@ def test_accounts_committed_in_the_settings_must_match_the_repository_variables(
     release_synth.credentials_account({"Staging": "111111111111", "Production": "222222222222"})
     with pytest.raises(ReleaseError, match="deploys Production to 222222222222, the release was given 333"):
         release_synth.credentials_account({"Staging": "111111111111", "Production": "333333333333"})
-    with pytest.raises(ReleaseError, match=r"no --account for \['Production'\]"):
-        release_synth.credentials_account({"Staging": "111111111111"})
 
 
 def test_each_stages_account_is_read_from_the_repository_variable_its_settings_name():
