@@ -18,7 +18,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
+from constructs import Construct, ConstructOrder
 
 from infra_cdk.compliance import acknowledge_nag, skip_checkov
 from infra_cdk.gateway_responses import GATEWAY_RESPONSES
@@ -27,14 +27,9 @@ from infra_cdk.settings import StageSettings
 from model.core import contract
 
 NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
-# API Gateway's own error message, which it renders as a quoted and escaped JSON string.
+# API Gateway's own error message, which it renders as a quoted and escaped JSON string: left unquoted in a
+# JSON body, a message holding a quote still leaves a valid JSON error body.
 _GATEWAY_MESSAGE = apigw.AccessLogField.context_error_message_string()
-
-
-def _json_with_gateway_message(document: object) -> str:
-    """``document`` as JSON, with each ``_GATEWAY_MESSAGE`` value left unquoted for API Gateway to fill in:
-    a message holding a quote then still leaves a valid JSON error body."""
-    return json.dumps(document).replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)
 
 
 class PredictionApi(Construct):
@@ -95,19 +90,15 @@ class PredictionApi(Construct):
 
     def _build_gateway_responses(self) -> None:
         for response_type, code in GATEWAY_RESPONSES.items():
+            # The two defaults cover many statuses: API Gateway's own is kept.
+            status = None if response_type.startswith("DEFAULT_") else str(contract.ERRORS[code].status)
+            body = json.dumps(contract.error_body(code, _GATEWAY_MESSAGE))
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type}",
                 type=apigw.ResponseType.of(response_type),
-                # The two defaults cover many statuses: API Gateway's own is kept.
-                status_code=None
-                if response_type.startswith("DEFAULT_")
-                else str(contract.ERRORS[code].status),
+                status_code=status,
                 response_headers={"Content-Type": "'application/json'"},
-                templates={
-                    "application/json": _json_with_gateway_message(
-                        contract.error_body(code, _GATEWAY_MESSAGE)
-                    )
-                },
+                templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
             )
 
     def _build_routes(self, integration: apigw.Integration) -> None:
@@ -143,20 +134,12 @@ class PredictionApi(Construct):
                 )
             ],
         )
-        for node in self._all_resources(root):
+        # Last child first: the deployment's logical id hashes the methods in the order they are added.
+        tree = reversed(root.node.find_all(ConstructOrder.POSTORDER))
+        for node in [node for node in tree if isinstance(node, apigw.ResourceBase)]:
             _add_not_found(node.add_resource("{proxy+}"), not_found)
             if node.path not in routed:
                 _add_not_found(node, not_found)
-
-    @staticmethod
-    def _all_resources(root: apigw.IResource) -> list[apigw.IResource]:
-        found: list[apigw.IResource] = []
-        pending: list[apigw.IResource] = [root]
-        while pending:
-            resource = pending.pop()
-            found.append(resource)
-            pending.extend(c for c in resource.node.children if isinstance(c, apigw.Resource))
-        return found
 
 
 def _add_not_found(resource: apigw.IResource, integration: apigw.Integration) -> None:
