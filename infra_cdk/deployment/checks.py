@@ -28,10 +28,10 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     low, high = feature.train_min, feature.train_max
     middle = round((low + high) / 2, 2)
     beyond = min(contract.BMI_MAX, high + 10)  # plausible but outside the training range: extrapolated
-    single_request, batch_request = (
-        PredictRequest(bmi=middle),
-        BatchPredictRequest(bmi=[low, middle, high, beyond]),
-    )
+    single_request = PredictRequest(bmi=middle)
+    single, _ = respond(artifact, single_request)
+    batch_request = BatchPredictRequest(bmi=[low, middle, high, beyond])
+    batch, _ = respond_batch(artifact, batch_request)
     scaled = feature.to_scaled(middle)
     health: HealthResponse = {"status": "ok", "model_version": version}
     legacy_request = LegacyStreamRequest(input=scaled)
@@ -41,15 +41,8 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     return [
         _check("health", contract.PATH_HEALTH, None, health),
         _check("model identity", contract.PATH_MODEL, None, identity),
-        _check(
-            "single prediction", contract.PATH_PREDICT, single_request, respond(artifact, single_request)[0]
-        ),
-        _check(
-            "batch prediction",
-            contract.PATH_PREDICT_BATCH,
-            batch_request,
-            respond_batch(artifact, batch_request)[0],
-        ),
+        _check("single prediction", contract.PATH_PREDICT, single_request, single),
+        _check("batch prediction", contract.PATH_PREDICT_BATCH, batch_request, batch),
         _check("legacy stream (scaled units)", contract.PATH_LEGACY_STREAM, legacy_request, legacy),
         # A string: the strict request type must refuse it.
         _check("bad body is rejected", contract.PATH_PREDICT, {"bmi": "27.3"}, {}, status=422),
