@@ -153,9 +153,8 @@ class StageSettings:
     def toolkit_stack_name(self) -> str:
         """The bootstrap stack's name: CDK's default for the default qualifier, else one per qualifier (two
         bootstraps of one account and region under one name would replace each other)."""
-        if self.bootstrap_qualifier == DEFAULT_BOOTSTRAP_QUALIFIER:
-            return "CDKToolkit"
-        return f"CDKToolkit-{self.bootstrap_qualifier}"
+        default = self.bootstrap_qualifier == DEFAULT_BOOTSTRAP_QUALIFIER
+        return "CDKToolkit" if default else f"CDKToolkit-{self.bootstrap_qualifier}"
 
     def container_assets_repository(self, account: str) -> str:
         """The bootstrap's ECR repository, which the release pushes the image to and Lambda pulls from."""
@@ -165,8 +164,7 @@ class StageSettings:
         return f"cdk-{self.bootstrap_qualifier}-{role}-role-{account}-{region}"
 
     def __post_init__(self) -> None:
-        problems = list(self._problems())
-        if problems:
+        if problems := list(self._problems()):
             raise SettingsError(f"stage {self.name!r}: " + "; ".join(problems))
 
     def _problems(self) -> typing.Iterator[str]:
@@ -245,15 +243,6 @@ def delivery_access_stacks(stages: Sequence[StageSettings]) -> dict[str, tuple[S
     }
 
 
-def stage_named(name: str, stages: Sequence[StageSettings] | None = None) -> StageSettings:
-    """The stage called ``name`` (``Staging``, ``Production``); :class:`SettingsError` names the others."""
-    candidates = STAGES if stages is None else stages
-    for stage in candidates:
-        if stage.name == name:
-            return stage
-    raise SettingsError(f"no stage {name!r}; stages: {[stage.name for stage in candidates]}")
-
-
 # The stages, defined once. Production differs by intent: canary deployments, a concurrency ceiling, a year
 # of logs (health-service audit trail), resources that survive stack deletion. Staging keeps the WAF on on
 # purpose: it is where the end-to-end suite proves that the managed rules let 10 000-value batches through.
@@ -298,3 +287,11 @@ STAGES: Final = check_stages(
         ),
     )
 )
+
+
+def stage_named(name: str, stages: Sequence[StageSettings] = STAGES) -> StageSettings:
+    """The stage called ``name`` (``Staging``, ``Production``); :class:`SettingsError` names the others."""
+    for stage in stages:
+        if stage.name == name:
+            return stage
+    raise SettingsError(f"no stage {name!r}; stages: {[stage.name for stage in stages]}")
