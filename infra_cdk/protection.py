@@ -1,15 +1,6 @@
-"""The web application firewall in front of the API stage: per-IP rate limiting, oversized bodies, AWS managed
-rules.
-
-AWSManagedRulesCommonRuleSet's ``SizeRestrictions_BODY`` blocks any body over 8 KB. A legitimate batch of
-10 000 BMI values (contract.BATCH_MAX) is ~100-200 KB of JSON, so that one rule is overridden to COUNT: it
-still shows in metrics and logs, and the function enforces the real limit (contract.BODY_MAX_BYTES -> 413).
-
-The function can only enforce that limit on bodies it receives, though. A REST API accepts up to 10 MB, but a
-synchronous Lambda invocation carries at most 6 MB, so API Gateway itself would answer a body of ~6-10 MB
-with a 5XX (which also counts toward the 5XX rollback alarm). WAF blocks those first with a 413 in the
-service's error shape, by the ``Content-Length`` header (WAF inspects only the first kilobytes of a body).
-"""
+"""The web application firewall in front of the API stage: per-IP rate limits, bodies the function could
+never receive, AWS managed rules (docs/deploy.md, "Protection"). WAF's regexes are PCRE without capturing
+groups (its API refuses them): every group here is ``(?:``."""
 
 from __future__ import annotations
 
@@ -32,13 +23,10 @@ BODY_SIZE_RULE = "SizeRestrictions_BODY"
 OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 _WAF = wafv2.CfnWebACL  # every property type of a web ACL is declared on it
-_AS_IS = [_WAF.TextTransformationProperty(priority=0, type="NONE")]
 
 
 def decimal_at_least_pattern(threshold: int) -> str:
-    """A regex matching the decimal integers >= ``threshold``, which must be of the form ``d x 10^k``.
-
-    WAF's regexes are PCRE without capturing groups (its API refuses them): every group here is ``(?:``."""
+    """A regex matching the decimal integers >= ``threshold``, which must be of the form ``d x 10^k``."""
     digits = str(threshold)
     lead, rest = digits[0], digits[1:]
     if lead == "0" or rest.strip("0"):
@@ -91,29 +79,27 @@ class WebProtection(Construct):
         settings, block = self._settings, _WAF.RuleActionProperty(block={})
         # The routes anyone may call without a signature get a tighter per-IP budget of their own, so
         # unauthenticated traffic cannot use up the stage's throttle at the expense of signed callers.
-        public = _WAF.StatementProperty(
-            regex_match_statement=_WAF.RegexMatchStatementProperty(
-                field_to_match=_WAF.FieldToMatchProperty(uri_path={}),
-                regex_string=exact_paths_pattern(settings.slug, contract.PUBLIC_PATHS),
-                # Decoded first, so a percent-encoded public path still meets the public budget
-                text_transformations=[_WAF.TextTransformationProperty(priority=0, type="URL_DECODE")],
-            )
+        public = _regex_match(
+            _WAF.FieldToMatchProperty(uri_path={}),
+            exact_paths_pattern(settings.slug, contract.PUBLIC_PATHS),
+            "URL_DECODE",  # so that a percent-encoded public path still meets the public budget
         )
-        # By the declared length: with a Content-Length, the body is never longer than it says (any further
-        # bytes would be the next request). A request without one (chunked, or HTTP/2 without the header)
-        # is not matched and meets API Gateway's own limits.
-        oversized = _WAF.StatementProperty(
-            regex_match_statement=_WAF.RegexMatchStatementProperty(
-                field_to_match=_WAF.FieldToMatchProperty(single_header={"Name": "content-length"}),
-                regex_string=decimal_at_least_pattern(contract.EDGE_BODY_LIMIT_BYTES),
-                text_transformations=_AS_IS,
-            )
+        # A REST API accepts bodies up to 10 MB, a synchronous Lambda invocation at most 6 MB: API Gateway
+        # itself would answer ~6-10 MB with a 5XX (which the rollback alarm counts). Blocked first, with a 413
+        # in the error shape, by the declared length (WAF inspects only a body's first kilobytes): with a
+        # Content-Length, the body is never longer than it says (any further bytes would be the next
+        # request). A request without one (chunked, or HTTP/2 without the header) meets API Gateway's limits.
+        oversized = _regex_match(
+            _WAF.FieldToMatchProperty(single_header={"Name": "content-length"}),
+            decimal_at_least_pattern(contract.EDGE_BODY_LIMIT_BYTES),
+            "NONE",
         )
         too_large = _WAF.CustomResponseProperty(
             response_code=contract.ERRORS[PAYLOAD_TOO_LARGE].status,
             custom_response_body_key=PAYLOAD_TOO_LARGE,
         )
-        # COUNT, not BLOCK: legitimate batches are far larger than this rule's 8 KB (see module doc).
+        # COUNT, not BLOCK: a legitimate batch of 10 000 BMIs (~100-200 KB of JSON) is far over this rule's
+        # 8 KB; it still shows in metrics and logs, and the function enforces the real limit (its own 413).
         count_body_size = _WAF.RuleActionOverrideProperty(
             name=BODY_SIZE_RULE, action_to_use=_WAF.RuleActionProperty(count={})
         )
@@ -157,20 +143,13 @@ class WebProtection(Construct):
         )
 
     def _managed_rule(
-        self,
-        priority: int,
-        name: str,
-        overrides: list[_WAF.RuleActionOverrideProperty] | None = None,
+        self, priority: int, name: str, overrides: list[_WAF.RuleActionOverrideProperty] | None = None
     ) -> _WAF.RuleProperty:
         group = _WAF.ManagedRuleGroupStatementProperty(
             vendor_name="AWS", name=name, rule_action_overrides=overrides
         )
-        return self._rule(
-            priority,
-            name,
-            _WAF.StatementProperty(managed_rule_group_statement=group),
-            override_action=_WAF.OverrideActionProperty(none={}),
-        )
+        statement = _WAF.StatementProperty(managed_rule_group_statement=group)
+        return self._rule(priority, name, statement, override_action=_WAF.OverrideActionProperty(none={}))
 
     def _visibility(self, name: str) -> _WAF.VisibilityConfigProperty:
         return _WAF.VisibilityConfigProperty(
@@ -227,6 +206,16 @@ def _per_ip(limit: int, scope_down: _WAF.StatementProperty | None = None) -> _WA
     return _WAF.StatementProperty(
         rate_based_statement=_WAF.RateBasedStatementProperty(
             aggregate_key_type="IP", limit=limit, evaluation_window_sec=300, scope_down_statement=scope_down
+        )
+    )
+
+
+def _regex_match(field: _WAF.FieldToMatchProperty, regex: str, transformation: str) -> _WAF.StatementProperty:
+    return _WAF.StatementProperty(
+        regex_match_statement=_WAF.RegexMatchStatementProperty(
+            field_to_match=field,
+            regex_string=regex,
+            text_transformations=[_WAF.TextTransformationProperty(priority=0, type=transformation)],
         )
     )
 
