@@ -121,8 +121,7 @@ class PredictionApi(Construct):
                     "callers authenticate with SigV4 (AWS_IAM): they are AWS principals, not Cognito users"
                 )
             acknowledge_nag(method, "COG4", reason)
-        # Every resource in the tree answers unknown children with the MOCK 404, and so do the resources
-        # that are only path prefixes (/v1).
+        # Every resource answers unknown children with the MOCK 404, and so does each bare path prefix (/v1).
         not_found = apigw.MockIntegration(
             request_templates={"application/json": '{"statusCode": 404}'},
             passthrough_behavior=apigw.PassthroughBehavior.NEVER,

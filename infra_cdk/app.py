@@ -4,8 +4,7 @@
 Context keys say what to build: ``image_digest`` (a release: each stage runs that digest instead of building
 lambda_fn/Dockerfile), ``github_repository`` (the ``owner/name`` the DeliveryAccess roles trust; default
 ``$GITHUB_REPOSITORY``, without it those stacks are left out), ``github_oidc_provider_arn`` (an existing
-provider to trust) and ``model_artifact`` (default model/artifacts/model.json). One DeliveryAccess stack per
-account: ``DeliveryAccess``, or ``DeliveryAccess-Staging`` and ``-Production`` with one account per stage."""
+provider to trust) and ``model_artifact`` (default model/artifacts/model.json)."""
 
 from __future__ import annotations
 
@@ -74,9 +73,8 @@ def _environment(settings: StageSettings) -> Environment:
 
 if __name__ == "__main__":
     try:
-        # The CLI passes the output directory (CDK_OUTDIR), which App reads. Every CLI command runs the app,
-        # `cdk bootstrap aws://ACCOUNT/REGION` included: a checkout without a trained model gets the command
-        # that trains one, in one line.
+        # App reads the output directory the CLI passes (CDK_OUTDIR). Every CLI command runs the app, `cdk
+        # bootstrap` too: a checkout without a trained model is told in one line the command that trains one.
         build(App()).synth()
     except ArtifactError as error:
         sys.exit(f"infra_cdk.app: {error}")

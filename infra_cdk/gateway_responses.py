@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Final
 
 # API Gateway's own responses (keyed by CloudFormation's ResponseType) and the code each is answered with;
-# the two defaults keep API Gateway's status, every other type takes its code's status. There is no
-# authorizer and no usage plan, so UNAUTHORIZED and QUOTA_EXCEEDED cannot happen (DEFAULT_4XX would cover
-# them).
+# the two defaults keep API Gateway's status, every other type takes its code's status. With no authorizer
+# and no usage plan, UNAUTHORIZED and QUOTA_EXCEEDED cannot happen (DEFAULT_4XX would cover them).
 GATEWAY_RESPONSES: Final = {
     "DEFAULT_4XX": "bad_request",
     "DEFAULT_5XX": "internal_error",

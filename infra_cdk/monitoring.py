@@ -1,11 +1,8 @@
-"""Alarms (to a KMS-encrypted topic) and the stage's dashboard.
-
-Three alarms also guard deployments (:attr:`Monitoring.rollback_alarms`): the live alias's errors, the API's
-5xx rate and its p99 latency (see :data:`P99_MIN_REQUESTS`). CodeDeploy rolls a deployment back when any of
-them fires during the shift. Two watch the population being served: the share of inputs outside the BMI
-range the model was trained on, and the input drift inside it (:mod:`infra_cdk.drift`). They alarm (someone
-should look) but never roll back a deployment, since a new version does not change who the patients are.
-"""
+"""Alarms (to a KMS-encrypted topic) and the stage's dashboard. Three alarms also guard deployments
+(:attr:`Monitoring.rollback_alarms`): the live alias's errors, the API's 5xx rate and its p99 latency
+(:data:`P99_MIN_REQUESTS`); CodeDeploy rolls a deployment back when any fires during the shift. Two watch
+who is served: inputs outside the training range, and the drift inside it (:mod:`infra_cdk.drift`). They
+alarm (someone should look) but never roll back, since a new version does not change who the patients are."""
 
 from __future__ import annotations
 

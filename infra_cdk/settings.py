@@ -278,8 +278,7 @@ STAGES: Final = check_stages(
             log_retention_days=365,
             retain_data_on_delete=True,
             deployment_strategy="canary_10_percent_5_minutes",
-            # CloudFormation waits for CodeDeploy: the hook, the 5-minute canary, and a rollback if an alarm
-            # fires.
+            # CloudFormation waits for CodeDeploy: the hook, the 5-minute canary, a rollback if alarms fire.
             release_timeout_minutes=90,
             verification="smoke",
             model_gate=True,
