@@ -243,6 +243,16 @@ def delivery_access_stacks(stages: Sequence[StageSettings]) -> dict[str, tuple[S
     }
 
 
+def stage_named(name: str, stages: Sequence[StageSettings] | None = None) -> StageSettings:
+    """The stage called ``name`` (``Staging``, ``Production``) of ``stages``, by default of STAGES as it is
+    when called; :class:`SettingsError` names the others."""
+    candidates = STAGES if stages is None else stages
+    for stage in candidates:
+        if stage.name == name:
+            return stage
+    raise SettingsError(f"no stage {name!r}; stages: {[stage.name for stage in candidates]}")
+
+
 # The stages, defined once. Production differs by intent: canary deployments, a concurrency ceiling, a year
 # of logs (health-service audit trail), resources that survive stack deletion. Staging keeps the WAF on on
 # purpose: it is where the end-to-end suite proves that the managed rules let 10 000-value batches through.
@@ -286,11 +296,3 @@ STAGES: Final = check_stages(
         ),
     )
 )
-
-
-def stage_named(name: str, stages: Sequence[StageSettings] = STAGES) -> StageSettings:
-    """The stage called ``name`` (``Staging``, ``Production``); :class:`SettingsError` names the others."""
-    for stage in stages:
-        if stage.name == name:
-            return stage
-    raise SettingsError(f"no stage {name!r}; stages: {[stage.name for stage in stages]}")
