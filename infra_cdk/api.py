@@ -27,8 +27,7 @@ from infra_cdk.settings import StageSettings
 from model.core import contract
 
 NOT_FOUND_BODY = json.dumps(contract.error_body("not_found", contract.ERRORS["not_found"].meaning))
-# API Gateway's own error message, which it renders as a quoted and escaped JSON string: left unquoted in a
-# JSON body, a message holding a quote still leaves a valid JSON error body.
+# API Gateway's own error message, which it renders as a quoted and escaped JSON string.
 _GATEWAY_MESSAGE = apigw.AccessLogField.context_error_message_string()
 
 
@@ -98,6 +97,8 @@ class PredictionApi(Construct):
                 type=apigw.ResponseType.of(response_type),
                 status_code=status,
                 response_headers={"Content-Type": "'application/json'"},
+                # Unquoted in the body: API Gateway quotes and escapes the message itself, so a message
+                # holding a quote still leaves a valid JSON error body.
                 templates={"application/json": body.replace(f'"{_GATEWAY_MESSAGE}"', _GATEWAY_MESSAGE)},
             )
 
