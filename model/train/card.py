@@ -50,6 +50,8 @@ class _CI:
     e: Estimate
 
     def __format__(self, spec: str) -> str:
+        if not spec:  # a card placeholder that forgot its precision would print every digit
+            raise ValueError("a confidence interval needs a format spec, e.g. {ci[cv_r2]:.2f}")
         e = self.e
         return f"{e.value:{spec}} ({e.level:.0%} CI {e.low:{spec}} to {e.high:{spec}})"
 

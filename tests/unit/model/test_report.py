@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 from model.core import prediction
 from model.core.artifact import INTERVAL_LEVEL
 from model.sdk import cli
-from model.train import command
+from model.train import card, command
 from model.train.card import CALIBRATION_PLOT, CARD_NAME, FIT_PLOT, LOSS_PLOT, render_card, write_report
 from model.train.dataset import load_dataset
 from model.train.pipeline import TrainingConfig, TrainingOutcome, train
@@ -90,6 +91,18 @@ def test_every_figure_with_an_interval_says_what_kind(outcome: TrainingOutcome):
     for kind in ("Nadeau–Bengio", "BCa bootstrap", "percentile bootstrap", "Wilson score interval"):
         assert kind in card, kind
     assert "fold-to-fold standard deviation" in card  # the spread is named as a spread, not an interval
+
+
+def test_a_card_placeholder_for_an_interval_must_give_its_precision(
+    outcome: TrainingOutcome, monkeypatch, tmp_path
+):
+    template = tmp_path / "card.md"
+    template.write_text("R² {ci[holdout_r2]}", encoding="utf-8")
+    monkeypatch.setattr(card, "TEMPLATE", template)
+    with pytest.raises(ValueError, match="needs a format spec"):
+        render_card(outcome)
+    template.write_text("R² {ci[holdout_r2]:.2f}", encoding="utf-8")
+    assert re.fullmatch(r"R² -?\d\.\d\d \(95% CI -?\d\.\d\d to -?\d\.\d\d\)", render_card(outcome))
 
 
 def test_every_grouping_accounts_for_every_training_patient_once(outcome: TrainingOutcome):
