@@ -66,12 +66,12 @@ def _botocore_session(profile: str | None) -> Any:
         raise ConfigurationError(str(exc)) from exc
 
 
-def _region(session: Any, given: str | None, without: str) -> str:
-    """``given``, else AWS_REGION, AWS_DEFAULT_REGION, the profile's; none: ``without`` says so."""
+def _region(session: Any, given: str | None, problem: str) -> str:
+    """``given``, else AWS_REGION, AWS_DEFAULT_REGION, the profile's; none: ``problem`` says so."""
     environment = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     region = given or environment or session.get_config_variable("region")
     if not region:
-        raise ConfigurationError(f"{without}: pass --region or set AWS_REGION")
+        raise ConfigurationError(f"{problem}: pass --region or set AWS_REGION")
     return region
 
 

@@ -202,7 +202,8 @@ def compare_cold_starts(root: Path, events_file: Path) -> dict[str, float]:
     """Median wall time from spawning each program to its first answer, over interleaved rounds."""
     runtime = build_runtime_dir(WORK / "lambda-runtime")
     replaced_python, pickled = replaced_system()
-    here, isolated, env = Path(__file__).parent, [sys.executable, "-S", "-s", "-c"], function_env(root)
+    here = Path(__file__).parent
+    isolated, env = [sys.executable, "-S", "-s", "-c"], function_env(root)
     bare = {"PATH": "/usr/bin:/bin", "TZ": "UTC"}
     programs: dict[str, tuple[list[str], dict[str, str], Path]] = {
         "bare interpreter": ([*isolated, "print(1)"], bare, root),
