@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -358,3 +359,43 @@ def test_a_lone_surrogate_escaped_in_a_key_is_named_escaped_not_a_500(
 def test_nesting_that_is_never_closed_is_malformed_json_not_a_422(invoke: Invoker, body: str) -> None:
     result = invoke("POST", "/v1/predict", body)
     assert (result.status, result.body["error"]["code"]) == (400, "malformed_json")
+
+
+def _standard_library_only(text: str) -> Any:
+    raise orjson.JSONDecodeError("the fast parser, switched off", text, 0)
+
+
+NUMBERS = ["30", "-0", "30.0", "3e1", "3E+1", "300e-1", "18446744073709551616", "1" + "0" * 300, "9" * 400]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [(path, body) for path, body, *_ in CASES]
+    + [("/v1/predict/batch", body) for body in hostile_bodies().values()]
+    + [
+        (path, f'{{"{field}": {number}}}')
+        for number in NUMBERS
+        for path, field in [("/v1/predict", "bmi"), ("/stream", "input")]
+    ]
+    + [("/v1/predict/batch", f'{{"bmi": [{number}, 30]}}') for number in NUMBERS]
+    + [("/v1/predict", '\ufeff{"bmi": 30}'), ("/v1/predict", '{"bmi": 30, "note": "\\ud800"}')],
+)
+def test_the_fast_parser_answers_every_body_as_the_standard_library_alone_would(
+    invoke: Invoker, monkeypatch: pytest.MonkeyPatch, path: str, body: str
+) -> None:
+    fast = invoke("POST", path, body)
+    monkeypatch.setattr(orjson, "loads", _standard_library_only)
+    assert (fast.status, fast.body) == ((slow := invoke("POST", path, body)).status, slow.body)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(POST_ROUTES), request=bodies)
+def test_the_fast_parser_answers_any_json_as_the_standard_library_alone_would(
+    invoke: Invoker, monkeypatch: pytest.MonkeyPatch, path: str, request: Any
+) -> None:
+    body = json.dumps(request)
+    fast = invoke("POST", path, body)
+    with monkeypatch.context() as patched:
+        patched.setattr(orjson, "loads", _standard_library_only)
+        slow = invoke("POST", path, body)
+    assert (fast.status, fast.body) == (slow.status, slow.body)
