@@ -46,6 +46,13 @@ def hostile_bodies() -> dict[str, str]:
         "20 000 distinct unknown keys": "{" + ",".join(f'"k{i}": 0' for i in range(under_guard)) + "}",
         "10 000 strings": '{"bmi": [' + ",".join(['"x"'] * contract.BATCH_MAX) + "]}",
         "nesting 100 000 deep": '{"bmi": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "nesting 20 000 deep, then an unclosed string of escaped quotes": '{"bmi": '
+        + "[" * 20_000
+        + '"'
+        + '\\"' * 500_000,
+        "20 000 decimals of 50 digits, then garbage": '{"bmi": ['
+        + ",".join(["1." + "1" * 48] * under_guard)
+        + "]x",
         "240 integers of 4 000 digits": '{"bmi": [' + ",".join(["9" * 4_000] * 240) + "]}",
         "a 1 MB string of escapes": '{"bmi": "' + "\\u00e9" * 170_000 + '"}',
         "a field repeated 20 000 times": "{" + ",".join(['"bmi": 30'] * under_guard) + "}",
