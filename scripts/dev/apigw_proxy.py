@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from model.core import contract
 
@@ -37,8 +37,9 @@ def gateway_response(code: str, message: str, *, request_id: str) -> HttpRespons
 
 
 def request_path(target: str) -> str:
-    """The path of a request target, decoded, as the function sees it."""
-    return unquote(urlsplit(target).path) or "/"
+    """The path of a request target (origin form: what precedes any "?"), decoded, as the function sees it.
+    Not urlsplit: it reads "//x/health" as a host and a path, and refuses "//[" with ValueError."""
+    return unquote(target.partition("?")[0]) or "/"
 
 
 def proxy_event(
@@ -55,12 +56,12 @@ def proxy_event(
     """The proxy event (payload format 1.0) for ``method path`` (a "?query" may follow the path), with the
     headers in order, repeats kept. Each map is ``null`` when the request has none; the single-value maps
     keep the last of repeated names; a body that is not UTF-8 is base64-encoded."""
-    split = urlsplit(path)
+    query_string = path.partition("?")[2]
     path = request_path(path)
     # The stage has one resource per contract route; anything else falls to the catch-all.
     resource = path if path in contract.ROUTE_PATHS else PROXY_RESOURCE
     single_headers, multi_headers = _single_and_multi(headers)
-    query, multi_query = _single_and_multi(tuple(parse_qsl(split.query, keep_blank_values=True)))
+    query, multi_query = _single_and_multi(tuple(parse_qsl(query_string, keep_blank_values=True)))
     try:
         text, is_base64 = body.decode() or None, False
     except UnicodeDecodeError:

@@ -109,6 +109,14 @@ def test_answers_are_sent_without_waiting_for_the_clients_ack(serve):
     assert connection.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
+@pytest.mark.parametrize("target", ["//[/health", "//x/v1/predict/batch", "//health"])
+def test_a_target_starting_with_two_slashes_reaches_the_function_as_that_path(serve, target):
+    conn, invoker = serve()
+    conn.request("GET", target)
+    assert conn.getresponse().status == 200  # the recording invoker's answer: no adapter error
+    assert invoker.events[0]["path"] == target
+
+
 def test_body_just_under_the_edge_limit_is_accepted(serve):
     conn, invoker = serve()
     size = contract.EDGE_BODY_LIMIT_BYTES - 1

@@ -77,6 +77,19 @@ class TestEvent:
         assert event["pathParameters"] == {"proxy": "v1/predictions"}
         assert event["resource"] == "/{proxy+}"
 
+    @pytest.mark.parametrize(
+        ("target", "path", "query"),
+        [
+            ("//x/v1/predict/batch", "//x/v1/predict/batch", None),  # a path, not a host and a path
+            ("//health?a=1", "//health", {"a": "1"}),
+            ("//[/health", "//[/health", None),  # not a malformed IPv6 host
+            ("/v1/model?x=//y", "/v1/model", {"x": "//y"}),
+        ],
+    )
+    def test_a_target_is_a_path_and_a_query_however_it_starts(self, target, path, query):
+        event = event_for(target)
+        assert (event["path"], event["queryStringParameters"]) == (path, query)
+
     def test_by_default_the_body_is_json_and_passed_as_is(self):
         event = proxy_event("POST", "/v1/predict", b'{"bmi": 27.3}')
         assert event["httpMethod"] == "POST"
