@@ -103,20 +103,24 @@ def unexpected_error() -> ApiError:
     return internal_error()
 
 
+def not_routed(method: str, path: str) -> ApiError:
+    """No route answers ``method path``: 405 with Allow on a known path (Powertools calls that "not found";
+    HTTP does not), else 404."""
+    allowed = _ALLOW_BY_PATH.get(path)
+    if allowed is None:
+        note_error("not_found")
+        return ApiError("not_found", contract.ERRORS["not_found"].meaning)
+    note_error("method_not_allowed")
+    message = f"{method} is not allowed on {path}; use {allowed}."
+    return ApiError("method_not_allowed", message, headers={"Allow": allowed})
+
+
 def register(app: ApiGatewayResolver) -> None:
     """Installs the handlers that map every failure to the error shape (Powertools picks the handler of the
     most specific registered class, so ``Exception`` only catches what nothing else does)."""
 
     def not_found(_: NotFoundError) -> Response[str]:
-        # Powertools answers a known path with the wrong method as "not found"; HTTP says 405 + Allow.
-        event = app.current_event
-        allowed = _ALLOW_BY_PATH.get(event.path)
-        if allowed is None:
-            note_error("not_found")
-            return ApiError("not_found", contract.ERRORS["not_found"].meaning).response()
-        note_error("method_not_allowed")
-        message = f"{event.http_method} is not allowed on {event.path}; use {allowed}."
-        return ApiError("method_not_allowed", message, headers={"Allow": allowed}).response()
+        return not_routed(app.current_event.http_method, app.current_event.path).response()
 
     # Registered by call rather than as decorators: Powertools' decorator is untyped.
     app.exception_handler(ApiError)(_reject)

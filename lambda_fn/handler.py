@@ -203,12 +203,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     observability.start_request(event_guard.request_id(event))
     try:
         problem = event_guard.problem(event)
-        if problem is None:
-            response = app.resolve(event, context)
-        else:
+        if problem is not None:
             observability.note_error("bad_request", problem=problem)
             refusal = errors.ApiError("bad_request", f"The request cannot be read: {problem}.")
             response = refusal.as_proxy_response()
+        elif (method := event["httpMethod"]) != method.upper():  # Powertools upper-cases; HTTP's are exact
+            response = errors.not_routed(method, event["path"]).as_proxy_response()
+        else:
+            response = app.resolve(event, context)
     except Exception:
         response = errors.unexpected_error().as_proxy_response()
     finally:
