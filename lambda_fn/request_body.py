@@ -91,8 +91,9 @@ def _check_declared_encoding(event: APIGatewayProxyEvent) -> None:
 
 
 def _is_json(content_type: str) -> bool:
+    """``application/json`` with at most a UTF-8 charset; an empty header is no Content-Type at all."""
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    return media_type in (errors.JSON, "") and all(_is_utf8(p) for p in parameters)
+    return content_type == "" or (media_type == errors.JSON and all(_is_utf8(p) for p in parameters))
 
 
 def _is_utf8(parameter: str) -> bool:

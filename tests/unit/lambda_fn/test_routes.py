@@ -189,6 +189,7 @@ def test_json_bodies_are_accepted_with_or_without_a_json_content_type(
         'application/json; charset="utf-8',
         'application/json; charset="utf-8\\"',
         "application/jsonx",
+        "; charset=utf-8",  # parameters, but no media type
     ],
 )
 def test_a_declared_non_json_content_type_is_415_saying_what_to_send(
@@ -207,6 +208,20 @@ def test_a_known_path_with_the_wrong_method_is_405_with_allow(invoke: Invoker, r
     assert result.status == 405
     assert result.header("Allow") == ", ".join(sorted(route.methods))
     assert result.body["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("route", contract.ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_a_route_s_method_in_other_case_is_another_method_405(invoke: Invoker, route: contract.Route) -> None:
+    # HTTP methods are case-sensitive (RFC 9110 §9.1); Powertools would upper-case "post" and serve it
+    for method in (route.method.lower(), route.method.capitalize()):
+        result = invoke(method, route.path, '{"bmi": 27.3}')
+        assert result.status == 405, method
+        assert result.header("Allow") == ", ".join(sorted(route.methods))
+        assert result.body["error"]["message"].startswith(f"{method} is not allowed")
+
+
+def test_a_method_in_other_case_on_an_unknown_path_is_404(invoke: Invoker) -> None:
+    assert invoke("post", "/v2/predict", '{"bmi": 27.3}').status == 404
 
 
 @pytest.mark.parametrize("path", ["/v2/predict", "/v1/predict/", "/v1/predict/batch/extra", "/HEALTH"])
