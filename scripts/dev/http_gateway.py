@@ -27,6 +27,7 @@ HEAD_TIMEOUT_SECONDS: Final = 10.0  # a request's line and headers, from connect
 BODY_TIMEOUT_SECONDS: Final = 10.0  # the whole body, however slowly it trickles in
 DRAIN_SECONDS: Final = 2.0  # how long the body of a refused request is read (and dropped) after the answer
 HEAD_MAX_BYTES: Final = 65536
+UNKNOWN_PEER: Final = "0.0.0.0"  # noqa: S104 - a source address that says "unknown", not a bind
 CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # CTL but HTAB: h11 refuses only NUL, CR and LF
 CANNOT_READ: Final = "The request line or headers cannot be read."
 Refusal = tuple[str, str]  # an error code of the contract, and its message
@@ -95,9 +96,11 @@ class DevApp:
         if isinstance(body, tuple):
             response = apigw_proxy.gateway_response(*body, request_id=request_id)
         else:
+            # ASGI's client is None when the peer was gone before uvicorn could ask its address.
+            peer = scope["client"][0] if scope.get("client") else UNKNOWN_PEER
             event = apigw_proxy.proxy_event(
                 method, target, body, headers=headers, request_id=request_id, stage=STAGE,
-                source_ip=scope["client"][0], protocol=f"HTTP/{version}",
+                source_ip=peer, protocol=f"HTTP/{version}",
             )  # fmt: skip
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(self.invocations, self._invoke, event, request_id)

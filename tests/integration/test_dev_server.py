@@ -4,6 +4,7 @@ is the end-to-end suite's). Raw sockets send what no well-behaved client library
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -115,6 +116,29 @@ def test_a_target_starting_with_two_slashes_reaches_the_function_as_that_path(se
     conn.request("GET", target)
     assert conn.getresponse().status == 200  # the recording invoker's answer: no adapter error
     assert invoker.events[0]["path"] == target
+
+
+def test_a_request_whose_peer_address_is_unknown_is_still_served():
+    # ASGI gives no client when the peer reset before its address was read: answered, not a TypeError
+    invoker, sent = RecordingInvoker(OK), []
+    scope: dict[str, Any] = {
+        "method": "GET",
+        "http_version": "1.1",
+        "query_string": b"",
+        "raw_path": b"/health",
+        "headers": [],
+        "client": None,
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(DevApp(invoker)(scope, receive, send))
+    assert sent[0]["status"] == 200
+    assert invoker.events[0]["requestContext"]["identity"]["sourceIp"] == http_gateway.UNKNOWN_PEER
 
 
 def test_body_just_under_the_edge_limit_is_accepted(serve):
