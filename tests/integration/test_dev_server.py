@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import logging
 import socket
 import threading
 import time
@@ -235,6 +236,27 @@ def test_a_chunked_body_is_asked_for_a_content_length(serve):
     assert json.loads(body)["error"]["code"] == "length_required"
     assert headers["connection"] == "close"
     assert invoker.events == []
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.3], ids=["one write", "head, then the broken chunk"])
+def test_a_chunked_body_with_broken_framing_is_refused_with_no_error_logged(serve, caplog, pause):
+    # h11 refuses the chunk while the adapter answers the head (411): one answer or a close, nothing raised
+    conn, _ = serve()
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    broken = b"zz\r\nabc\r\n0\r\n\r\n"  # "zz" is no chunk size
+    with (
+        caplog.at_level(logging.ERROR),
+        socket.create_connection(("127.0.0.1", conn.port), timeout=10) as raw,
+    ):
+        for part in (head, broken) if pause else (head + broken,):
+            raw.sendall(part)
+            time.sleep(pause)
+        received = b""
+        while chunk := raw.recv(65536):
+            received += chunk
+        time.sleep(0.2)  # the adapter's own answer, which now goes nowhere, comes after the close
+    assert received.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 411 "))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_head_response_has_headers_but_no_body(serve):
