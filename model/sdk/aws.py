@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -82,20 +83,44 @@ def region_of(host: str) -> str | None:
 
 
 def stack_api_url(
-    stack_name: str, *, region: str | None = None, profile: str | None = None, output: str = API_URL_OUTPUT
+    stack_name: str,
+    *,
+    region: str | None = None,
+    profile: str | None = None,
+    output: str = API_URL_OUTPUT,
+    timeout: float = 30.0,
 ) -> str:
     """The ``ApiUrl`` output (or ``output``) of a deployed stack, read with CloudFormation's DescribeStacks
-    through botocore; the region as for signing (``region``, ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
-    profile's)."""
+    through botocore within ``timeout`` seconds; the region as for signing (``region``, ``AWS_REGION``,
+    ``AWS_DEFAULT_REGION``, the profile's)."""
+    deadline = time.monotonic() + timeout
     session = _botocore_session(profile)
     region = _region(session, region, f"stack {stack_name!r}: no region")
     try:
-        cloudformation = session.create_client("cloudformation", region_name=region)
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable
-        raise ConfigurationError(f"stack {stack_name!r} in {region}: {exc}") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        stacks = _describe(session, stack_name, region, deadline)
+        outputs = {o["OutputKey"]: o["OutputValue"] for stack in stacks[:1] for o in stack.get("Outputs", [])}
+    except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable or silent
+        said = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
+        raise ConfigurationError(f"stack {stack_name!r} in {region}: {said}") from exc
     if output not in outputs:
         known = ", ".join(sorted(outputs)) or "none"
         raise ConfigurationError(f"stack {stack_name!r} has no output {output!r} (outputs: {known})")
     return str(outputs[output])
+
+
+def _describe(session: Any, stack_name: str, region: str, deadline: float) -> list[Any]:
+    """DescribeStacks' stacks, one attempt: botocore's defaults (60 s per read, several retries) would
+    outlast any deadline. Connecting and reading get half the time left each, so both fit in it."""
+    from botocore.config import Config
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    half = max((deadline - time.monotonic()) / 2, 0.001)
+    config = Config(connect_timeout=half, read_timeout=half, retries={"total_max_attempts": 1})
+    cloudformation = session.create_client("cloudformation", region_name=region, config=config)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except (ConnectTimeoutError, ReadTimeoutError):
+        raise TimeoutError from None
+    if time.monotonic() >= deadline:
+        raise TimeoutError
+    return list(stacks)

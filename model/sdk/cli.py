@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -147,7 +148,10 @@ def _call(args: argparse.Namespace) -> None:
         "retry": Retry(attempts=args.retries + 1),
     }
     try:
+        started = time.monotonic()
         client = Client.for_stack(args.stack, **options) if args.stack else Client(url, **options)
+        # --timeout is for the whole call: the stack lookup and the credentials' resolution count in it
+        client.timeout = max(args.timeout - (time.monotonic() - started), 0.001)
         if args.health:
             health = client.health()
             if args.format == "json":

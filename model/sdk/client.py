@@ -83,11 +83,10 @@ class Client:
         are the backoff's clock and randomness."""
         self.scheme, self.host, self.port, self.base_path = parse_url(url)
         self.base_url = url.rstrip("/")
-        if not (isinstance(timeout, int | float) and 0 < timeout <= MAX_TIMEOUT_SECONDS):
-            raise ConfigurationError(f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} s")
+        timeout = _seconds(timeout)
         if not (isinstance(retry, Retry) and retry.attempts >= 1):
             raise ConfigurationError("retry must be a Retry of at least one attempt")
-        self.timeout, self.retry = float(timeout), retry
+        self.timeout, self.retry = timeout, retry
         self._sleep, self._uniform = sleep, uniform
         self.user_agent = (
             f"diabetes-progression/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
@@ -105,8 +104,9 @@ class Client:
         cls, stack_name: str, *, region: str | None = None, profile: str | None = None, **options: Any
     ) -> Client:
         """The client of the stage deployed as CloudFormation stack ``stack_name`` (e.g. Staging-Service),
-        at the URL in its ``ApiUrl`` output."""
-        url = stack_api_url(stack_name, region=region, profile=profile)
+        at the URL in its ``ApiUrl`` output, read within the client's ``timeout``."""
+        timeout = _seconds(options.get("timeout", DEFAULT_TIMEOUT_SECONDS))
+        url = stack_api_url(stack_name, region=region, profile=profile, timeout=timeout)
         return cls(url, region=region, profile=profile, **options)
 
     # --- The routes, typed as the API documents them, answers checked against their requests ------------
@@ -254,6 +254,12 @@ class Client:
             return Response(answer.status, answer.headers, data)
         finally:
             connection.close()
+
+
+def _seconds(timeout: float) -> float:
+    if not (isinstance(timeout, int | float) and 0 < timeout <= MAX_TIMEOUT_SECONDS):
+        raise ConfigurationError(f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} s")
+    return float(timeout)
 
 
 def _shut(connection: http.client.HTTPConnection) -> None:

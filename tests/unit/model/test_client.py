@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -383,3 +385,22 @@ def test_a_missing_output_or_stack_or_region_is_a_clear_error(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(ConfigurationError, match="no region"):
         stack_api_url("Staging-Service")
+
+
+@pytest.fixture
+def silent_cloudformation(fake_aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """CloudFormation's endpoint on a socket that is connected to (the backlog) but never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        yield
+
+
+def test_a_stack_lookup_that_gets_no_answer_ends_within_the_timeout(silent_cloudformation: None) -> None:
+    started = time.monotonic()
+    with pytest.raises(
+        ConfigurationError, match=r"stack 'Staging-Service' in eu-west-1: no answer within 1 s"
+    ):
+        Client.for_stack("Staging-Service", region="eu-west-1", timeout=1)
+    assert time.monotonic() - started < 1.5  # botocore's own timeouts and retries: minutes
+    with pytest.raises(ConfigurationError, match="timeout must be more than 0"):
+        Client.for_stack("Staging-Service", region="eu-west-1", timeout=0)
