@@ -70,7 +70,10 @@ def _botocore_session(profile: str | None) -> Any:
 def _region(session: Any, given: str | None, problem: str) -> str:
     """``given``, else AWS_REGION, AWS_DEFAULT_REGION, the profile's; none: ``problem`` says so."""
     environment = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    region = given or environment or session.get_config_variable("region")
+    try:
+        region = given or environment or session.get_config_variable("region")
+    except Exception as exc:  # botocore's: no such profile, an unparsable config file
+        raise ConfigurationError(f"{problem}: cannot read the AWS configuration: {exc}") from exc
     if not region:
         raise ConfigurationError(f"{problem}: pass --region or set AWS_REGION")
     return region
@@ -102,6 +105,8 @@ def stack_api_url(
     except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable or silent
         said = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
         raise ConfigurationError(f"stack {stack_name!r} in {region}: {said}") from exc
+    if not stacks:
+        raise ConfigurationError(f"stack {stack_name!r} in {region}: DescribeStacks answered no stack")
     if output not in outputs:
         known = ", ".join(sorted(outputs)) or "none"
         raise ConfigurationError(f"stack {stack_name!r} has no output {output!r} (outputs: {known})")

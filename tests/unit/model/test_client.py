@@ -404,3 +404,21 @@ def test_a_stack_lookup_that_gets_no_answer_ends_within_the_timeout(silent_cloud
     assert time.monotonic() - started < 1.5  # botocore's own timeouts and retries: minutes
     with pytest.raises(ConfigurationError, match="timeout must be more than 0"):
         Client.for_stack("Staging-Service", region="eu-west-1", timeout=0)
+
+
+def test_botocore_s_failures_are_configuration_errors(
+    fake_aws_credentials: None, stage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"cannot read the AWS configuration: .*could not be found"):
+        Client.for_stack("Staging-Service", profile="nobody")
+    with pytest.raises(ConfigurationError, match="could not be found"):
+        Client("https://api.example.com", profile="nobody", credentials=CREDENTIALS)
+    empty = b"<DescribeStacksResponse><DescribeStacksResult><Stacks/></DescribeStacksResult>"
+    empty += b"</DescribeStacksResponse>"
+    cloudformation = stage((200, empty, {"Content-Type": "text/xml"}))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", cloudformation.url)
+    with pytest.raises(ConfigurationError, match="DescribeStacks answered no stack"):
+        stack_api_url("Staging-Service", region="eu-west-1")
+    (tmp_path / "no-aws-config").write_text("[default\nregion = eu-west-1\n")  # unparsable
+    with pytest.raises(ConfigurationError, match="Unable to parse config file"):
+        stack_api_url("Staging-Service")
