@@ -25,6 +25,8 @@ def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
     """The bytes of the regular file at ``path``, or :class:`OSError` (its ``strerror`` says why in a few
     words). Bounded whatever sits there: opened without blocking (a FIFO would wait for a writer), refused
     unless it is a regular file (a device such as /dev/zero never ends), read no further than ``limit``."""
+    if not os.fspath(path):  # os.open("") fails, but Path("") is "." (a directory): say what is wrong
+        raise FileNotFoundError(errno.ENOENT, "an empty path names no file")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except ValueError:  # a NUL in the path: no file has that name

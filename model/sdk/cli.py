@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import contract
@@ -106,7 +105,7 @@ def _diff(old: ModelArtifact, new: ModelArtifact, *, as_json: bool) -> int:
     return usage.EXIT_DIFFERENT if changes.visible else usage.EXIT_OK
 
 
-def _local(artifact: Path | None) -> Model:
+def _local(artifact: str | None) -> Model:
     try:
         return load_model(artifact)
     except ArtifactError as exc:
@@ -119,11 +118,12 @@ def _bmis(args: argparse.Namespace) -> list[Any]:
         raise CommandError(usage.EXIT_USAGE, "give BMIs, or - or --file PATH: one of them")
     if args.file is None and args.bmis != ["-"]:
         return [output.number(text) for text in args.bmis]
+    source = "-" if args.file is None else args.file  # --file '' is a path that names no file, not stdin
     try:
-        return output.read_bmis(args.file or "-")
+        return output.read_bmis(source)
     except OSError as exc:
         raise CommandError(
-            usage.EXIT_FAILED, f"cannot read {args.file or '-'}: {exc.strerror or exc}"
+            usage.EXIT_FAILED, f"cannot read {source or repr(source)}: {exc.strerror or exc}"
         ) from None
     except ValueError as exc:
         raise CommandError(usage.EXIT_INVALID_INPUT, str(exc)) from None
@@ -132,7 +132,7 @@ def _bmis(args: argparse.Namespace) -> list[Any]:
 def _call(args: argparse.Namespace) -> None:
     from .client import ApiError, Client, ClientError, ConfigurationError, Retry, parse_url
 
-    if bool(args.bmis or args.file) + args.info + args.health != 1:
+    if (bool(args.bmis) or args.file is not None) + args.info + args.health != 1:
         raise CommandError(usage.EXIT_USAGE, "give one of: BMIs (or - or --file PATH), --info, --health")
     where, url = ("--url", args.url) if args.url else (usage.ENV_URL, os.environ.get(usage.ENV_URL) or "")
     try:

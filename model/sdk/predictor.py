@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..core.artifact import DEFAULT_ARTIFACT_PATH, ModelArtifact
+from ..core.artifact import DEFAULT_ARTIFACT_PATH, ArtifactError, ModelArtifact
 from ..core.contract import BATCH_MAX
 from ..core.jsontypes import read
 from ..core.prediction import respond, respond_batch
@@ -70,7 +70,11 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
 
     Fail-closed, as the service loads it: :class:`.artifact.ArtifactError` says what is wrong with an
     artifact that is missing, corrupt, altered or below the serving policy's gates."""
-    return Model(load_artifact(BUNDLED_ARTIFACT if path is None else Path(path)))
+    if path is None:
+        return Model(load_artifact(BUNDLED_ARTIFACT))
+    if not os.fspath(path):  # Path("") is ".", a directory: "unreadable" would not say what is wrong
+        raise ArtifactError("cannot read the model artifact at '': an empty path names no file")
+    return Model(load_artifact(Path(path)))
 
 
 def batch_of(bmis: Any) -> Any:

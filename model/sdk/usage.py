@@ -7,7 +7,6 @@ import argparse
 import re
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any, Final
 
 from ..core import __version__, contract
@@ -102,9 +101,7 @@ def parser() -> Parser:
             said = "table; csv or jsonl: a row per BMI; json: --json"
             shape.add_argument("--format", choices=formats, default="table", help=said)
         if name in ("predict", "info"):
-            sub.add_argument(
-                "--artifact", type=Path, metavar="PATH", help="a model artifact (default: bundled)"
-            )
+            sub.add_argument("--artifact", metavar="PATH", help="a model artifact (default: bundled)")
         return sub
 
     command(
@@ -138,8 +135,8 @@ DIFF_HELP: Final = (
 
 
 def _diff_arguments(compare: Parser) -> None:
-    compare.add_argument("old", type=Path, metavar="OLD", help="the artifact serving now (or the base's)")
-    compare.add_argument("new", type=Path, metavar="NEW", help="the candidate artifact")
+    compare.add_argument("old", metavar="OLD", help="the artifact serving now (or the base's)")
+    compare.add_argument("new", metavar="NEW", help="the candidate artifact")
 
 
 def _call_arguments(call: Parser) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from model.core import contract
+from model.core.artifact import ArtifactError
 from model.sdk import usage
-from model.sdk.predictor import Model
+from model.sdk.predictor import Model, load_model
 from scripts import REPO_ROOT
 
 from .stage import stall
@@ -162,6 +163,19 @@ def test_a_file_that_is_no_regular_file_is_refused_without_blocking(tmp_path: Pa
         result = command("predict", "--file", str(path))
         assert result.returncode == usage.EXIT_FAILED
         assert f"cannot read {path}" in one_error_line(result)
+
+
+def test_an_empty_path_is_refused_as_naming_no_file_not_read_as_standard_input() -> None:
+    for args in (["predict", "--file", ""], ["call", "--url", "http://127.0.0.1:9", "--file", ""]):
+        result = command(*args, input="30\n", stdin=None)
+        assert result.returncode == usage.EXIT_FAILED
+        assert "cannot read '': an empty path names no file" in one_error_line(result)
+    for args in (["predict", "--artifact", "", "30"], ["info", "--artifact", ""], ["diff", "", ""]):
+        result = command(*args)
+        assert result.returncode == usage.EXIT_FAILED
+        assert "cannot read the model artifact at '': an empty path names no file" in one_error_line(result)
+    with pytest.raises(ArtifactError, match="an empty path names no file"):
+        load_model("")
 
 
 @pytest.mark.parametrize(
