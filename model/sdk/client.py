@@ -24,6 +24,7 @@ from ..core import __version__, contract
 from ..core.jsontypes import ValidationError, read
 from ..core.schemas import BatchPredictResponse, HealthResponse, ModelInfoResponse, PredictResponse
 from ..core.untrusted import printable
+from . import answers
 from .aws import Signer, region_of, stack_api_url
 from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, Retry, TransportError
 from .predictor import as_number, batch_of
@@ -114,7 +115,7 @@ class Client:
         answer = self.call("POST", contract.PATH_PREDICT, PredictResponse, {"bmi": as_number(bmi)})
         interval = answer["interval"]
         columns = ([answer["prediction"]], [interval["lower"]], [interval["upper"]])
-        _check_rows(contract.PATH_PREDICT, 1, *columns)
+        answers.check_rows(contract.PATH_PREDICT, 1, *columns)
         return answer
 
     def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
@@ -124,11 +125,13 @@ class Client:
         answer = self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, {"bmi": sent})
         bounds = answer["intervals"]
         columns = (answer["predictions"], bounds["lower"], bounds["upper"], answer["extrapolated"])
-        _check_rows(contract.PATH_PREDICT_BATCH, len(sent), *columns)
+        answers.check_rows(contract.PATH_PREDICT_BATCH, len(sent), *columns)
         return answer
 
     def model_info(self) -> ModelInfoResponse:
-        return self.call("GET", contract.PATH_MODEL, ModelInfoResponse)
+        """The model's description; :class:`ResponseError` if its artifact is one the service could not
+        serve (the checks :func:`.serving.parse_artifact` makes: its groups, bands, checksum...)."""
+        return answers.check_artifact(self.call("GET", contract.PATH_MODEL, ModelInfoResponse))
 
     def health(self) -> HealthResponse:
         return self.call("GET", contract.PATH_HEALTH, HealthResponse)
@@ -286,13 +289,3 @@ def parse_url(url: str) -> tuple[str, str, int | None, str]:
     if split.query or split.fragment or "?" in url or "#" in url:
         raise ConfigurationError(f"{printable(url)!r}: a stage's URL has no query (?...) or fragment (#...)")
     return split.scheme, host, port, split.path.rstrip("/")
-
-
-def _check_rows(path: str, count: int, predictions: list[float], *columns: list[Any]) -> None:
-    """:class:`ResponseError` unless the answer holds one prediction per BMI sent, each inside its
-    interval (``columns``: lower bounds, upper bounds, then any other per-BMI column)."""
-    if any(len(column) != count for column in (predictions, *columns)):
-        raise ResponseError(f"POST {path} answered {len(predictions)} predictions for {count} BMIs")
-    lower, upper = columns[0], columns[1]
-    if not all(low <= p <= high for p, low, high in zip(predictions, lower, upper, strict=True)):
-        raise ResponseError(f"POST {path} answered an interval that does not hold its prediction")

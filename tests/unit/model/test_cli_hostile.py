@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,23 @@ def test_an_answer_that_does_not_match_the_request_is_status_1(stage, local: Mod
     result = command("call", "--url", server.url, "27.3", "30")
     assert result.returncode == usage.EXIT_FAILED
     assert one_error_line(result).endswith("answered 1 predictions for 2 BMIs")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("coverage", []), ("bands", []), ("level", 0.5)],  # each read as its type, none as the service serves
+)
+def test_a_model_description_the_service_could_not_serve_is_status_1(
+    stage, local: Model, field: str, value: Any
+) -> None:
+    info = json.loads(
+        json.dumps({"artifact": asdict(local.artifact), "limits": local.model_info()["limits"]})
+    )
+    info["artifact"]["interval"][field] = value
+    for args in (["--info"], ["--info", "--json"]):
+        result = command("call", "--url", stage((200, info)).url, *args)
+        assert result.returncode == usage.EXIT_FAILED
+        assert "GET /v1/model answered an artifact that cannot be served" in one_error_line(result)
 
 
 # --- Before any 3.13 syntax, and without numpy --------------------------------------------------------------
