@@ -24,7 +24,7 @@ from ..core import __version__, contract
 from ..core.jsontypes import ValidationError, read
 from ..core.schemas import BatchPredictResponse, HealthResponse, ModelInfoResponse, PredictResponse
 from ..core.untrusted import printable
-from . import answers
+from . import answers, errors
 from .aws import Signer, region_of, stack_api_url
 from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, Retry, TransportError
 from .predictor import as_number, batch_of
@@ -84,10 +84,12 @@ class Client:
         are the backoff's clock and randomness."""
         self.scheme, self.host, self.port, self.base_path = parse_url(url)
         self.base_url = url.rstrip("/")
-        timeout = _seconds(timeout)
-        if not (isinstance(retry, Retry) and retry.attempts >= 1):
-            raise ConfigurationError("retry must be a Retry of at least one attempt")
-        self.timeout, self.retry = timeout, retry
+        for name, value, kind in (("sign", sign, bool), ("region", region, str), ("profile", profile, str)):
+            errors.expect_type(name, value, kind | None)
+        self.timeout, self.retry = (
+            errors.checked_seconds(timeout, MAX_TIMEOUT_SECONDS),
+            errors.checked_retry(retry),
+        )
         self._sleep, self._uniform = sleep, uniform
         self.user_agent = (
             f"diabetes-progression/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
@@ -106,7 +108,7 @@ class Client:
     ) -> Client:
         """The client of the stage deployed as CloudFormation stack ``stack_name`` (e.g. Staging-Service),
         at the URL in its ``ApiUrl`` output, read within the client's ``timeout``."""
-        timeout = _seconds(options.get("timeout", DEFAULT_TIMEOUT_SECONDS))
+        timeout = errors.checked_seconds(options.get("timeout", DEFAULT_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
         url = stack_api_url(stack_name, region=region, profile=profile, timeout=timeout)
         return cls(url, region=region, profile=profile, **options)
 
@@ -257,12 +259,6 @@ class Client:
             return Response(answer.status, answer.headers, data)
         finally:
             connection.close()
-
-
-def _seconds(timeout: float) -> float:
-    if not (isinstance(timeout, int | float) and 0 < timeout <= MAX_TIMEOUT_SECONDS):
-        raise ConfigurationError(f"timeout must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g} s")
-    return float(timeout)
 
 
 def _shut(connection: http.client.HTTPConnection) -> None:

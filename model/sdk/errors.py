@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.message import Message
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeGuard
 
 from ..core.jsontypes import read
 from ..core.schemas import ErrorDetail, ErrorResponse
@@ -99,6 +99,38 @@ class Retry(NamedTuple):
     def delay(self, retry: int, retry_after: str | None, uniform: Callable[[float, float], float]) -> float:
         wait = uniform(0.0, min(self.cap_seconds, self.base_seconds * 2**retry))
         return min(max(wait, _retry_after_seconds(retry_after)), self.cap_seconds)
+
+
+def checked_retry(retry: object) -> Retry:
+    """``retry``, if it is a :class:`Retry` whose every field could be used: else :class:`ConfigurationError`
+    now, not a TypeError at the first call that retries."""
+    if not (isinstance(retry, Retry) and _is_int(retry.attempts) and retry.attempts >= 1):
+        raise ConfigurationError("retry must be a Retry of at least one attempt (an int)")
+    if not all(_is_real(s) and 0 <= s < math.inf for s in (retry.base_seconds, retry.cap_seconds)):
+        raise ConfigurationError("retry's base_seconds and cap_seconds must be finite seconds, 0 or more")
+    if not (isinstance(retry.statuses, frozenset | set) and all(_is_int(s) for s in retry.statuses)):
+        raise ConfigurationError("retry's statuses must be a set of HTTP statuses (ints)")
+    return retry
+
+
+def checked_seconds(timeout: object, maximum: float) -> float:
+    if not (_is_real(timeout) and 0 < timeout <= maximum):  # True is not 1 s
+        raise ConfigurationError(f"timeout must be more than 0 and at most {maximum:g} s")
+    return float(timeout)
+
+
+def expect_type(name: str, value: object, kind: Any) -> None:
+    """:class:`ConfigurationError` unless ``value`` is a ``kind`` (a bool is not an int here)."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and not isinstance(False, kind)):
+        raise ConfigurationError(f"{name} must be {kind}, not {type(value).__name__}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _retry_after_seconds(value: str | None) -> float:

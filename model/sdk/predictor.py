@@ -69,12 +69,16 @@ def load_model(path: str | os.PathLike[str] | None = None) -> Model:
     """The model at ``path`` (a JSON artifact written by the trainer), else the one bundled with the package.
 
     Fail-closed, as the service loads it: :class:`.artifact.ArtifactError` says what is wrong with an
-    artifact that is missing, corrupt, altered or below the serving policy's gates."""
+    artifact that is missing, corrupt, altered or below the serving policy's gates, or with a path that is
+    empty or not a path."""
     if path is None:
         return Model(load_artifact(BUNDLED_ARTIFACT))
-    if not os.fspath(path):  # Path("") is ".", a directory: "unreadable" would not say what is wrong
+    where = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    if not isinstance(where, str):  # bytes, a number: documented as ArtifactError, not Path()'s TypeError
+        raise ArtifactError(f"a model artifact's path is a str or os.PathLike, not {type(path).__name__}")
+    if not where:  # Path("") is ".", a directory: "unreadable" would not say what is wrong
         raise ArtifactError("cannot read the model artifact at '': an empty path names no file")
-    return Model(load_artifact(Path(path)))
+    return Model(load_artifact(Path(where)))
 
 
 def batch_of(bmis: Any) -> Any:

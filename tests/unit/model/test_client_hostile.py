@@ -6,6 +6,7 @@ credentials are never sent where they could be read or replayed."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
@@ -240,3 +241,26 @@ def test_server_text_is_escaped_and_bounded_in_what_is_shown(stage) -> None:
     assert "\\x1b]0;pwned\\x07" in shown
     assert len(shown) < 400
     assert raised.value.message == message  # the raw value stays available to code
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"timeout": True}, "timeout must be more than 0"),  # not 1 s
+        ({"timeout": "30"}, "timeout must be more than 0"),
+        ({"retry": Retry(attempts=2.5)}, "at least one attempt"),  # type: ignore[arg-type]
+        ({"retry": Retry(attempts=True)}, "at least one attempt"),
+        ({"retry": 3}, "must be a Retry"),
+        ({"retry": Retry(base_seconds="1")}, "base_seconds"),  # type: ignore[arg-type]
+        ({"retry": Retry(cap_seconds=float("inf"))}, "cap_seconds"),
+        ({"retry": Retry(statuses=[429])}, "statuses"),  # type: ignore[arg-type]
+        ({"sign": "no"}, "sign must be bool | None, not str"),
+        ({"region": 1, "sign": True, "credentials": CREDENTIALS}, "region must be str | None, not int"),
+        ({"profile": b"p"}, "profile must be str | None, not bytes"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_refused_when_the_client_is_made(
+    options: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(said)):
+        Client("http://127.0.0.1:3000", **options)

@@ -209,3 +209,9 @@ def test_importing_the_function_s_modules_loads_neither_the_api_nor_the_client()
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("path", [123, 3.5, b"/x", ["model.json"]])
+def test_a_path_that_is_not_a_path_is_an_artifact_error_not_a_type_error(path: object) -> None:
+    with pytest.raises(ArtifactError, match=r"path is a str or os\.PathLike, not"):
+        load_model(path)  # type: ignore[arg-type]
