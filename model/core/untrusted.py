@@ -36,6 +36,8 @@ def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
         raise OSError(errno.EINVAL, "not a regular file")
     with os.fdopen(fd, "rb") as file:
         data = file.read(limit + 1)
+    if data is None:  # a "regular" file that would block (/proc/kmsg): O_NONBLOCK's read gives nothing
+        raise OSError(errno.EAGAIN, "it has nothing to read without waiting")
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit} bytes")
     return data

@@ -8,7 +8,9 @@ tests/integration/test_wheel.py.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -98,6 +100,33 @@ def test_another_artifact_or_an_unusable_one(capsys, tmp_path: Path, model_artif
     code, _, err = run(capsys, "predict", "--artifact", str(tmp_path / "absent.json"), "30")
     assert code == usage.EXIT_FAILED
     assert "model artifact not found" in err
+
+
+class WouldBlock(io.RawIOBase):
+    """A file that has nothing to read without waiting, as /proc/kmsg is for O_NONBLOCK (as root)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, _buffer: Any) -> None:
+        return None
+
+
+def test_a_regular_file_that_would_block_is_unreadable(capsys, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "kmsg").write_text("30\n")
+
+    kmsg, fdopen = (tmp_path / "kmsg").stat().st_ino, os.fdopen
+
+    def would_block(fd: int, mode: str) -> Any:
+        if os.fstat(fd).st_ino != kmsg:  # the artifact
+            return fdopen(fd, mode)
+        os.close(fd)
+        return io.BufferedReader(WouldBlock())  # its read() gives None, not bytes
+
+    monkeypatch.setattr("model.core.untrusted.os.fdopen", would_block)
+    code, _, err = run(capsys, "predict", "--file", str(tmp_path / "kmsg"))
+    assert code == usage.EXIT_FAILED
+    assert err.endswith(f"cannot read {tmp_path / 'kmsg'}: it has nothing to read without waiting\n")
 
 
 # --- info -------------------------------------------------------------------------------------------------
