@@ -42,6 +42,8 @@ class CommandError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command: its exit status, whatever happens (a closed or full output and Ctrl-C included)."""
+    if sys.stderr is None:  # closed (2>&-): print(file=None) would put the diagnostics into the output
+        sys.stderr = io.StringIO()  # nowhere to say them: dropped
     if isinstance(sys.stdout, io.TextIOWrapper):  # a terminal that cannot show a character shows its escape
         sys.stdout.reconfigure(errors="backslashreplace")
     try:

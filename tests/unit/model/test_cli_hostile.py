@@ -76,6 +76,22 @@ def test_a_closed_output_is_one_line_and_status_1() -> None:
     assert one_error_line(result).endswith("standard output is closed")
 
 
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [
+        ("predict --json 500", 4),
+        ("predict --json --bogus", 2),
+        ("train --bogus", 2),
+        ("info --artifact /x", 1),
+    ],
+)
+def test_with_standard_error_closed_diagnostics_never_reach_the_output(args: str, status: int) -> None:
+    result = shell(f"exec $CLI {args} 2>&-")
+    assert result.returncode == status
+    assert "usage:" not in result.stdout
+    assert all(json.loads(line) for line in result.stdout.splitlines())  # --json's error shape, and only that
+
+
 def test_a_reader_that_leaves_early_ends_the_command_quietly() -> None:
     # Given a reader that takes one line of 10 000 and goes away
     values = " ".join(["27.3"] * contract.BATCH_MAX)
