@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, Final, cast
@@ -16,6 +17,8 @@ from ..core.schemas import BatchPredictResponse, ModelInfoResponse, PredictRespo
 from ..core.untrusted import read_file, take
 
 Answer = PredictResponse | BatchPredictResponse
+_JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")  # RFC 8259 §6
+_NOT_FINITE: Final = re.compile(r"[-+]?(?:inf|infinity|nan)", re.IGNORECASE)
 COLUMNS: Final = ("bmi", "prediction", "lower", "upper", "extrapolated")  # and model_version in JSON lines
 
 
@@ -35,11 +38,10 @@ def read_bmis(source: str) -> list[Any]:
 
 
 def number(text: str) -> float | str:
-    """A BMI as given: a float, or the text, for the request type to refuse in the service's words."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """A BMI as given: a float if it is a JSON number (the service's reading; not Python's, which also takes
+    1_5, ٣٠, ３０ or 30.) or spells a NaN or infinity (refused as not finite, clearer than "not a number"),
+    else the text, for the request type to refuse in the service's words."""
+    return float(text) if _JSON_NUMBER.fullmatch(text) or _NOT_FINITE.fullmatch(text) else text
 
 
 def rows(bmis: Sequence[float], answer: Answer) -> list[tuple[float, float, int, int, bool]]:

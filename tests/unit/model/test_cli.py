@@ -26,6 +26,8 @@ from model.sdk import cli, usage
 from model.sdk.client import ApiError, ConfigurationError, TransportError
 from model.sdk.predictor import Model
 
+PREFIX = "diabetes-progression: error: "
+
 
 @pytest.fixture(scope="module")
 def local(model_artifact_path: Path) -> Model:
@@ -92,6 +94,22 @@ def test_a_bmi_that_is_not_a_number_is_refused_in_the_service_s_words(capsys) ->
     code, _, err = run(capsys, "predict", "27", "heavy")
     assert code == usage.EXIT_INVALID_INPUT
     assert err == "diabetes-progression: error: bmi[1] must be a number\n"
+
+
+@pytest.mark.parametrize("text", ["1_5", "٣٠", "３０", "30.", ".5", "+30", "030", "0x1e"])
+def test_only_json_s_number_syntax_is_a_number_as_the_service_reads_it(
+    capsys, tmp_path: Path, text: str
+) -> None:
+    (tmp_path / "bmis.txt").write_text(f"27 {text}\n", encoding="utf-8")
+    assert run(capsys, "predict", text)[:3:2] == (usage.EXIT_INVALID_INPUT, f"{PREFIX}bmi must be a number\n")
+    code, _, err = run(capsys, "predict", "--file", str(tmp_path / "bmis.txt"))
+    assert (code, err) == (usage.EXIT_INVALID_INPUT, f"{PREFIX}bmi[1] must be a number\n")
+
+
+@pytest.mark.parametrize("text", ["-0", "0.5e1", "1E+2", "12.5e-1"])
+def test_every_json_number_is_a_number(capsys, text: str) -> None:
+    assert run(capsys, "predict", "--json", text, "30")[0] in (usage.EXIT_OK, usage.EXIT_INVALID_INPUT)
+    assert "must be a number" not in run(capsys, "predict", text)[2]
 
 
 def test_another_artifact_or_an_unusable_one(capsys, tmp_path: Path, model_artifact: ModelArtifact) -> None:
