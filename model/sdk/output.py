@@ -3,6 +3,7 @@ rows as CSV or JSON lines, and the model's description."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -25,7 +26,8 @@ COLUMNS: Final = ("bmi", "prediction", "lower", "upper", "extrapolated")  # and 
 def read_bmis(source: str) -> list[Any]:
     """Numbers separated by white space or commas, from the file ``source`` (``-``: standard input), read
     no further than the API's largest body and no more than one value past the largest batch: OSError if it
-    cannot be read, ValueError if it is larger."""
+    cannot be read, ValueError if it is larger or not UTF-8 text (a leading UTF-8 BOM, as Excel's "CSV UTF-8"
+    writes, is skipped)."""
     if source != "-":
         raw = read_file(source, BODY_MAX_BYTES)
     elif sys.stdin is None:
@@ -34,7 +36,11 @@ def read_bmis(source: str) -> list[Any]:
         raw = sys.stdin.buffer.read(BODY_MAX_BYTES + 1)
     if len(raw) > BODY_MAX_BYTES:
         raise ValueError(f"{source} holds more than {BODY_MAX_BYTES} bytes: more than a batch")
-    return [number(text) for text in take(raw.decode(errors="replace").replace(",", " ").split(), BATCH_MAX)]
+    try:
+        text = raw.removeprefix(codecs.BOM_UTF8).decode()
+    except UnicodeDecodeError:  # UTF-16, Latin-1: say so once, not "must be a number" for every value
+        raise ValueError(f"{'standard input' if source == '-' else source} is not UTF-8 text") from None
+    return [number(value) for value in take(text.replace(",", " ").split(), BATCH_MAX)]
 
 
 def number(text: str) -> float | str:

@@ -195,6 +195,21 @@ def test_an_empty_path_is_refused_as_naming_no_file_not_read_as_standard_input()
         load_model("")
 
 
+def test_a_leading_utf_8_bom_is_skipped_and_text_in_another_encoding_is_said_to_be_so(tmp_path: Path) -> None:
+    (tmp_path / "excel.csv").write_bytes("\ufeff27.3,30\r\n".encode())  # Excel's "CSV UTF-8"
+    (tmp_path / "utf16.txt").write_text("27.3\n30\n", encoding="utf-16")
+    assert command("predict", "--file", str(tmp_path / "excel.csv")).returncode == usage.EXIT_OK
+    assert command("predict", "-", input="\ufeff27.3\n", stdin=None).returncode == usage.EXIT_OK
+    for args, said in (
+        (["--file", str(tmp_path / "utf16.txt")], f"{tmp_path}/utf16.txt"),
+        (["-"], "standard input"),
+    ):
+        with (tmp_path / "utf16.txt").open("rb") as stdin:
+            result = command("predict", *args, stdin=stdin)
+        assert result.returncode == usage.EXIT_INVALID_INPUT
+        assert one_error_line(result).endswith(f"{said} is not UTF-8 text")
+
+
 @pytest.mark.parametrize(
     ("stdin", "said"),
     [
