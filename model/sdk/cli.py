@@ -118,6 +118,8 @@ def _bmis(args: argparse.Namespace) -> list[Any]:
     """The BMIs of the command line, or of a file (``-``: standard input, :func:`.output.read_bmis`)."""
     if (args.file is None) == (not args.bmis):
         raise CommandError(usage.EXIT_USAGE, "give BMIs, or - or --file PATH: one of them")
+    if "-" in args.bmis and len(args.bmis) > 1:
+        raise CommandError(usage.EXIT_USAGE, "- (standard input) stands alone: give BMIs or -, not both")
     if args.file is None and args.bmis != ["-"]:
         return [output.number(text) for text in args.bmis]
     source = "-" if args.file is None else args.file  # --file '' is a path that names no file, not stdin

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import json
 import re
@@ -28,19 +29,27 @@ def read_bmis(source: str) -> list[Any]:
     no further than the API's largest body and no more than one value past the largest batch: OSError if it
     cannot be read, ValueError if it is larger or not UTF-8 text (a leading UTF-8 BOM, as Excel's "CSV UTF-8"
     writes, is skipped)."""
-    if source != "-":
-        raw = read_file(source, BODY_MAX_BYTES)
-    elif sys.stdin is None:
-        raise OSError("standard input is closed")
-    else:
-        raw = sys.stdin.buffer.read(BODY_MAX_BYTES + 1)
-    if len(raw) > BODY_MAX_BYTES:
-        raise ValueError(f"{source} holds more than {BODY_MAX_BYTES} bytes: more than a batch")
+    name = "standard input" if source == "-" else source
+    try:
+        raw = read_file(source, BODY_MAX_BYTES) if source != "-" else _standard_input(BODY_MAX_BYTES)
+    except OSError as exc:  # too large is refused input, as the service's 413, from a file or a pipe
+        if exc.errno != errno.EFBIG:
+            raise
+        raise ValueError(f"{name} holds more than {BODY_MAX_BYTES} bytes: more than a batch") from None
     try:
         text = raw.removeprefix(codecs.BOM_UTF8).decode()
     except UnicodeDecodeError:  # UTF-16, Latin-1: say so once, not "must be a number" for every value
-        raise ValueError(f"{'standard input' if source == '-' else source} is not UTF-8 text") from None
+        raise ValueError(f"{name} is not UTF-8 text") from None
     return [number(value) for value in take(text.replace(",", " ").split(), BATCH_MAX)]
+
+
+def _standard_input(limit: int) -> bytes:
+    if sys.stdin is None:
+        raise OSError("standard input is closed")
+    raw = sys.stdin.buffer.read(limit + 1)
+    if len(raw) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+    return raw
 
 
 def number(text: str) -> float | str:

@@ -32,7 +32,8 @@ exit status:
   {EXIT_USAGE}  bad command line
   {EXIT_GATE_FAILED}  train: a quality gate failed (no artifact written)
   {EXIT_INVALID_INPUT}  the input was refused (HTTP 4xx about the body, e.g. a BMI outside \
-{contract.BMI_MIN:g}-{contract.BMI_MAX:g}: 422)
+{contract.BMI_MIN:g}-{contract.BMI_MAX:g}: 422), or would be: a value
+     that is not a JSON number, more than 1 MiB or text that is not UTF-8 from a file or standard input
   {EXIT_ACCESS_DENIED}  call: the stage refused the caller (HTTP 403: unsigned, invalid signature,
      expired credentials, not one of its callers, blocked by its firewall)
   {EXIT_DIFFERENT}  diff: the models answer differently, or have different versions

@@ -231,6 +231,25 @@ def test_endless_or_oversized_input_is_refused_at_the_cost_of_a_valid_batch(
     assert time.monotonic() - started < 10
 
 
+def test_too_much_input_is_refused_input_from_a_file_as_from_standard_input(tmp_path: Path) -> None:
+    (tmp_path / "large.txt").write_text("27.3\n" * 300_000)  # more than 1 MiB
+    for args, said in (
+        (["--file", str(tmp_path / "large.txt")], str(tmp_path / "large.txt")),
+        (["-"], "standard input"),
+    ):
+        with (tmp_path / "large.txt").open("rb") as stdin:
+            result = command("predict", *args, stdin=stdin)
+        assert result.returncode == usage.EXIT_INVALID_INPUT
+        assert one_error_line(result).endswith(f"{said} holds more than 1048576 bytes: more than a batch")
+
+
+@pytest.mark.parametrize("args", [["-", "30"], ["30", "-"], ["-", "-"]])
+def test_standard_input_with_other_values_is_a_bad_command_line(args: list[str]) -> None:
+    result = command("predict", *args, input="27\n", stdin=None)
+    assert result.returncode == usage.EXIT_USAGE
+    assert one_error_line(result).endswith("- (standard input) stands alone: give BMIs or -, not both")
+
+
 # --- call: the URL from the environment, and what a server says ---------------------------------------------
 def test_call_takes_its_url_from_the_environment(stage, local: Model) -> None:
     server = stage((200, local.predict(27.3)))
