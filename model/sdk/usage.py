@@ -63,6 +63,14 @@ DESCRIPTION: Final = (
     f"{INTERVAL_LEVEL:.0%} prediction intervals: in this process, or by calling a running stage of the "
     "service."
 )
+JSON_HELP: Final = {  # what --json prints on standard output, per command
+    "predict": "print the JSON the API would answer; for a refused BMI, its error shape (other failures "
+    "print nothing on standard output)",
+    "call": "print the stage's JSON answer; for an error answer or a refused BMI, the error shape (no "
+    "answer or a bad configuration prints nothing on standard output)",
+    "info": "print the JSON of GET /v1/model: the artifact and the input limits",
+    "diff": "print the comparison as JSON",
+}
 CALL_HELP: Final = (
     "Calls a stage of the service: the local one (--url http://127.0.0.1:3000, unsigned) or a deployed one "
     f"(--url of its ApiUrl, or --stack; else ${ENV_URL}), whose protected routes are signed over https with "
@@ -93,7 +101,7 @@ def parser() -> Parser:
         sub._negative_number_matcher = NEGATIVE_NUMBER  # `predict -1e5`: a value (refused), not an option
         if name != "train":
             shape = sub.add_mutually_exclusive_group()
-            json_help = "print the API's JSON answer (on failure, its error shape)"
+            json_help = JSON_HELP[name]
             shape.add_argument("--json", dest="format", action="store_const", const="json", help=json_help)
         if name in ("predict", "call"):
             sub.add_argument("bmis", nargs="*", metavar="BMI", help=BMIS_HELP)

@@ -348,6 +348,28 @@ def test_help_documents_the_exit_statuses(capsys, command: list[str]) -> None:
         assert f"\n  {status}  " in out
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("predict", "for a refused BMI, its error shape"),
+        ("call", "for an error answer or a refused BMI, the error shape"),
+        ("info", "the artifact and the input limits"),
+        ("diff", "print the comparison as JSON"),
+    ],
+)
+def test_json_help_says_what_each_command_prints(capsys, command: str, says: str) -> None:
+    out = " ".join(run(capsys, command, "--help")[1].split())
+    assert says in out.split("--json ", 1)[1]
+
+
+def test_json_prints_the_error_shape_only_for_refused_input(capsys, tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "predict", "--json", "--file", str(tmp_path / "absent"))
+    assert (code, out) == (usage.EXIT_FAILED, "")  # no answer: nothing on standard output
+    code, out, _ = run(capsys, "predict", "--json", "500")
+    assert code == usage.EXIT_INVALID_INPUT
+    assert json.loads(out)["error"]["code"] == "validation_error"
+
+
 def test_top_level_help_lists_every_command_and_version(capsys) -> None:
     out = run(capsys, "--help")[1]
     for command in ("predict", "info", "call", "train"):
