@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         try:
-            args = usage.parser().parse_args(sys.argv[1:] if argv is None else argv)
+            args = usage.parser().parse_command(sys.argv[1:] if argv is None else argv)
             status = _train(args) if args.command == "train" else _run(args)
         except SystemExit as exit_:  # argparse: --help, --version and usage errors
             status = exit_.code if isinstance(exit_.code, int) else usage.EXIT_USAGE
@@ -138,6 +138,10 @@ def _call(args: argparse.Namespace) -> None:
 
     if (bool(args.bmis) or args.file is not None) + args.info + args.health != 1:
         raise CommandError(usage.EXIT_USAGE, "give one of: BMIs (or - or --file PATH), --info, --health")
+    if not (args.bmis or args.file is not None) and args.format in ("csv", "jsonl"):
+        raise CommandError(
+            usage.EXIT_USAGE, f"--format {args.format} is rows of predictions: not for --info or --health"
+        )
     where, url = ("--url", args.url) if args.url else (usage.ENV_URL, os.environ.get(usage.ENV_URL) or "")
     try:
         _ = args.stack or parse_url(url)

@@ -7,6 +7,7 @@ import argparse
 import re
 import sys
 import textwrap
+from collections.abc import Sequence
 from typing import Any, Final
 
 from ..core import __version__, contract
@@ -45,6 +46,16 @@ NEGATIVE_NUMBER: Final = re.compile(r"-\.?\d|-(inf|nan)", re.IGNORECASE)  # a BM
 
 
 class Parser(argparse.ArgumentParser):
+    commands: dict[str, Parser]  # the top level's, by name
+
+    def parse_command(self, argv: Sequence[str]) -> argparse.Namespace:
+        """parse_args, but an unknown argument is shown with its command's usage: argparse leaves a
+        command's extras to the top level, whose usage lists only the commands (`train --bogus`)."""
+        args, extras = self.parse_known_args(argv)
+        if extras:
+            self.commands[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
+        return args
+
     def _print_message(self, message: str, file: Any = None) -> None:
         if message:  # argparse's own would swallow a failed write: --help into a full disk would say nothing
             (file or sys.stderr).write(message)
@@ -87,6 +98,7 @@ def parser() -> Parser:
         epilog=EXIT_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    top.commands = {}
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -98,6 +110,7 @@ def parser() -> Parser:
             epilog=epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        top.commands[name] = sub
         sub._negative_number_matcher = NEGATIVE_NUMBER  # `predict -1e5`: a value (refused), not an option
         if name != "train":
             shape = sub.add_mutually_exclusive_group()
@@ -163,14 +176,14 @@ def _call_arguments(call: Parser) -> None:
     call.add_argument("--profile", help="AWS profile (default: AWS_PROFILE, else the default chain)")
     sign = "sign the protected routes (default: unless the URL is a loopback address)"
     call.add_argument("--sign", action=argparse.BooleanOptionalAction, help=sign)
-    call.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="for the whole call")
+    call.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS", help="for the whole call")
     call.add_argument(
         "--retries", type=int, choices=range(11), default=3, metavar="N", help="0 to 10 (default 3)"
     )
 
 
 # --- Argument types ---------------------------------------------------------------------------------------
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:  # its name is argparse's "invalid seconds value"
     from .client import MAX_TIMEOUT_SECONDS
 
     value = float(text)

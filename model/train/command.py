@@ -34,7 +34,7 @@ MISSING_DATA_HINT: Final = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--data",
         type=Path,
@@ -157,7 +157,7 @@ def _stricter(policy: float, *, at_least: bool) -> Callable[[str], float]:
     return threshold
 
 
-def _seed(text: str) -> int:
+def seed(text: str) -> int:  # its name is argparse's "invalid seed value"
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")

@@ -302,6 +302,33 @@ def test_a_wrong_command_line_is_a_usage_error(capsys, stand_in, args: list[str]
     assert run(capsys, *args)[0] == usage.EXIT_USAGE
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["call", "--timeout", "abc", "30"], "argument --timeout: invalid seconds value: 'abc'"),
+        (["train", "--seed", "1e3"], "argument --seed: invalid seed value: '1e3'"),
+        (["train", "--bogus"], "unrecognized arguments: --bogus"),
+        (["predict", "30", "--bogus"], "unrecognized arguments: --bogus"),
+        (
+            ["call", "--url", "http://127.0.0.1:3000", "--health", "--format", "csv"],
+            "--format csv is rows of",
+        ),
+        (
+            ["call", "--url", "http://127.0.0.1:3000", "--info", "--format", "jsonl"],
+            "--format jsonl is rows of",
+        ),
+    ],
+)
+def test_a_usage_error_names_its_argument_and_shows_its_command_s_usage(
+    capsys, stand_in, args: list[str], said: str
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (usage.EXIT_USAGE, "")
+    assert said in err
+    assert "usage: diabetes-progression [-h]" not in err  # the command's usage, if any, not the top level's
+    assert not stand_in.created
+
+
 # --- train ------------------------------------------------------------------------------------------------
 def test_train_is_the_trainer_under_this_command_s_name(capsys, tmp_path: Path) -> None:
     code, out, _ = run(capsys, "train", "--seed", "3", "--out", str(tmp_path / "m.json"))
