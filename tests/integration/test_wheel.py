@@ -23,7 +23,7 @@ from model.sdk.predictor import Model
 from scripts import REPO_ROOT
 
 WHEEL_NAME = "diabetes_progression-1.0.0-py3-none-any.whl"
-MAX_WHEEL_BYTES = 100_000  # the modules and a 2 kB artifact: nothing else belongs in it
+MAX_WHEEL_BYTES = 110_000  # about 100 kB: the modules, a 7 kB artifact, README.md as METADATA; nothing else
 PIP_TIMEOUT_SECONDS = 600
 
 
