@@ -197,6 +197,9 @@ def _train(args: argparse.Namespace) -> int:
     return training.run(args)
 
 
+_COMMA_HINT = " (give BMIs as separate arguments: commas separate them only in a file or standard input)"
+
+
 # --- Output -----------------------------------------------------------------------------------------------
 def _print_predictions(predictor: Model | Client, bmis: list[Any], shape: str) -> None:
     try:
@@ -205,7 +208,8 @@ def _print_predictions(predictor: Model | Client, bmis: list[Any], shape: str) -
         body = contract.error_body("validation_error", usage.INPUT_ERROR, [i._asdict() for i in exc.issues])
         issues = [f"{issue.field or 'the input'} {issue.issue}" for issue in exc.issues]
         more = [f"and {exc.hidden} more"] if exc.hidden else []
-        raise CommandError(usage.EXIT_INVALID_INPUT, "; ".join(issues + more), body) from None
+        said = "; ".join(issues + more) + (_COMMA_HINT if any("," in str(bmi) for bmi in bmis) else "")
+        raise CommandError(usage.EXIT_INVALID_INPUT, said, body) from None
     if shape in ("json", "csv", "jsonl"):  # JSON escapes every character a terminal would interpret
         print(json.dumps(answer) if shape == "json" else output.rows_as(shape, bmis, answer))
     else:

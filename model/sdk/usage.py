@@ -67,7 +67,8 @@ def install_hint(extra: str) -> str:
 
 BMIS_HELP: Final = (
     f"body-mass index in kg/m² ({contract.BMI_MIN:g} to {contract.BMI_MAX:g}); several values are answered "
-    f"in order, at most {contract.BATCH_MAX}; - reads them from standard input"
+    f"in order, at most {contract.BATCH_MAX}; - reads them from standard input, where white space or "
+    "commas separate them"
 )
 DESCRIPTION: Final = (
     "Diabetes progression one year after baseline, predicted from BMI (kg/m²) by a linear model with "
@@ -118,7 +119,11 @@ def parser() -> Parser:
             shape.add_argument("--json", dest="format", action="store_const", const="json", help=json_help)
         if name in ("predict", "call"):
             sub.add_argument("bmis", nargs="*", metavar="BMI", help=BMIS_HELP)
-            sub.add_argument("--file", metavar="PATH", help="read the BMIs from a file (- standard input)")
+            sub.add_argument(
+                "--file",
+                metavar="PATH",
+                help="read the BMIs from a file (- standard input): separated by white space or commas",
+            )
             formats = ("table", "csv", "jsonl", "json")
             said = "table; csv or jsonl: a row per BMI; json: --json"
             shape.add_argument("--format", choices=formats, default="table", help=said)

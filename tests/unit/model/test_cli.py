@@ -106,6 +106,21 @@ def test_only_json_s_number_syntax_is_a_number_as_the_service_reads_it(
     assert (code, err) == (usage.EXIT_INVALID_INPUT, f"{PREFIX}bmi[1] must be a number\n")
 
 
+def test_commas_separate_bmis_in_files_and_the_help_and_the_refusal_of_an_argument_say_so(
+    capsys, tmp_path: Path
+) -> None:
+    (tmp_path / "bmis.csv").write_text("27,35\n")
+    assert run(capsys, "predict", "--file", str(tmp_path / "bmis.csv"))[0] == usage.EXIT_OK
+    code, _, err = run(capsys, "predict", "27,35")
+    assert code == usage.EXIT_INVALID_INPUT
+    assert err.endswith(
+        "bmi must be a number (give BMIs as separate arguments: commas separate them only "
+        "in a file or standard input)\n"
+    )
+    help_text = " ".join(run(capsys, "predict", "--help")[1].split())
+    assert "from a file (- standard input): separated by white space or commas" in help_text
+
+
 @pytest.mark.parametrize("text", ["-0", "0.5e1", "1E+2", "12.5e-1"])
 def test_every_json_number_is_a_number(capsys, text: str) -> None:
     assert run(capsys, "predict", "--json", text, "30")[0] in (usage.EXIT_OK, usage.EXIT_INVALID_INPUT)
