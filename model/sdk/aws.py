@@ -48,7 +48,11 @@ class Signer:
 
         signed = {k: v for k, v in sent.items() if k.lower() in _SIGNED_HEADERS}
         request = AWSRequest(method=method, url=url, data=body or b"", headers=signed)
-        SigV4Auth(self._credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
+        try:  # refreshed here when they expire: an SSO token or a role's session may have ended
+            frozen = self._credentials.get_frozen_credentials()
+        except Exception as exc:  # botocore's (TokenRetrievalError, ...)
+            raise ConfigurationError(f"cannot refresh AWS credentials: {exc}") from exc
+        SigV4Auth(frozen, SERVICE, self.region).add_auth(request)
         return {
             name: value
             for name, value in request.headers.items()

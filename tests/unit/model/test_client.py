@@ -422,3 +422,16 @@ def test_botocore_s_failures_are_configuration_errors(
     (tmp_path / "no-aws-config").write_text("[default\nregion = eu-west-1\n")  # unparsable
     with pytest.raises(ConfigurationError, match="Unable to parse config file"):
         stack_api_url("Staging-Service")
+
+
+class Expired(Credentials):
+    def get_frozen_credentials(self) -> Any:
+        from botocore.exceptions import TokenRetrievalError
+
+        raise TokenRetrievalError(provider="sso", error_msg="the SSO session has expired")
+
+
+def test_credentials_that_cannot_be_refreshed_at_a_call_are_a_configuration_error(stage) -> None:
+    client = Client(stage().url, sign=True, region="eu-west-1", credentials=Expired("a", "b"))
+    with pytest.raises(ConfigurationError, match=r"cannot refresh AWS credentials: .*SSO session"):
+        client.model_info()
