@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -297,6 +298,24 @@ def test_a_model_description_the_service_could_not_serve_is_status_1(
         result = command("call", "--url", stage((200, info)).url, *args)
         assert result.returncode == usage.EXIT_FAILED
         assert "GET /v1/model answered an artifact that cannot be served" in one_error_line(result)
+
+
+def test_call_stack_ends_within_its_timeout_when_cloudformation_never_answers(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connected to (the backlog), never answered
+        environment = {
+            **os.environ,
+            "AWS_ENDPOINT_URL_CLOUDFORMATION": f"http://127.0.0.1:{silent.getsockname()[1]}",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        }
+        started = time.monotonic()
+        result = command("call", "--stack", "Staging-Service", "--timeout", "1", "30", env=environment)
+    assert time.monotonic() - started < 1 + 4  # the interpreter's start and botocore's import: about 1 s
+    assert result.returncode == usage.EXIT_FAILED
+    assert one_error_line(result).endswith("stack 'Staging-Service' in eu-west-1: no answer within 1 s")
 
 
 # --- Before any 3.13 syntax, and without numpy --------------------------------------------------------------
