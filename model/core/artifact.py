@@ -13,7 +13,9 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
+
+from .jsontypes import Items
 
 # 3: intervals per BMI band, the outcome's range, a confidence interval on every figure, the drift bins
 SCHEMA_VERSION: Final = 3
@@ -26,6 +28,9 @@ DEFAULT_MAX_CONVERGENCE_GAP: Final = 1e-6
 INTERVAL_LEVEL: Final = 0.9
 DEFAULT_MAX_COVERAGE_ERROR: Final = 0.03
 MIN_GATED_GROUP: Final = 50  # patients: a WHO group this large has a calibration gate of its own
+# At least one band and one coverage group (all patients), which every reader of an interval indexes; at most
+# this many, a bound on what a served answer can make a client read.
+MAX_INTERVAL_GROUPS: Final = 1_000
 INTERVAL_METHOD: Final = "mondrian-cv-conformal"
 # WHO adult BMI classes (kg/m², [low, high)) whose coverage is gated; underweight and obese class II and over
 # are folded into their neighbours (2 and 19 of the 442 patients).
@@ -126,10 +131,10 @@ class PredictionInterval:
     pac_delta: float
     pac_confidence: float
     edges: tuple[float, ...]
-    bands: tuple[Band, ...]
+    bands: Annotated[tuple[Band, ...], Items(1, MAX_INTERVAL_GROUPS)]
     extrapolation_widening: float
     cv_repeats: int
-    coverage: tuple[GroupCoverage, ...]
+    coverage: Annotated[tuple[GroupCoverage, ...], Items(1, MAX_INTERVAL_GROUPS)]
     holdout_coverage: float
 
     @property

@@ -283,21 +283,30 @@ def test_an_answer_that_does_not_match_the_request_is_status_1(stage, local: Mod
     assert one_error_line(result).endswith("answered 1 predictions for 2 BMIs")
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("coverage", []), ("bands", []), ("level", 0.5)],  # each read as its type, none as the service serves
-)
-def test_a_model_description_the_service_could_not_serve_is_status_1(
-    stage, local: Model, field: str, value: Any
-) -> None:
+def description(local: Model, **interval: Any) -> dict[str, Any]:
     info = json.loads(
         json.dumps({"artifact": asdict(local.artifact), "limits": local.model_info()["limits"]})
     )
-    info["artifact"]["interval"][field] = value
+    info["artifact"]["interval"].update(interval)
+    return info
+
+
+@pytest.mark.parametrize("field", ["coverage", "bands"])  # what a description is read for: none is no model
+def test_a_model_description_without_bands_or_coverage_groups_is_status_1(stage, local: Model, field) -> None:
+    info = description(local, **{field: []})
     for args in (["--info"], ["--info", "--json"]):
         result = command("call", "--url", stage((200, info)).url, *args)
         assert result.returncode == usage.EXIT_FAILED
-        assert "GET /v1/model answered an artifact that cannot be served" in one_error_line(result)
+        assert "GET /v1/model answered a body that is not a ModelInfoResponse" in one_error_line(result)
+        assert f"interval.{field}" in one_error_line(result)
+
+
+def test_a_model_served_under_another_policy_is_described_not_refused(stage, local: Model) -> None:
+    # The serving policy (the level, the gates, the checksum's bytes) is the service's to enforce: an
+    # installed client keeps describing the models of a later service
+    result = command("call", "--url", stage((200, description(local, level=0.8))).url, "--info", "--json")
+    assert result.returncode == usage.EXIT_OK
+    assert json.loads(result.stdout)["artifact"]["interval"]["level"] == 0.8
 
 
 def test_call_stack_ends_within_its_timeout_when_cloudformation_never_answers(tmp_path: Path) -> None:
