@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from email.message import Message
 from typing import Any, Final, NamedTuple, TypeGuard
@@ -108,8 +108,11 @@ def checked_retry(retry: object) -> Retry:
         raise ConfigurationError("retry must be a Retry of at least one attempt (an int)")
     if not all(_is_real(s) and 0 <= s < math.inf for s in (retry.base_seconds, retry.cap_seconds)):
         raise ConfigurationError("retry's base_seconds and cap_seconds must be finite seconds, 0 or more")
-    if not (isinstance(retry.statuses, frozenset | set) and all(_is_int(s) for s in retry.statuses)):
-        raise ConfigurationError("retry's statuses must be a set of HTTP statuses (ints)")
+    statuses = retry.statuses
+    if not (isinstance(statuses, Collection) and not isinstance(statuses, str | bytes)) or not all(
+        _is_int(s) for s in statuses
+    ):
+        raise ConfigurationError("retry's statuses must be a collection of HTTP statuses (ints)")
     return retry
 
 
@@ -120,8 +123,8 @@ def checked_seconds(timeout: object, maximum: float) -> float:
 
 
 def expect_type(name: str, value: object, kind: Any) -> None:
-    """:class:`ConfigurationError` unless ``value`` is a ``kind`` (a bool is not an int here)."""
-    if not isinstance(value, kind) or (isinstance(value, bool) and not isinstance(False, kind)):
+    """:class:`ConfigurationError` unless ``value`` is a ``kind``."""
+    if not isinstance(value, kind):
         raise ConfigurationError(f"{name} must be {kind}, not {type(value).__name__}")
 
 

@@ -253,7 +253,8 @@ def test_server_text_is_escaped_and_bounded_in_what_is_shown(stage) -> None:
         ({"retry": 3}, "must be a Retry"),
         ({"retry": Retry(base_seconds="1")}, "base_seconds"),  # type: ignore[arg-type]
         ({"retry": Retry(cap_seconds=float("inf"))}, "cap_seconds"),
-        ({"retry": Retry(statuses=[429])}, "statuses"),  # type: ignore[arg-type]
+        ({"retry": Retry(statuses={"429"})}, "statuses"),  # type: ignore[arg-type]
+        ({"retry": Retry(statuses="429")}, "statuses"),  # type: ignore[arg-type]
         ({"sign": "no"}, "sign must be bool | None, not str"),
         ({"region": 1, "sign": True, "credentials": CREDENTIALS}, "region must be str | None, not int"),
         ({"profile": b"p"}, "profile must be str | None, not bytes"),
@@ -264,3 +265,8 @@ def test_an_option_of_the_wrong_type_is_refused_when_the_client_is_made(
 ) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(said)):
         Client("http://127.0.0.1:3000", **options)
+
+
+@pytest.mark.parametrize("statuses", [[429, 503], (429,), {503}, frozenset()])
+def test_retry_statuses_may_be_any_collection_of_ints(statuses) -> None:
+    assert Client("http://127.0.0.1:3000", retry=Retry(statuses=statuses)).retry.statuses == statuses
