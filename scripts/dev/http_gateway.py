@@ -172,16 +172,17 @@ class DevProtocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         if self.cycle is not None:  # a request's body broke the framing: the answer under way goes nowhere
             self.cycle.disconnected = True
-        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):  # else an answer has begun: just close
-            answer = apigw_proxy.gateway_response("bad_request", CANNOT_READ, request_id=str(uuid.uuid4()))
-            for event in (
-                h11.Response(
-                    status_code=400, headers=response_head(answer, close=True), reason=b"Bad Request"
-                ),
-                h11.Data(data=answer.body),
-                h11.EndOfMessage(),
-            ):
-                self.transport.write(self.conn.send(event))
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):  # an answer has begun: just close
+            self.transport.close()
+            say(f"{now()} closed (the body's framing broke after the answer began)")
+            return
+        answer = apigw_proxy.gateway_response("bad_request", CANNOT_READ, request_id=str(uuid.uuid4()))
+        for event in (
+            h11.Response(status_code=400, headers=response_head(answer, close=True), reason=b"Bad Request"),
+            h11.Data(data=answer.body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
         self.transport.close()
         say(f"{now()} refused 400 (bad_request: {CANNOT_READ})")
 
