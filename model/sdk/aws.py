@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SERVICE: Final = "execute-api"  # the SigV4 service name of API Gateway's invoke API
 API_URL_OUTPUT: Final = "ApiUrl"  # the CloudFormation output of each stage's Service stack
+_OUTPUT: Final = {"OutputKey", "OutputValue"}
 INSTALL_HINT: Final = "pip install 'diabetes-progression[client]'"
 _EXECUTE_API_HOST: Final = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _SIGNED_HEADERS: Final = frozenset({"content-type"})
@@ -105,12 +106,13 @@ def stack_api_url(
     region = _region(session, region, f"stack {stack_name!r}: no region")
     try:
         stacks = _describe(session, stack_name, region, deadline)
-        outputs = {o["OutputKey"]: o["OutputValue"] for stack in stacks[:1] for o in stack.get("Outputs", [])}
     except Exception as exc:  # no such stack, access denied, no credentials, endpoint unreachable or silent
         said = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else str(exc)
         raise ConfigurationError(f"stack {stack_name!r} in {region}: {said}") from exc
     if not stacks:
         raise ConfigurationError(f"stack {stack_name!r} in {region}: DescribeStacks answered no stack")
+    # Both fields are optional in CloudFormation's model: an output missing one names nothing to read
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", []) if o.keys() >= _OUTPUT}
     if output not in outputs:
         known = ", ".join(sorted(outputs)) or "none"
         raise ConfigurationError(f"stack {stack_name!r} has no output {output!r} (outputs: {known})")
