@@ -231,7 +231,7 @@ class ModelArtifact:
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document, including the checksum (computed here, never trusted from the field)."""
-        body = without_checksum(asdict(self))
+        body = {key: value for key, value in asdict(self).items() if key != "sha256"}
         return {**body, "sha256": checksum(body)}
 
     def to_json(self) -> str:
@@ -251,10 +251,6 @@ def model_version_for(*, data_sha256: dict[str, str], config: dict[str, Any], co
     yields the same version, and any change to them yields a new one. Never a timestamp."""
     digest = checksum({"data": data_sha256, "config": config, "code": code_sha256})
     return f"bmi-linear-{digest[:12]}"
-
-
-def without_checksum(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "sha256"}
 
 
 def _canonical(document: Any) -> str:

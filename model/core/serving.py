@@ -9,7 +9,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from .artifact import (
     CALIBRATION_GATE,
@@ -28,8 +28,6 @@ from .artifact import (
     Gate,
     ModelArtifact,
     PredictionInterval,
-    checksum,
-    without_checksum,
 )
 from .contract import ENV_MODEL_PATH
 from .jsontypes import ValidationError, read
@@ -79,7 +77,7 @@ def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
         artifact = read(document, ModelArtifact)
     except ValidationError as exc:
         raise ArtifactError(f"{source}: {exc}") from None
-    _enforce_serving_policy(artifact, document, source)
+    _enforce_serving_policy(artifact, source)
     return artifact
 
 
@@ -115,10 +113,12 @@ def _span(low: float, high: float) -> str:
     return f"{low:g} kg/m² and over" if math.isinf(high) else f"{low:g}–{high:g} kg/m²"
 
 
-def _enforce_serving_policy(artifact: ModelArtifact, document: dict[str, Any], source: str) -> None:
+def _enforce_serving_policy(artifact: ModelArtifact, source: str) -> None:
     """Integrity first, then what may be served: a checksum that matches, a consistent feature, outcome range,
     interval and drift bins, and gates that are the real gates (:func:`_check_gates`)."""
-    actual = checksum(without_checksum(document))
+    # Over the document as read (floats as floats), not its text: what loads is what the function serves
+    # and anyone can verify again from GET /v1/model; a float written as an integer does not verify.
+    actual = artifact.to_document()["sha256"]
     if artifact.sha256 != actual:
         raise ArtifactError(
             f"{source}: checksum mismatch (declared {artifact.sha256[:12]}…, content {actual[:12]}…)"

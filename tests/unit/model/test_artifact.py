@@ -99,6 +99,15 @@ def test_document_has_the_documented_fields(model_artifact: ModelArtifact):
     assert doc["model_version"].startswith("bmi-linear-")
 
 
+def test_a_float_written_as_an_integer_is_refused_as_not_canonical(model_artifact: ModelArtifact):
+    # Given a checksum sealed over `"train_min":18` where the trainer writes 18.0: read as the float it is,
+    # served as 18.0, it could never be verified again from what GET /v1/model answers
+    doc = document(model_artifact)
+    doc["feature"]["train_min"] = int(doc["feature"]["train_min"])
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        parse_artifact(resealed(doc))
+
+
 def test_detects_tampering(model_artifact: ModelArtifact):
     doc = document(model_artifact)
     doc["coefficients"]["slope"] *= 2
@@ -390,6 +399,8 @@ def test_any_resealed_number_is_served_or_refused_never_a_raw_exception(model_ar
                 served = parse_artifact(resealed(doc))
             except ArtifactError:
                 continue
+            # What the function serves of it (GET /v1/model) still verifies: the release's checks recompute it
+            assert served.to_document()["sha256"] == served.sha256, (path, value)
             answer = prediction.respond_batch(served, {"bmi": bmis})[0]
             intervals = answer["intervals"]
             bounds = zip(intervals["lower"], answer["predictions"], intervals["upper"], strict=True)
