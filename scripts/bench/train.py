@@ -9,7 +9,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,21 +22,13 @@ from model.train.pipeline import TrainingConfig
 from model.train.pipeline import train as train_model
 from model.train.sgd import fit_sgd
 from scripts import REPO_ROOT
+from scripts.bench.serve import timed
 
 
 def time_training_process(runs: int) -> list[float]:
-    timings = []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(runs):
-            start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "model.train", "--out", f"{tmp}/model.json"],
-                cwd=REPO_ROOT,
-                check=True,
-                capture_output=True,
-            )
-            timings.append(time.perf_counter() - start)
-    return timings
+        command = [sys.executable, "-m", "model.train", "--out", f"{tmp}/model.json"]
+        return [timed(command, REPO_ROOT) for _ in range(runs)]
 
 
 def seed_spread(
