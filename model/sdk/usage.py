@@ -19,7 +19,6 @@ ENV_URL: Final = "DIABETES_PROGRESSION_URL"  # call's stage when neither --url n
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1  # no answer: artifact unusable, network, service error, credentials, missing extra
 EXIT_USAGE: Final = 2  # the command line is wrong (argparse's own status)
-EXIT_GATE_FAILED: Final = 3  # train: a gate failed, no artifact written (the trainer's own status)
 EXIT_INVALID_INPUT: Final = 4  # the input was refused: a BMI outside 10-100, not finite, too many values
 EXIT_ACCESS_DENIED: Final = 5  # call: the stage refused the caller (403: unsigned, not admitted...)
 EXIT_DIFFERENT: Final = 6  # diff: a caller would see the change (another version or another answer)
@@ -31,7 +30,7 @@ exit status:
      network failure or timeout, an error of the service (5xx, or 429 after the retries), an unreadable
      answer, output that cannot be written (a full disk, a closed pipe), an internal error
   {EXIT_USAGE}  bad command line
-  {EXIT_GATE_FAILED}  train: a quality gate failed (no artifact written)
+  {training.EXIT_GATE_FAILED}  train: a quality gate failed (no artifact written)
   {EXIT_INVALID_INPUT}  the input was refused (HTTP 4xx about the body, e.g. a BMI outside \
 {contract.BMI_MIN:g}-{contract.BMI_MAX:g}: 422), or would be: a value
      that is not a JSON number, more than 1 MiB or text that is not UTF-8 from a file or standard input
