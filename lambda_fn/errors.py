@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from lambda_fn.encoding import to_json
 from lambda_fn.observability import logger, note_error, record_rejection
 from model.core import contract
-from model.core.jsontypes import Issue, ValidationError
+from model.core.jsontypes import UNKNOWN_FIELD, Issue, ValidationError
 
 JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."
@@ -20,7 +20,6 @@ _ALLOW_BY_PATH: Final = {
     path: ", ".join(sorted(m for r in contract.ROUTES if r.path == path for m in r.methods))
     for path in contract.ROUTE_PATHS
 }
-_UNKNOWN_FIELD: Final = "is not an accepted field"
 
 
 class ApiError(Exception):
@@ -86,7 +85,7 @@ def invalid(error: ValidationError) -> ApiError:
 def _reject(error: ApiError) -> Response[str]:
     # An unknown key is arbitrary client text (it could even be a value typed in the wrong place): the log
     # says that there was one, not what it was.
-    fields = ["(unknown field)" if d.issue == _UNKNOWN_FIELD else d.field for d in error.details]
+    fields = ["(unknown field)" if d.issue == UNKNOWN_FIELD else d.field for d in error.details]
     record_rejection(code=error.code, fields=fields)
     return error.response()
 

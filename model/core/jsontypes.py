@@ -21,6 +21,7 @@ from .untrusted import printable
 
 MAX_ISSUES: Final = 20
 MAX_NAME: Final = 64  # a field name is the caller's own text: escaped and shortened before it is echoed
+UNKNOWN_FIELD: Final = "is not an accepted field"
 
 
 # --- Annotations -------------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def _object_reader(kind: Any) -> Reader:
             unknown = present - expected
             first = sorted(unknown)[: MAX_ISSUES - len(problems.issues)]
             for name in first:
-                problems.add(_join(where, printable(name, MAX_NAME)), "is not an accepted field")
+                problems.add(_join(where, printable(name, MAX_NAME)), UNKNOWN_FIELD)
             problems.hidden += len(unknown) - len(first)
             return value
         before = len(problems.issues) + problems.hidden
