@@ -1,14 +1,8 @@
 """The release's one image, with the OCI tools GitHub's Ubuntu runners ship (buildah, podman, skopeo): built
 once into an archive, tested under the Runtime Interface Emulator, pushed by digest into each stage's
-bootstrap repository. The test suite runs these same commands on real engines and a real registry
-(tests/integration/test_release_image.py), so no container step of a Release runs first on GitHub.
-
-    python -m scripts.release.image build --archive build/image.tar --sbom build/image.cdx.json
-    python -m scripts.release.image test --image oci-archive:build/image.tar --artifact model.json
-    python -m scripts.release.image push --stage Staging --archive build/image.tar --digest sha256:… --tag …
-
-The archive is an OCI layout holding one Docker v2 image manifest: its bytes, and so its digest, travel
-unchanged into every registry (``skopeo copy --preserve-digests``), and Lambda runs exactly that digest.
+bootstrap repository (each step and its command: docs/delivery.md, "The release, job by job"). The test
+suite runs these same commands on real engines and a real registry (tests/integration/test_release_image.py),
+so no container step of a Release runs first on GitHub.
 """
 
 from __future__ import annotations

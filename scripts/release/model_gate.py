@@ -1,8 +1,6 @@
 """The promotion gate: before a stage that gates its model (Production), the candidate is compared with the
-model the stage serves now, read from the stage's own ``GET /v1/model`` with the delivery role's signed
-call. The release stops if a figure is worse by more than its tolerance, or if a group's cross-validated
-coverage falls below the level minus the calibration tolerance, unless the released commit accepts it in the
-trailer ``Model-Regression-Accepted: <reason>``. Nothing serving yet (the first release) passes, with a note.
+model the stage serves now; when it stops, and how a commit accepts a regression: docs/delivery.md, "The
+promotion gate".
 
     python -m scripts.release.model_gate --stage Production --candidate model/artifacts/model.json
 """

@@ -1,11 +1,7 @@
 """Preflight: what a stage's deployment depends on in its AWS account, checked with read-only calls.
 
-Prints one line per problem with the command that fixes it. Run it with the credentials that will deploy:
-an administrator's, ``--before-setup``, before the first bootstrap and DeliveryAccess change the account
-(what they would take over or fail on: API Gateway's logging role, an existing GitHub OIDC provider, the
-concurrency quota, WAF's log policy), then again after them (docs/deploy.md); the stage's delivery role in
-the Release, before every deployment. The stage's region is always its settings' (one region rule: the
-CLI's default region and AWS_REGION do not matter to the project's commands).
+Prints one line per problem with the command that fixes it. When to run it, with whose credentials, and what
+it checks: docs/deploy.md, steps 4 (``--before-setup``) and 7; its region: the "One region rule" there.
 """
 
 from __future__ import annotations
