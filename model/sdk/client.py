@@ -24,7 +24,7 @@ from ..core import __version__, contract
 from ..core.jsontypes import ValidationError, read
 from ..core.schemas import BatchPredictResponse, HealthResponse, ModelInfoResponse, PredictResponse
 from ..core.untrusted import printable
-from . import answers, errors
+from . import errors
 from .aws import Signer, region_of, stack_api_url
 from .errors import ApiError, ClientError, ConfigurationError, Response, ResponseError, Retry, TransportError
 from .predictor import as_number, batch_of
@@ -117,7 +117,7 @@ class Client:
         answer = self.call("POST", contract.PATH_PREDICT, PredictResponse, {"bmi": as_number(bmi)})
         interval = answer["interval"]
         columns = ([answer["prediction"]], [interval["lower"]], [interval["upper"]])
-        answers.check_rows(contract.PATH_PREDICT, 1, *columns)
+        errors.check_rows(contract.PATH_PREDICT, 1, *columns)
         return answer
 
     def predict_batch(self, bmis: Iterable[float]) -> BatchPredictResponse:
@@ -127,7 +127,7 @@ class Client:
         answer = self.call("POST", contract.PATH_PREDICT_BATCH, BatchPredictResponse, {"bmi": sent})
         bounds = answer["intervals"]
         columns = (answer["predictions"], bounds["lower"], bounds["upper"], answer["extrapolated"])
-        answers.check_rows(contract.PATH_PREDICT_BATCH, len(sent), *columns)
+        errors.check_rows(contract.PATH_PREDICT_BATCH, len(sent), *columns)
         return answer
 
     def model_info(self) -> ModelInfoResponse:

@@ -1,5 +1,5 @@
-"""The client's words: what it raises (all :class:`ClientError`), the raw answer an :class:`ApiError` is read
-from, and when it tries again (:class:`Retry`)."""
+"""The client's words: what it raises (all :class:`ClientError`) and the checks that raise it, the raw answer
+an :class:`ApiError` is read from, and when it tries again (:class:`Retry`)."""
 
 from __future__ import annotations
 
@@ -126,6 +126,17 @@ def expect_type(name: str, value: object, kind: Any) -> None:
     """:class:`ConfigurationError` unless ``value`` is a ``kind``."""
     if not isinstance(value, kind):
         raise ConfigurationError(f"{name} must be {kind}, not {type(value).__name__}")
+
+
+def check_rows(path: str, count: int, predictions: list[float], *columns: list[Any]) -> None:
+    """:class:`ResponseError` unless the answer holds one prediction per BMI sent, each inside its
+    interval (``columns``: lower bounds, upper bounds, then any other per-BMI column): an unreadable
+    answer, never an IndexError later."""
+    if any(len(column) != count for column in (predictions, *columns)):
+        raise ResponseError(f"POST {path} answered {len(predictions)} predictions for {count} BMIs")
+    lower, upper = columns[0], columns[1]
+    if not all(low <= p <= high for p, low, high in zip(predictions, lower, upper, strict=True)):
+        raise ResponseError(f"POST {path} answered an interval that does not hold its prediction")
 
 
 def _is_int(value: object) -> bool:
