@@ -13,6 +13,7 @@ from typing import Any, Final, Literal, NamedTuple
 from ..core.artifact import Estimate, GroupCoverage, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
 from ..core.prediction import respond_batch
+from . import output
 
 GRID: Final = tuple(float(bmi) for bmi in range(int(BMI_MIN), int(BMI_MAX) + 1, 5))
 
@@ -113,10 +114,7 @@ class ModelDiff:
 def answers(model: ModelArtifact) -> list[Answer]:
     """What the service answers on the grid: the same domain functions as the function and the package."""
     response, _ = respond_batch(model, {"bmi": list(GRID)})
-    bounds = response["intervals"]
-    return [
-        Answer(*row) for row in zip(response["predictions"], bounds["lower"], bounds["upper"], strict=True)
-    ]
+    return [Answer(prediction, low, high) for _, prediction, low, high, _ in output.rows(GRID, response)]
 
 
 def _side_by_side[V, C](
