@@ -38,14 +38,15 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     legacy_values = prediction.predict_batch(artifact, [feature.to_raw(scaled)]).values
     legacy: LegacyPredictResponse = {"Response Predict": legacy_values}
     identity = {"artifact": {"model_version": version, "sha256": artifact.sha256}}  # /v1/model, in part
+    refused = {"error": {"code": "validation_error"}}
     return [
         _check("health", contract.PATH_HEALTH, None, health),
         _check("model identity", contract.PATH_MODEL, None, identity),
         _check("single prediction", contract.PATH_PREDICT, single_request, single),
         _check("batch prediction", contract.PATH_PREDICT_BATCH, batch_request, batch),
         _check("legacy stream (scaled units)", contract.PATH_LEGACY_STREAM, legacy_request, legacy),
-        # A string: the strict request type must refuse it.
-        _check("bad body is rejected", contract.PATH_PREDICT, {"bmi": "27.3"}, {}, status=422),
+        # A string: the strict request type must refuse it, in the one error shape.
+        _check("bad body is rejected", contract.PATH_PREDICT, {"bmi": "27.3"}, refused, status=422),
     ]
 
 

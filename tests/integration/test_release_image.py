@@ -210,7 +210,7 @@ def test_an_image_that_answers_for_another_model_fails_the_test(workspace, built
     try:
         with (
             release_image.running_container(image_id) as endpoint,
-            pytest.raises(SmokeTestError, match="model_version: 'bmi-linear-"),
+            pytest.raises(SmokeTestError, match="health: model_version is 'bmi-linear-"),
         ):
             call_like_api_gateway(endpoint, other)
     finally:
