@@ -1,6 +1,7 @@
 """API Gateway's REST (v1) Lambda proxy integration as pure functions: an HTTP request becomes the event
 API Gateway would send, and the function's result the response it would return. The one event builder for
-the development server, the tests, the benchmarks and the image smoke test."""
+the development server, the tests and the benchmarks (the pre-traffic hook, which runs without this tree,
+has its own: infra_cdk/deployment)."""
 
 from __future__ import annotations
 
