@@ -11,10 +11,11 @@ import re
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from infra_cdk.identifiers import ACCOUNT, ALARM_SUBSCRIBER, BOOTSTRAP_QUALIFIER, PRINCIPAL_ARN, REGION
 from model.core.contract import SERVICE_NAME
+from model.core.jsontypes import Range, unwrap
 
 DeploymentStrategy = Literal["all_at_once", "canary_10_percent_5_minutes", "linear_10_percent_every_1_minute"]
 
@@ -40,24 +41,6 @@ HOOK_RESERVED_CONCURRENCY: Final = 2
 # sessions this long (infra_cdk/delivery_access.py).
 MAX_RELEASE_JOB_MINUTES: Final = 120
 
-# The range of each number a stage sets. Lambda allows 128..10 240 MB; API Gateway's integration timeout caps
-# synchronous calls at 29 s, so a longer function timeout would only hide a hung request; WAF rate-based rules
-# count over 5 minutes, from 10 requests.
-_LIMITS: Final[dict[str, tuple[float, float]]] = {
-    "memory_mb": (128, 10_240),
-    "timeout_seconds": (1, 29),
-    "reserved_concurrency": (1, 1_000),
-    "throttle_rate_per_second": (1, 10_000),
-    "throttle_burst": (1, 5_000),
-    "waf_rate_limit_per_5_minutes_per_ip": (10, 2_000_000_000),
-    "waf_public_rate_limit_per_5_minutes_per_ip": (10, 2_000_000_000),
-    "alarm_5xx_rate_percent": (0.01, 100),
-    "alarm_p99_latency_ms": (10, 29_000),
-    "alarm_function_errors": (1, 1_000_000),
-    "alarm_extrapolated_percent": (0.01, 100),
-    "release_timeout_minutes": (10, MAX_RELEASE_JOB_MINUTES),
-}
-
 
 class SettingsError(ValueError):
     """A stage setting is invalid; the message names the stage and the field."""
@@ -65,8 +48,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StageSettings:
-    """Everything that may differ between stages, units in the field names. A field with a default holds a
-    value every stage shares; each stage in :data:`STAGES` states the others, side by side."""
+    """Everything that may differ between stages, units in the field names, each number's range in its
+    annotation. A field with a default holds a value every stage shares; each stage in :data:`STAGES` states
+    the others, side by side."""
 
     name: str  # the CDK Stage id, e.g. "Production"
     slug: str  # lower-case stage name: the function's STAGE, the API stage and the metric dimension
@@ -79,26 +63,28 @@ class StageSettings:
     # only this bootstrap's roles, so stages sharing an account must not share a qualifier.
     bootstrap_qualifier: str = DEFAULT_BOOTSTRAP_QUALIFIER
 
-    # Function (see infra_cdk/function.py for why these numbers)
-    memory_mb: int = 1_024
-    timeout_seconds: int = 5  # ~1 000x a full batch, far below API Gateway's 29 s: a hung call fails fast
+    # Function (see infra_cdk/function.py for why these numbers); Lambda allows 128 to 10 240 MB, and API
+    # Gateway's 29 s integration timeout caps synchronous calls: a longer timeout would only hide a hung one.
+    memory_mb: Annotated[int, Range(128, 10_240)] = 1_024
+    timeout_seconds: Annotated[int, Range(1, 29)] = 5  # ~1 000x a full batch: a hung call fails fast
     # A cost and blast-radius ceiling taken from the account's Lambda concurrency quota, with the hook's
     # HOOK_RESERVED_CONCURRENCY; None reserves nothing (function and hook use the unreserved pool), which is
     # what an account with the new-account quota of 10 allows (docs/deploy.md, "Lambda concurrency quota").
-    reserved_concurrency: int | None
+    reserved_concurrency: Annotated[int | None, Range(1, 1_000)]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # API
-    throttle_rate_per_second: int
-    throttle_burst: int
+    throttle_rate_per_second: Annotated[int, Range(1, 10_000)]
+    throttle_burst: Annotated[int, Range(1, 5_000)]
     # IAM principal ARNs (roles, users, or `arn:aws:iam::<account>:root` for a whole account) allowed on the
     # protected routes besides this stage's delivery role (docs/deploy.md, "Let a client call the API").
     invoker_principals: tuple[str, ...] = ()
 
-    # Protection
+    # Protection: WAF rate-based rules count over 5 minutes, from 10 requests
     waf_enabled: bool = True
-    waf_rate_limit_per_5_minutes_per_ip: int = 1_000
-    waf_public_rate_limit_per_5_minutes_per_ip: int = 300  # unauthenticated routes: health and docs
+    waf_rate_limit_per_5_minutes_per_ip: Annotated[int, Range(10, 2_000_000_000)] = 1_000
+    # For the unauthenticated routes: health and docs
+    waf_public_rate_limit_per_5_minutes_per_ip: Annotated[int, Range(10, 2_000_000_000)] = 300
 
     # Logs
     log_retention_days: int
@@ -106,21 +92,23 @@ class StageSettings:
 
     # Safe deployment
     deployment_strategy: DeploymentStrategy
-    # Its Release job (.github/workflows/deploy-stage.yml): how long it may take (deployment with canary, hook
-    # and rollback, then verification), which end-to-end tests verify it: all, or the `smoke` subset.
-    release_timeout_minutes: int
-    verification: Literal["full", "smoke"]
-    # Whether the Release stops a model worse than the one the stage serves (scripts/release/model_gate.py).
-    model_gate: bool = False
 
     # Alarms
-    alarm_5xx_rate_percent: float = 1.0
-    alarm_p99_latency_ms: int
-    alarm_function_errors: int = 1  # per minute, on the live alias
-    alarm_extrapolated_percent: float = 20.0  # share of inputs outside the training range, per 15 minutes
+    alarm_5xx_rate_percent: Annotated[float, Range(0.01, 100)] = 1.0
+    alarm_p99_latency_ms: Annotated[int, Range(10, 29_000)]
+    alarm_function_errors: Annotated[int, Range(1, 1_000_000)] = 1  # per minute, on the live alias
+    # The share of inputs outside the training range, per 15 minutes
+    alarm_extrapolated_percent: Annotated[float, Range(0.01, 100)] = 20.0
     # Who the alarm topic notifies: e-mail addresses (each confirms once, from the message SNS sends) or
     # https:// endpoints (a chat integration's webhook).
     alarm_subscribers: tuple[str, ...] = ()
+
+    # Its Release job (.github/workflows/deploy-stage.yml): how long it may take (deployment with canary, hook
+    # and rollback, then verification), which end-to-end tests verify it: all, or the `smoke` subset.
+    release_timeout_minutes: Annotated[int, Range(10, MAX_RELEASE_JOB_MINUTES)]
+    verification: Literal["full", "smoke"]
+    # Whether the Release stops a model worse than the one the stage serves (scripts/release/model_gate.py).
+    model_gate: bool = False
 
     @property
     def stack_name(self) -> str:
@@ -178,10 +166,11 @@ class StageSettings:
             yield f"region {self.region!r} is not an AWS region name"
         if not BOOTSTRAP_QUALIFIER.match(self.bootstrap_qualifier):
             yield f"bootstrap_qualifier {self.bootstrap_qualifier!r}: 1 to 10 lower-case letters or digits"
-        for field, (low, high) in _LIMITS.items():
+        for field, hint in typing.get_type_hints(StageSettings, include_extras=True).items():
             value = getattr(self, field)
-            if value is not None and not low <= value <= high:
-                yield f"{field} {value} must be between {low} and {high}"
+            for bounds in unwrap(hint)[1]:  # the field's Range, if it has one
+                if value is not None and not bounds.minimum <= value <= bounds.maximum:
+                    yield f"{field} {value} must be between {bounds.minimum} and {bounds.maximum}"
         if self.throttle_burst < self.throttle_rate_per_second:
             yield "throttle_burst must be at least throttle_rate_per_second"
         if self.waf_public_rate_limit_per_5_minutes_per_ip > self.waf_rate_limit_per_5_minutes_per_ip:
