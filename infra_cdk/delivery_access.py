@@ -224,7 +224,7 @@ def _preflight_reads(settings: StageSettings) -> list[iam.PolicyStatement]:
                 f"arn:{partition}:lambda:{region}:{account}:function:{settings.stack_name}-*",
                 f"arn:{partition}:apigateway:{region}::/account",
                 f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}",
-                f"arn:{partition}:iam::{account}:role/{settings.delivery_role_name}",  # its own trust
+                delivery_role_arn(settings),  # its own trust
             ],
         ),
         iam.PolicyStatement(  # no resource type: acknowledged with its reason in _acknowledge_open_ids
