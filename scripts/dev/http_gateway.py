@@ -36,32 +36,27 @@ CHUNKED: Final = ("length_required", "Send the body with a Content-Length.")
 
 
 def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, str], ...]) -> Refusal | None:
-    """What h11 lets through and the deployed stage would not serve (names are lower-case here)."""
+    """What h11 lets through and the deployed stage would not serve (names are lower-case here): the first
+    refusal whose condition holds."""
     names = {name for name, _ in headers}
     length = next((value for name, value in headers if name == "content-length"), "0")  # h11: digits, agreed
-    problem = (
-        (version not in ("1.0", "1.1"), "Only HTTP/1.0 and HTTP/1.1 are served."),
-        (not contract.HTTP_METHOD.fullmatch(method), "The request method is not an HTTP method."),
-        (not target.startswith("/"), "The request target must be a path (start with /)."),
-        (len(target) + sum(len(n) + len(v) + 4 for n, v in headers) > HEAD_MAX_BYTES, CANNOT_READ),
-        (any(CONTROL.search(value) for _, value in headers), "A header value holds a control character."),
+    limit, bad = contract.EDGE_BODY_LIMIT_BYTES, "bad_request"
+    refusals = (
+        (version not in ("1.0", "1.1"), (bad, "Only HTTP/1.0 and HTTP/1.1 are served.")),
+        (not contract.HTTP_METHOD.fullmatch(method), (bad, "The request method is not an HTTP method.")),
+        (not target.startswith("/"), (bad, "The request target must be a path (start with /).")),
+        (len(target) + sum(len(n) + len(v) + 4 for n, v in headers) > HEAD_MAX_BYTES, (bad, CANNOT_READ)),
+        (any(CONTROL.search(v) for _, v in headers), (bad, "A header value holds a control character.")),
         # RFC 9112 §6.1: two framings of one body, a request smuggling vector (h11 would let chunked win)
         (
             {"content-length", "transfer-encoding"} <= names,
-            "Send either Content-Length or Transfer-Encoding.",
+            (bad, "Send either Content-Length or Transfer-Encoding."),
         ),
+        ("transfer-encoding" in names, CHUNKED),
+        # before the body is read: no 100 Continue first
+        (len(length.lstrip("0")) > len(str(limit)) or int(length) >= limit, TOO_LARGE),
     )
-    said = next((message for wrong, message in problem if wrong), None)
-    if said is not None:
-        return "bad_request", said
-    if "transfer-encoding" in names:
-        return CHUNKED
-    if (
-        len(length.lstrip("0")) > len(str(contract.EDGE_BODY_LIMIT_BYTES))
-        or int(length) >= contract.EDGE_BODY_LIMIT_BYTES
-    ):
-        return TOO_LARGE  # before the body is read: no 100 Continue first
-    return None
+    return next((refused for wrong, refused in refusals if wrong), None)
 
 
 def response_head(response: apigw_proxy.HttpResponse, *, close: bool) -> list[tuple[bytes, bytes]]:
