@@ -17,9 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from model.core import contract
@@ -84,7 +84,7 @@ def isolated_python(
     return [sys.executable, "-S", "-s"], env
 
 
-class EmulatedFunction:
+class EmulatedFunction(AbstractContextManager["EmulatedFunction"]):
     """One execution environment under the emulator: started when created, stopped on leaving its ``with``
     block (or by :meth:`stop`). Its output goes to ``log_file`` when given, else to this terminal."""
 
@@ -119,9 +119,6 @@ class EmulatedFunction:
             raise RuntimeError(
                 f"the Runtime Interface Emulator did not start: {error}\n{self.output()}"
             ) from None
-
-    def __enter__(self) -> Self:
-        return self
 
     def __exit__(self, *_: object) -> None:
         self.stop()
