@@ -86,10 +86,8 @@ class Client:
         self.base_url = url.rstrip("/")
         for name, value, kind in (("sign", sign, bool), ("region", region, str), ("profile", profile, str)):
             errors.expect_type(name, value, kind | None)
-        self.timeout, self.retry = (
-            errors.checked_seconds(timeout, MAX_TIMEOUT_SECONDS),
-            errors.checked_retry(retry),
-        )
+        self.timeout = errors.checked_seconds(timeout, MAX_TIMEOUT_SECONDS)
+        self.retry = errors.checked_retry(retry)
         self._sleep, self._uniform = sleep, uniform
         self.user_agent = (
             f"diabetes-progression/{__version__} Python/{sys.version_info[0]}.{sys.version_info[1]}"
