@@ -65,11 +65,9 @@ def rows(bmis: Sequence[float], answer: Answer) -> list[tuple[float, float, int,
         one = cast("PredictResponse", answer)
         interval = one["interval"]
         return [(bmis[0], one["prediction"], interval["lower"], interval["upper"], one["extrapolated"])]
-    many = answer
-    bounds = many["intervals"]
-    return list(
-        zip(bmis, many["predictions"], bounds["lower"], bounds["upper"], many["extrapolated"], strict=True)
-    )
+    bounds = answer["intervals"]
+    columns = (answer["predictions"], bounds["lower"], bounds["upper"], answer["extrapolated"])
+    return list(zip(bmis, *columns, strict=True))
 
 
 def rows_as(shape: str, bmis: Sequence[float], answer: Answer) -> str:
