@@ -16,10 +16,7 @@ from model.core.jsontypes import UNKNOWN_FIELD, Issue, ValidationError
 
 JSON: Final = "application/json"
 INVALID_BODY: Final = "The request body is not valid."
-_ALLOW_BY_PATH: Final = {
-    path: ", ".join(sorted(m for r in contract.ROUTES if r.path == path for m in r.methods))
-    for path in contract.ROUTE_PATHS
-}
+_ALLOW_BY_PATH: Final = {route.path: ", ".join(sorted(route.methods)) for route in contract.ROUTES}
 
 
 class ApiError(Exception):
