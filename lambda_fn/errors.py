@@ -36,11 +36,10 @@ class ApiError(Exception):
 
     def as_proxy_response(self) -> dict[str, Any]:
         """The Lambda proxy result, for answers given before (or instead of) the resolver."""
-        headers = {"Content-Type": [JSON], **{k: [v] for k, v in self.headers.items()}}
-        status = contract.ERRORS[self.code].status
+        headers = {"Content-Type": JSON, **self.headers}
         return {
-            "statusCode": status,
-            "multiValueHeaders": headers,
+            "statusCode": contract.ERRORS[self.code].status,
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
             "body": to_json(self.body()),
             "isBase64Encoded": False,
         }
