@@ -32,15 +32,13 @@ def json_schema(kind: Any, definitions: dict[str, Any]) -> Any:
         if name not in definitions:
             definitions[name] = {}  # reserved first: a type may refer to itself
             hints, required = object_fields(kind)
-            definitions[name].update(
-                {
-                    "type": "object",
-                    "properties": {k: json_schema(v, definitions) for k, v in hints.items()},
-                    "required": [name for name in hints if name in required],
-                    "additionalProperties": False,
-                    **({"description": " ".join(kind.__doc__.split())} if kind.__doc__ else {}),
-                }
-            )
+            definitions[name] = {
+                "type": "object",
+                "properties": {k: json_schema(v, definitions) for k, v in hints.items()},
+                "required": [field for field in hints if field in required],
+                "additionalProperties": False,
+                **({"description": " ".join(kind.__doc__.split())} if kind.__doc__ else {}),
+            }
         schema = {"$ref": f"#/components/schemas/{name}"}
     else:
         raise TypeError(f"no JSON Schema for {kind!r}")
