@@ -171,23 +171,22 @@ def _errors(op: Operation, schema: dict[str, Any]) -> dict[str, Any]:
 
 def _function_errors(op: Operation) -> dict[str, errors.ApiError]:
     """The function's own answers on ``op``, by code: their examples are what the function answers."""
-    if op.request is None:
-        return {"internal_error": errors.internal_error()}
-    try:
-        read({}, op.request)  # an empty object: every request type has a required field
-    except ValidationError as error:
-        invalid = errors.invalid(error)
-    else:
-        raise AssertionError(f"{op.request.__name__} accepts an empty object")
-    return {
-        "bad_request": errors.conflicting_content_type(),
-        "malformed_json": errors.malformed_json(),
-        "empty_body": errors.empty_body(),
-        "payload_too_large": errors.payload_too_large(),
-        "unsupported_media_type": errors.unsupported_media_type(),
-        "validation_error": invalid,
-        "internal_error": errors.internal_error(),
-    }
+    answers = [errors.internal_error()]
+    if op.request is not None:
+        try:
+            read({}, op.request)  # an empty object: every request type has a required field
+        except ValidationError as error:
+            answers.append(errors.invalid(error))
+        else:
+            raise AssertionError(f"{op.request.__name__} accepts an empty object")
+        answers += [
+            errors.conflicting_content_type(),
+            errors.malformed_json(),
+            errors.empty_body(),
+            errors.payload_too_large(),
+            errors.unsupported_media_type(),
+        ]
+    return {answer.code: answer for answer in answers}
 
 
 def _with_example(
