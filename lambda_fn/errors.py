@@ -15,7 +15,6 @@ from model.core import contract
 from model.core.jsontypes import UNKNOWN_FIELD, Issue, ValidationError
 
 JSON: Final = "application/json"
-INVALID_BODY: Final = "The request body is not valid."
 _ALLOW_BY_PATH: Final = {route.path: ", ".join(sorted(route.methods)) for route in contract.ROUTES}
 
 
@@ -75,7 +74,7 @@ def malformed_json() -> ApiError:
 
 def invalid(error: ValidationError) -> ApiError:
     hidden = [Issue(None, f"... and {error.hidden} more problems")] if error.hidden else []
-    return ApiError("validation_error", INVALID_BODY, [*error.issues, *hidden])
+    return ApiError("validation_error", "The request body is not valid.", [*error.issues, *hidden])
 
 
 def _reject(error: ApiError) -> Response[str]:
