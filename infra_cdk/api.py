@@ -104,10 +104,8 @@ class PredictionApi(Construct):
 
     def _build_routes(self, integration: apigw.Integration) -> None:
         root = self.rest_api.root
-        routed: set[str] = set()
         for route in contract.ROUTES:
             resource = root.resource_for_path(route.path)
-            routed.add(resource.path)
             authorization = apigw.AuthorizationType.NONE if route.public else apigw.AuthorizationType.IAM
             method = resource.add_method("ANY", integration, authorization_type=authorization)
             if route.public:
@@ -138,7 +136,7 @@ class PredictionApi(Construct):
         tree = reversed(root.node.find_all(ConstructOrder.POSTORDER))
         for node in [node for node in tree if isinstance(node, apigw.ResourceBase)]:
             _add_not_found(node.add_resource("{proxy+}"), not_found)
-            if node.path not in routed:
+            if node.path not in contract.ROUTE_PATHS:
                 _add_not_found(node, not_found)
 
 
