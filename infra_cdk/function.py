@@ -22,6 +22,7 @@ from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
 from model.core import contract
 
 LIVE_ALIAS = "live"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = "lambda_fn/Dockerfile"  # build context: the repository root
 # The root .dockerignore allow-lists the image's inputs. CDK stages the asset directory through it, and
 # re-includes only a Dockerfile at the context root, so this one must be re-included by path or the staged
@@ -35,13 +36,13 @@ ARCHITECTURE = {a.docker_platform: a for a in (lambda_.Architecture.ARM_64, lamb
 
 
 def container_image(
-    scope: Construct, *, settings: StageSettings, repo_root: Path, image_digest: str | None
+    scope: Construct, *, settings: StageSettings, image_digest: str | None
 ) -> lambda_.DockerImageCode:
     """The image pinned by digest in the stage's bootstrap repository, where a release pushed the one image
     it built for every stage; without a digest, the image built from source (a developer's `cdk deploy`)."""
     if image_digest is None:
         return lambda_.DockerImageCode.from_image_asset(
-            str(repo_root),
+            str(REPO_ROOT),
             file=DOCKERFILE,
             platform=Platform.custom(FUNCTION_PLATFORM),
             exclude=list(_ASSET_EXCLUDE),

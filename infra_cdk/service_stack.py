@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import CfnOutput, DefaultStackSynthesizer, Stack
 from constructs import Construct
 
@@ -18,8 +16,6 @@ from infra_cdk.monitoring import Monitoring
 from infra_cdk.protection import WebProtection
 from infra_cdk.settings import StageSettings
 from model.core.artifact import ModelArtifact
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServiceStack(Stack):
@@ -40,7 +36,7 @@ class ServiceStack(Stack):
             synthesizer=DefaultStackSynthesizer(qualifier=settings.bootstrap_qualifier),
         )
         key = StageKey(self, "Encryption", settings=settings).key
-        image = container_image(self, settings=settings, repo_root=REPO_ROOT, image_digest=image_digest)
+        image = container_image(self, settings=settings, image_digest=image_digest)
         function = PredictionFunction(
             self, "Function", settings=settings, image=image, key=key, model_version=artifact.model_version
         )

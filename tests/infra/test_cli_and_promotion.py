@@ -91,7 +91,7 @@ def test_each_stage_runs_the_digest_from_its_own_bootstrap_repository_and_nothin
 @pytest.mark.parametrize("digest", ["latest", "sha256:abc", DIGEST.upper()])
 def test_anything_but_a_digest_is_refused(digest: str) -> None:
     with pytest.raises(ValueError, match="must look like sha256:"):
-        container_image(None, settings=STAGES[0], repo_root=REPO_ROOT, image_digest=digest)  # type: ignore[arg-type]
+        container_image(None, settings=STAGES[0], image_digest=digest)  # type: ignore[arg-type]
 
 
 def test_a_checkout_without_a_trained_model_cannot_bootstrap_and_is_told_how_to_train_one(
