@@ -138,34 +138,7 @@ class DeliveryAccessStack(Stack):
                 },
             ),
         )
-        partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
-        bootstrap_roles = [settings.bootstrap_role_name(name, account, region) for name in _BOOTSTRAP_ROLES]
-        for statement in (
-            # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
-            # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
-            iam.PolicyStatement(
-                sid="AssumeOwnStageBootstrapRoles",
-                actions=["sts:AssumeRole", "sts:TagSession"],
-                resources=[f"arn:{partition}:iam::{account}:role/{name}" for name in bootstrap_roles],
-            ),
-            # The API's id is generated in another stack (another Stage: no cross-references), so the
-            # statement names the account, region and API stage, and leaves the API id open.
-            iam.PolicyStatement(
-                sid="InvokeOwnStageApi",
-                actions=["execute-api:Invoke"],
-                resources=[f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"],
-            ),
-            # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
-            # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
-            iam.PolicyStatement(
-                sid="ReadOwnStack",
-                actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
-                resources=[
-                    f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"
-                ],
-            ),
-            *_preflight_reads(settings),
-        ):
+        for statement in _delivery_policy(settings):
             role.add_to_policy(statement)
         self._acknowledge_open_ids(role, settings)
         return role
@@ -199,12 +172,35 @@ class DeliveryAccessStack(Stack):
             acknowledge_nag(policy, "IAM5", reason, applies_to=applies_to)
 
 
-def _preflight_reads(settings: StageSettings) -> list[iam.PolicyStatement]:
-    """The read-only calls of the preflight (scripts/release/preflight.py), which the Release runs as the
-    delivery role before every deployment."""
+def _delivery_policy(settings: StageSettings) -> list[iam.PolicyStatement]:
+    """What the stage's role may do: use its own stage's bootstrap roles, API and stack, and make the
+    read-only calls of the preflight (scripts/release/preflight.py), which the Release runs as the role
+    before every deployment."""
     partition, account, region = Aws.PARTITION, Aws.ACCOUNT_ID, Aws.REGION
+    bootstrap_roles = [settings.bootstrap_role_name(name, account, region) for name in _BOOTSTRAP_ROLES]
     qualifier = settings.bootstrap_qualifier
     return [
+        # Only this stage's bootstrap: another stage's deploy role (and its AdministratorAccess execution
+        # role) stays out of reach. The CDK CLI tags the sessions it opens with them: sts:TagSession.
+        iam.PolicyStatement(
+            sid="AssumeOwnStageBootstrapRoles",
+            actions=["sts:AssumeRole", "sts:TagSession"],
+            resources=[f"arn:{partition}:iam::{account}:role/{name}" for name in bootstrap_roles],
+        ),
+        # The API's id is generated in another stack (another Stage: no cross-references), so the
+        # statement names the account, region and API stage, and leaves the API id open.
+        iam.PolicyStatement(
+            sid="InvokeOwnStageApi",
+            actions=["execute-api:Invoke"],
+            resources=[f"arn:{partition}:execute-api:{region}:{account}:*/{settings.slug}/*/*"],
+        ),
+        # Read-only, one stack: workflows and the end-to-end suite find the API URL in the stack's outputs
+        # (scripts/release/stack_outputs.py); the preflight counts the concurrency its functions reserve.
+        iam.PolicyStatement(
+            sid="ReadOwnStack",
+            actions=["cloudformation:DescribeStacks", "cloudformation:ListStackResources"],
+            resources=[f"arn:{partition}:cloudformation:{region}:{account}:stack/{settings.stack_name}/*"],
+        ),
         iam.PolicyStatement(
             sid="PreflightReads",
             actions=[
