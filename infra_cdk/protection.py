@@ -23,6 +23,7 @@ BODY_SIZE_RULE = "SizeRestrictions_BODY"
 OVERSIZED_BODY_RULE = "BlockBodiesLambdaCannotReceive"
 PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 _WAF = wafv2.CfnWebACL  # every property type of a web ACL is declared on it
+_Rule = tuple[str, _WAF.StatementProperty, _WAF.RuleActionProperty | None]  # name, statement, action
 
 
 def decimal_at_least_pattern(threshold: int) -> str:
@@ -103,53 +104,31 @@ class WebProtection(Construct):
         count_body_size = _WAF.RuleActionOverrideProperty(
             name=BODY_SIZE_RULE, action_to_use=_WAF.RuleActionProperty(count={})
         )
-        return [
-            self._rule(
-                0, "RateLimitPerIp", _per_ip(settings.waf_rate_limit_per_5_minutes_per_ip), action=block
-            ),
-            self._rule(
-                1,
+        block_too_large = _WAF.RuleActionProperty(block=_WAF.BlockActionProperty(custom_response=too_large))
+        # In evaluation order: a rule's priority is its place here.
+        rules: list[_Rule] = [
+            ("RateLimitPerIp", _per_ip(settings.waf_rate_limit_per_5_minutes_per_ip), block),
+            (
                 "RateLimitPublicRoutesPerIp",
                 _per_ip(settings.waf_public_rate_limit_per_5_minutes_per_ip, scope_down=public),
-                action=block,
+                block,
             ),
-            self._rule(
-                2,
-                OVERSIZED_BODY_RULE,
-                oversized,
-                action=_WAF.RuleActionProperty(block=_WAF.BlockActionProperty(custom_response=too_large)),
-            ),
-            self._managed_rule(3, "AWSManagedRulesCommonRuleSet", overrides=[count_body_size]),
+            (OVERSIZED_BODY_RULE, oversized, block_too_large),
+            _managed("AWSManagedRulesCommonRuleSet", [count_body_size]),
             # Known bad inputs (Log4Shell and friends): cheap, and what checkov's CKV_AWS_192 asks for.
-            self._managed_rule(4, "AWSManagedRulesKnownBadInputsRuleSet"),
+            _managed("AWSManagedRulesKnownBadInputsRuleSet"),
         ]
-
-    def _rule(
-        self,
-        priority: int,
-        name: str,
-        statement: _WAF.StatementProperty,
-        *,
-        action: _WAF.RuleActionProperty | None = None,
-        override_action: _WAF.OverrideActionProperty | None = None,
-    ) -> _WAF.RuleProperty:
-        return _WAF.RuleProperty(
-            name=name,
-            priority=priority,
-            action=action,
-            override_action=override_action,
-            statement=statement,
-            visibility_config=self._visibility(name),
-        )
-
-    def _managed_rule(
-        self, priority: int, name: str, overrides: list[_WAF.RuleActionOverrideProperty] | None = None
-    ) -> _WAF.RuleProperty:
-        group = _WAF.ManagedRuleGroupStatementProperty(
-            vendor_name="AWS", name=name, rule_action_overrides=overrides
-        )
-        statement = _WAF.StatementProperty(managed_rule_group_statement=group)
-        return self._rule(priority, name, statement, override_action=_WAF.OverrideActionProperty(none={}))
+        return [
+            _WAF.RuleProperty(
+                name=name,
+                priority=priority,
+                action=action,
+                override_action=_WAF.OverrideActionProperty(none={}) if action is None else None,
+                statement=statement,
+                visibility_config=self._visibility(name),
+            )
+            for priority, (name, statement, action) in enumerate(rules)
+        ]
 
     def _visibility(self, name: str) -> _WAF.VisibilityConfigProperty:
         return _WAF.VisibilityConfigProperty(
@@ -208,6 +187,14 @@ def _per_ip(limit: int, scope_down: _WAF.StatementProperty | None = None) -> _WA
             aggregate_key_type="IP", limit=limit, evaluation_window_sec=300, scope_down_statement=scope_down
         )
     )
+
+
+def _managed(name: str, overrides: list[_WAF.RuleActionOverrideProperty] | None = None) -> _Rule:
+    """The rule running AWS's managed rule group ``name``: the group's rules act, the rule overrides none."""
+    group = _WAF.ManagedRuleGroupStatementProperty(
+        vendor_name="AWS", name=name, rule_action_overrides=overrides
+    )
+    return name, _WAF.StatementProperty(managed_rule_group_statement=group), None
 
 
 def _regex_match(field: _WAF.FieldToMatchProperty, regex: str, transformation: str) -> _WAF.StatementProperty:
