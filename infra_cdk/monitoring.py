@@ -88,25 +88,19 @@ class Monitoring(Construct):
         settings = self._settings
         api_5xx_rate = self._alarm(
             "Api5xxRate",
-            cloudwatch.MathExpression(
-                expression="100 * errors",
-                using_metrics={"errors": self._api_metric("5XXError", cloudwatch.Stats.AVERAGE)},
-                label="5XX rate (%)",
-                period=_MINUTE,
+            _math(
+                "100 * errors", "5XX rate (%)", errors=self._api_metric("5XXError", cloudwatch.Stats.AVERAGE)
             ),
             threshold=settings.alarm_5xx_rate_percent,
             description=f"at least {settings.alarm_5xx_rate_percent}% of API requests fail with 5XX",
         )
         api_p99_latency = self._alarm(
             "ApiP99Latency",
-            cloudwatch.MathExpression(
-                expression=f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
-                using_metrics={
-                    "requests": self._api_metric("Count", cloudwatch.Stats.SUM),
-                    "p99": self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
-                },
-                label=f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
-                period=_MINUTE,
+            _math(
+                f"IF(requests >= {P99_MIN_REQUESTS}, p99, 0)",
+                f"p99 latency (ms) in minutes of at least {P99_MIN_REQUESTS} requests",
+                requests=self._api_metric("Count", cloudwatch.Stats.SUM),
+                p99=self._api_metric("Latency", cloudwatch.Stats.percentile(99)),
             ),
             threshold=settings.alarm_p99_latency_ms,
             description=(
@@ -198,14 +192,12 @@ class Monitoring(Construct):
 
     def _extrapolated_ratio(self) -> cloudwatch.MathExpression:
         period = Duration.minutes(15)
-        return cloudwatch.MathExpression(
-            expression="IF(predictions > 0, 100 * extrapolated / predictions, 0)",
-            using_metrics={
-                "extrapolated": self._app_metric(contract.METRIC_EXTRAPOLATED, period),
-                "predictions": self._app_metric(contract.METRIC_PREDICTIONS, period),
-            },
-            label="Inputs outside the training range (%)",
+        return _math(
+            "IF(predictions > 0, 100 * extrapolated / predictions, 0)",
+            "Inputs outside the training range (%)",
             period=period,
+            extrapolated=self._app_metric(contract.METRIC_EXTRAPOLATED, period),
+            predictions=self._app_metric(contract.METRIC_PREDICTIONS, period),
         )
 
     def _alarm(
@@ -230,17 +222,14 @@ class Monitoring(Construct):
         )
 
     def _build_dashboard(self, drift_graph: cloudwatch.GraphWidget) -> cloudwatch.Dashboard:
-        cold_starts = cloudwatch.MathExpression(
-            # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
-            # service (single_metric, without the default dimensions, so no stage): the function's name is
-            # what tells this stage's cold starts apart.
-            expression=(
-                f"SEARCH('{{{contract.METRICS_NAMESPACE},function_name,service}} "
-                f'MetricName="{contract.METRIC_COLD_START}" function_name="{self._function.function_name}"'
-                "', 'Sum', 60)"
-            ),
-            label="Cold starts",
-            period=_MINUTE,
+        # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
+        # service (single_metric, without the default dimensions, so no stage): the function's name is what
+        # tells this stage's cold starts apart.
+        cold_starts = _math(
+            f"SEARCH('{{{contract.METRICS_NAMESPACE},function_name,service}} "
+            f'MetricName="{contract.METRIC_COLD_START}" function_name="{self._function.function_name}"'
+            "', 'Sum', 60)",
+            "Cold starts",
         )
         sum_, percentile, api = cloudwatch.Stats.SUM, cloudwatch.Stats.percentile, self._api_metric
         p99_alarm = cloudwatch.HorizontalAnnotation(
@@ -285,3 +274,10 @@ class Monitoring(Construct):
 def _graph(title: str, left: list[cloudwatch.IMetric], **options: Any) -> cloudwatch.GraphWidget:
     """A third of the dashboard's width."""
     return cloudwatch.GraphWidget(title=title, left=left, width=8, **options)
+
+
+def _math(
+    expression: str, label: str, *, period: Duration = _MINUTE, **using: cloudwatch.IMetric
+) -> cloudwatch.MathExpression:
+    """The metric math ``expression``; each metric it uses is passed by its name in the expression."""
+    return cloudwatch.MathExpression(expression=expression, using_metrics=using, label=label, period=period)
