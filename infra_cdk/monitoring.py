@@ -48,17 +48,9 @@ class Monitoring(Construct):
         self._api_name = api_name
         self._function = function
         self.topic = self._build_topic(key)
-        api_5xx_rate, api_p99_latency = self._build_api_alarms()
-        function_errors, function_throttles, extrapolated_inputs = self._build_function_alarms(alias)
+        self._alarms: list[cloudwatch.Alarm] = []  # filled by _alarm; the dashboard lists them in this order
         psi, drift_graph = drift_watch(self._app_metric, drift.proportions)
-        description = f"input drift: PSI of a day's served BMIs (at least {MIN_SAMPLES}) against training"
-        input_drift = self._alarm("InputDrift", psi, threshold=PSI_ALARM, description=description, periods=1)
-        self.rollback_alarms: list[cloudwatch.IAlarm] = [function_errors, api_5xx_rate, api_p99_latency]
-        monitored = [function_throttles, extrapolated_inputs, input_drift]
-        self._alarms = [api_5xx_rate, api_p99_latency, function_errors, *monitored]
-        for alarm in self._alarms:
-            alarm.add_alarm_action(actions.SnsAction(self.topic))
-            alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.rollback_alarms: list[cloudwatch.IAlarm] = self._build_alarms(alias, psi)
         dashboard = self._build_dashboard(drift_graph)
         self.dashboard_url = (
             f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
@@ -84,7 +76,8 @@ class Monitoring(Construct):
             )
         return topic
 
-    def _build_api_alarms(self) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+    def _build_alarms(self, alias: lambda_.Alias, psi: cloudwatch.IMetric) -> list[cloudwatch.IAlarm]:
+        """All the alarms; returns those that roll a deployment back."""
         settings = self._settings
         api_5xx_rate = self._alarm(
             "Api5xxRate",
@@ -108,12 +101,6 @@ class Monitoring(Construct):
                 f"{P99_MIN_REQUESTS} requests or more"
             ),
         )
-        return api_5xx_rate, api_p99_latency
-
-    def _build_function_alarms(
-        self, alias: lambda_.Alias
-    ) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
-        settings, function = self._settings, self._function
         # On the alias: during a canary these are the errors of the versions actually taking traffic.
         function_errors = self._alarm(
             "FunctionErrors",
@@ -121,9 +108,9 @@ class Monitoring(Construct):
             threshold=settings.alarm_function_errors,
             description="the live alias reports function errors (unhandled exceptions, timeouts)",
         )
-        function_throttles = self._alarm(
+        self._alarm(
             "FunctionThrottles",
-            function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
+            self._function.metric_throttles(statistic=cloudwatch.Stats.SUM, period=_MINUTE),
             threshold=1,
             description=(
                 "invocations throttled: the stage's reserved concurrency is exhausted"
@@ -131,7 +118,7 @@ class Monitoring(Construct):
                 else "invocations throttled: the account's unreserved concurrency is exhausted"
             ),
         )
-        extrapolated_inputs = self._alarm(
+        self._alarm(
             "ExtrapolatedInputs",
             self._extrapolated_ratio(),
             threshold=settings.alarm_extrapolated_percent,
@@ -141,7 +128,9 @@ class Monitoring(Construct):
             ),
             periods=2,
         )
-        return function_errors, function_throttles, extrapolated_inputs
+        description = f"input drift: PSI of a day's served BMIs (at least {MIN_SAMPLES}) against training"
+        self._alarm("InputDrift", psi, threshold=PSI_ALARM, description=description, periods=1)
+        return [function_errors, api_5xx_rate, api_p99_latency]
 
     def _allow_cloudwatch_alarms_to_publish(self, topic: sns.Topic, key: kms.IKey) -> None:
         # Both halves, scoped to this account (confused deputy): the topic policy (enforce_ssl gives the topic
@@ -209,7 +198,8 @@ class Monitoring(Construct):
         description: str,
         periods: int = 3,
     ) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
+        """An alarm that notifies the topic when it fires and when it clears."""
+        alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
@@ -220,6 +210,10 @@ class Monitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"{contract.SERVICE_NAME} {self._settings.slug}: {description}",
         )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self._alarms.append(alarm)
+        return alarm
 
     def _build_dashboard(self, drift_graph: cloudwatch.GraphWidget) -> cloudwatch.Dashboard:
         # Powertools emits ColdStart as a metric of its own with exactly the dimensions function_name and
