@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from functools import partial
 from typing import NamedTuple
 
+from . import schemas
 from .artifact import ModelArtifact
 from .contract import BMI_MAX, BMI_MIN
 from .jsontypes import Issue, ValidationError
-from .schemas import BatchPredictRequest, BatchPredictResponse, PredictRequest, PredictResponse
 
 IMPLAUSIBLE = f"converts to a BMI outside the plausible range (between {BMI_MIN:g} and {BMI_MAX:g} kg/m^2)"
 
@@ -27,12 +27,6 @@ class BatchPrediction(NamedTuple):
     extrapolated_count: int
     distances: list[float]  # kg/m^2 outside the training range, 0.0 inside it
     bmis: Sequence[float]  # the inputs, kg/m^2
-
-
-class Intervals(NamedTuple):
-    level: float  # of every interval
-    lower: list[int]  # per input, in input order
-    upper: list[int]
 
 
 def predict_batch(model: ModelArtifact, bmis: Sequence[float]) -> BatchPrediction:
@@ -55,9 +49,9 @@ def drift_counts(model: ModelArtifact, bmis: Sequence[float]) -> list[int]:
     return [counts[i] for i in range(len(model.drift.proportions))]
 
 
-def intervals(model: ModelArtifact, result: BatchPrediction) -> Intervals:
-    """Each interval of ``result``: the band's half-width, widened outside the training range, around the
-    held prediction, rounded outward, held to the outcome range."""
+def intervals(model: ModelArtifact, result: BatchPrediction) -> schemas.BatchIntervals:
+    """Each interval of ``result``, in input order: the band's half-width, widened outside the training
+    range, around the held prediction, rounded outward, held to the outcome range."""
     interval = model.interval
     low, high, edges = int(model.outcome.low), int(model.outcome.high), interval.edges
     halves, widening = [band.half_width for band in interval.bands], interval.extrapolation_widening
@@ -70,16 +64,18 @@ def intervals(model: ModelArtifact, result: BatchPrediction) -> Intervals:
         # comparisons, not min/max calls: a quarter less time for a 1 000-value batch.
         lower.append(low if value - half <= low else math.floor(value - half))
         upper.append(high if value + half >= high else math.ceil(value + half))
-    return Intervals(level=interval.level, lower=lower, upper=upper)
+    return {"level": interval.level, "lower": lower, "upper": upper}
 
 
-def respond(model: ModelArtifact, request: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
+def respond(
+    model: ModelArtifact, request: schemas.PredictRequest
+) -> tuple[schemas.PredictResponse, BatchPrediction]:
     """The answer to one BMI (``POST /v1/predict``), and the prediction it holds (for the metrics)."""
     result = predict_batch(model, [request["bmi"]])
     bounds = intervals(model, result)
     return {
         "prediction": result.values[0],
-        "interval": {"level": bounds.level, "lower": bounds.lower[0], "upper": bounds.upper[0]},
+        "interval": {"level": bounds["level"], "lower": bounds["lower"][0], "upper": bounds["upper"][0]},
         "model_version": model.model_version,
         "extrapolated": result.extrapolated[0],
         "extrapolation_distance": result.distances[0],
@@ -87,14 +83,13 @@ def respond(model: ModelArtifact, request: PredictRequest) -> tuple[PredictRespo
 
 
 def respond_batch(
-    model: ModelArtifact, request: BatchPredictRequest
-) -> tuple[BatchPredictResponse, BatchPrediction]:
+    model: ModelArtifact, request: schemas.BatchPredictRequest
+) -> tuple[schemas.BatchPredictResponse, BatchPrediction]:
     """The answer to 1 to BATCH_MAX BMIs (``POST /v1/predict/batch``), and the predictions it holds."""
     result = predict_batch(model, request["bmi"])
-    bounds = intervals(model, result)
     return {
         "predictions": result.values,
-        "intervals": {"level": bounds.level, "lower": bounds.lower, "upper": bounds.upper},
+        "intervals": intervals(model, result),
         "model_version": model.model_version,
         "extrapolated": result.extrapolated,
         "extrapolated_count": result.extrapolated_count,

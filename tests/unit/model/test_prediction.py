@@ -58,11 +58,11 @@ def test_a_batch_is_the_documented_rule_applied_to_each_value_in_input_order(
     served = prediction.intervals(model_artifact, batch)
     rule = [served_rule.served(model_artifact, b) for b in bmis]
     assert batch.values == [value for value, _, _, _ in rule]
-    assert list(zip(served.lower, served.upper, strict=True)) == [
+    assert list(zip(served["lower"], served["upper"], strict=True)) == [
         (lower, upper) for _, lower, upper, _ in rule
     ]
     assert batch.distances == [distance for _, _, _, distance in rule]
-    assert served.level == model_artifact.interval.level
+    assert served["level"] == model_artifact.interval.level
     assert batch.extrapolated == [d > 0 for d in batch.distances]
     assert batch.extrapolated_count == sum(batch.extrapolated)
     assert sum(prediction.drift_counts(model_artifact, bmis)) == len(bmis)
@@ -101,7 +101,7 @@ def test_the_interval_widens_beyond_the_training_range(model_artifact: ModelArti
     result = prediction.predict_batch(model_artifact, [15.0])
     bounds = prediction.intervals(model_artifact, result)
     half = interval.bands[0].half_width + interval.extrapolation_widening * 3.0
-    assert bounds.upper[0] == math.ceil(result.values[0] + half)
+    assert bounds["upper"][0] == math.ceil(result.values[0] + half)
     assert interval.extrapolation_widening == pytest.approx(1.143, abs=1e-3)
 
 
