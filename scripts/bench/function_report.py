@@ -28,7 +28,6 @@ def markdown(report: dict[str, Any]) -> str:
     rss, peak = report["memory"]["rss_mb"], report["memory"]["peak_rss_mb"]
     last = max(rss, key=int)
     growth = rss[last] - rss["10000"]
-    sizes = [str(n) for n in BATCH_SIZES]
     return "\n".join(
         [
             *comparison_table(report["cold_comparison"]),
@@ -48,10 +47,10 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             "Batch scaling (median per invocation, full handler):",
             "",
-            "| values | " + " | ".join(f"{int(n):,}".replace(",", " ") for n in sizes) + " |",
-            "|---|" + "---|" * len(sizes),
-            "| ms | " + " | ".join(f"{batch[n]:.3f}" for n in sizes) + " |",
-            "| µs per value | " + " | ".join(f"{1000 * batch[n] / int(n):.2f}" for n in sizes) + " |",
+            "| values | " + " | ".join(f"{n:,}".replace(",", " ") for n in BATCH_SIZES) + " |",
+            "|---|" + "---|" * len(BATCH_SIZES),
+            "| ms | " + " | ".join(f"{batch[str(n)]:.3f}" for n in BATCH_SIZES) + " |",
+            "| µs per value | " + " | ".join(f"{1000 * batch[str(n)] / n:.2f}" for n in BATCH_SIZES) + " |",
             "",
             f"Cold start detail: import of the handler (model load included) {report['cold_import_ms']:.0f} "
             f"ms, first invocation {report['cold_first_invocation_ms']:.1f} ms; runs (ms): "
