@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import re
@@ -20,11 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from infra_cdk.deployment.checks import known_answer_checks
+from infra_cdk.deployment.pre_traffic_hook import hook
 from infra_cdk.settings import FUNCTION_PLATFORM, StageSettings
+from model.core.artifact import ModelArtifact
 from model.core.contract import SERVICE_NAME
 from model.core.serving import load_artifact
 from scripts import REPO_ROOT
-from scripts.dev.rie import free_port
+from scripts.dev.rie import free_port, invoke, wait_for_port
 from scripts.release import (
     ReleaseError,
     caller_account,
@@ -34,7 +38,6 @@ from scripts.release import (
     run,
     write_github_output,
 )
-from scripts.release.image_calls import call_like_api_gateway
 from scripts.release.oci_archive import DOCKER_MANIFEST, archive_digest
 from scripts.release.sbom import write_sbom
 
@@ -103,6 +106,40 @@ def running_container(image: str) -> Iterator[str]:
         raise
     finally:
         subprocess.run(["podman", "rm", "--force", container], capture_output=True, check=False)
+
+
+class SmokeTestError(ReleaseError):
+    """The image did not answer as a correct build of this release must."""
+
+
+class EmulatedLambda:
+    """The Lambda client the pre-traffic hook invokes the new version with, answered by the emulator (the
+    first invocation includes the function's init: imports, artifact verification)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def invoke(self, *, Payload: bytes, **_: str) -> dict[str, Any]:  # noqa: N803 - boto3's argument name
+        event = json.loads(Payload)
+        try:
+            status, result = invoke(self.endpoint, event, timeout=60)
+        except (OSError, ValueError) as error:  # no answer (URLError, timeout), or not JSON
+            raise SmokeTestError(f"{event['httpMethod']} {event['path']}: {error}") from error
+        # The emulator answers a failed init or invocation with 502 {"errorType": ..., "errorMessage": ...}.
+        failed = {"FunctionError": f"Unhandled (emulator status {status})"} if status != 200 else {}
+        return {"Payload": io.BytesIO(json.dumps(result).encode()), **failed}
+
+
+def call_like_api_gateway(endpoint: str, artifact: ModelArtifact) -> None:
+    """The pre-traffic hook's own checks (infra_cdk/deployment: its known answers for ``artifact``, its
+    comparison), made through the emulator: health, the model route, both prediction routes, the legacy
+    route and a refused body. CodeDeploy makes them again on the deployed version."""
+    wait_for_port(endpoint, timeout=30)
+    checks = [hook.Check(**check) for check in known_answer_checks(artifact)]
+    function = EmulatedLambda(endpoint)
+    if problems := [problem for check in checks for problem in hook.verify(function, "image", check)]:
+        raise SmokeTestError("; ".join(problems))
+    print(f"image: {len(checks)} known answers given by {artifact.model_version}")
 
 
 def verify(image: str, artifact: Path) -> None:

@@ -28,7 +28,7 @@ from model.core.serving import load_artifact
 from scripts import REPO_ROOT
 from scripts.release import ReleaseError
 from scripts.release import image as release_image
-from scripts.release.image_calls import SmokeTestError, call_like_api_gateway
+from scripts.release.image import SmokeTestError, call_like_api_gateway
 from scripts.release.oci_archive import archive_digest
 from tests.integration.registry import Registry, local_registry
 from tests.integration.standin_base import HOST_CA_BUNDLE, host_platform, standin_base
