@@ -18,20 +18,8 @@ from lambda_fn.encoding import to_json
 from lambda_fn.model_store import load_model
 from lambda_fn.observability import logger
 from lambda_fn.request_body import read_body
-from model.core import contract, prediction
+from model.core import contract, prediction, schemas
 from model.core.prediction import BatchPrediction
-from model.core.schemas import (
-    LIMITS,
-    BatchPredictRequest,
-    BatchPredictResponse,
-    HealthResponse,
-    LegacyBatchRequest,
-    LegacyPredictResponse,
-    LegacyStreamRequest,
-    ModelInfoResponse,
-    PredictRequest,
-    PredictResponse,
-)
 
 MODEL: Final = load_model()
 VERSION: Final = MODEL.model_version
@@ -92,11 +80,11 @@ def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> O
     batch=False,
     summary="Predict from one BMI",
     tags=("predictions",),
-    request=PredictRequest,
-    response=PredictResponse,
+    request=schemas.PredictRequest,
+    response=schemas.PredictResponse,
     example={"bmi": 27.3},
 )
-def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
+def predict(body: schemas.PredictRequest) -> tuple[schemas.PredictResponse, BatchPrediction]:
     return prediction.respond(MODEL, body)
 
 
@@ -105,19 +93,19 @@ def predict(body: PredictRequest) -> tuple[PredictResponse, BatchPrediction]:
     batch=True,
     summary=f"Predict from 1 to {contract.BATCH_MAX} BMIs",
     tags=("predictions",),
-    request=BatchPredictRequest,
-    response=BatchPredictResponse,
+    request=schemas.BatchPredictRequest,
+    response=schemas.BatchPredictResponse,
     example={"bmi": [27.3, 31.0, 45.5]},
 )
-def predict_batch(body: BatchPredictRequest) -> tuple[BatchPredictResponse, BatchPrediction]:
+def predict_batch(body: schemas.BatchPredictRequest) -> tuple[schemas.BatchPredictResponse, BatchPrediction]:
     return prediction.respond_batch(MODEL, body)
 
 
 # The contract of the system this service replaces: scaled units in, its own response shape out.
-LEGACY: Final = {"tags": ("legacy",), "deprecated": True, "response": LegacyPredictResponse}
+LEGACY: Final = {"tags": ("legacy",), "deprecated": True, "response": schemas.LegacyPredictResponse}
 
 
-def _legacy(scaled: list[float], *, single: bool) -> tuple[LegacyPredictResponse, BatchPrediction]:
+def _legacy(scaled: list[float], *, single: bool) -> tuple[schemas.LegacyPredictResponse, BatchPrediction]:
     result = prediction.predict_batch(MODEL, prediction.legacy_to_raw(MODEL, scaled, single=single))
     return {"Response Predict": result.values}, result
 
@@ -127,11 +115,11 @@ def _legacy(scaled: list[float], *, single: bool) -> tuple[LegacyPredictResponse
     batch=False,
     summary="Legacy: predict from one scaled BMI",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict.",
-    request=LegacyStreamRequest,
+    request=schemas.LegacyStreamRequest,
     example={"input": 0.0616962065186885},
     **LEGACY,
 )
-def legacy_stream(body: LegacyStreamRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
+def legacy_stream(body: schemas.LegacyStreamRequest) -> tuple[schemas.LegacyPredictResponse, BatchPrediction]:
     return _legacy([body["input"]], single=True)
 
 
@@ -140,26 +128,26 @@ def legacy_stream(body: LegacyStreamRequest) -> tuple[LegacyPredictResponse, Bat
     batch=True,
     summary="Legacy: predict from scaled BMIs",
     description="Inputs in scikit-learn's scaled units. Deprecated: use /v1/predict/batch.",
-    request=LegacyBatchRequest,
+    request=schemas.LegacyBatchRequest,
     example={"input": [0.0616962065186885, -0.0514740612388061]},
     **LEGACY,
 )
-def legacy_batch(body: LegacyBatchRequest) -> tuple[LegacyPredictResponse, BatchPrediction]:
+def legacy_batch(body: schemas.LegacyBatchRequest) -> tuple[schemas.LegacyPredictResponse, BatchPrediction]:
     return _legacy(body["input"], single=False)
 
 
-@get(contract.PATH_MODEL, summary="The served model", tags=("model",), response=ModelInfoResponse)
-def model_info() -> ModelInfoResponse:
-    return {"artifact": MODEL, "limits": LIMITS}
+@get(contract.PATH_MODEL, summary="The served model", tags=("model",), response=schemas.ModelInfoResponse)
+def model_info() -> schemas.ModelInfoResponse:
+    return {"artifact": MODEL, "limits": schemas.LIMITS}
 
 
 @get(
     contract.PATH_HEALTH,
     summary="Liveness, and the served model",
     tags=("operations",),
-    response=HealthResponse,
+    response=schemas.HealthResponse,
 )
-def health() -> HealthResponse:
+def health() -> schemas.HealthResponse:
     return {"status": "ok", "model_version": VERSION}
 
 
