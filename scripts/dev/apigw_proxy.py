@@ -14,8 +14,6 @@ from urllib.parse import parse_qsl, unquote
 
 from model.core import contract
 
-# API Gateway's hard limit on a REST API request payload; larger requests never reach the function.
-MAX_REQUEST_BODY_BYTES: Final = 10 * 1024 * 1024
 LOCAL_ACCOUNT_ID: Final = "000000000000"  # there is no AWS account behind the local stage
 PROXY_RESOURCE: Final = "/{proxy+}"
 

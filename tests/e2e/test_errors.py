@@ -11,9 +11,10 @@ import json
 import pytest
 
 from model.core import contract
-from scripts.dev.apigw_proxy import MAX_REQUEST_BODY_BYTES
 from tests.e2e.assertions import assert_error
 
+# API Gateway's hard limit on a REST API request payload; larger requests never reach the function.
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
 POST_ROUTES = [r.path for r in contract.ROUTES if r.method == "POST"]
 JSON = {"Content-Type": "application/json"}
 
