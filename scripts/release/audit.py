@@ -3,7 +3,7 @@ CDK CLI's lock. Fails on any finding not listed in the reviewed exceptions file 
 id, package, reason and expiry date), on an exception that has expired, and on anything that could not be
 audited (fail closed: a database out of reach is not a clean bill). Run by Checks; standard library only.
 
-    python -m scripts.release.audit [--exceptions .github/audit-exceptions.toml]
+    python -m scripts.release.audit
 """
 
 from __future__ import annotations
@@ -134,10 +134,8 @@ def unexplained(found: list[Finding], exceptions: list[Accepted]) -> list[Findin
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exceptions", type=Path, default=EXCEPTIONS, help="the reviewed exceptions file")
-    args = parser.parse_args(argv)
-    exceptions, problems = read_exceptions(args.exceptions, datetime.datetime.now(datetime.UTC).date())
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    exceptions, problems = read_exceptions(EXCEPTIONS, datetime.datetime.now(datetime.UTC).date())
     results = list(findings())
     problems += [r for r in results if isinstance(r, str)]
     for f in unexplained([r for r in results if isinstance(r, Finding)], exceptions):
