@@ -1,8 +1,8 @@
-"""A pull request's model diff: the base branch's model and this one, each trained here from its own commit
-(never downloaded from a deployment), compared for people in the job summary. A base whose artifact this
+"""A pull request's model diff: the base branch's model, trained here from its own commit (never downloaded
+from a deployment), and this change's, compared for people in the job summary. A base whose artifact this
 version cannot read (an older schema) is said so, and the new model shown alone.
 
-    python -m scripts.release.model_diff --base <commit> --summary "$GITHUB_STEP_SUMMARY"
+    python -m scripts.release.model_diff --base <commit> --new <artifact> --summary "$GITHUB_STEP_SUMMARY"
 """
 
 from __future__ import annotations
@@ -20,24 +20,20 @@ from scripts import REPO_ROOT
 from scripts.release import ReleaseError, run
 
 
-def train(checkout: Path, out: Path) -> None:
-    """The trainer of ``checkout``, run there: the commit's own code, data and configuration."""
-    command = [sys.executable, "-m", "model.train", "--out", str(out)]
-    result = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise ReleaseError(
-            f"training {checkout} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
-        )
-
-
 def base_artifact(commit: str, directory: Path) -> Path:
-    """Trains ``commit`` in a worktree of its own; returns its artifact."""
+    """Trains ``commit`` in a worktree of its own, by its own trainer: the commit's own code, data and
+    configuration. Returns its artifact."""
     worktree, artifact = directory / "base", directory / "base-model.json"
     add = ["git", "worktree", "add", "--detach", str(worktree), commit]
     if (added := subprocess.run(add, cwd=REPO_ROOT, capture_output=True, text=True, check=False)).returncode:
         raise ReleaseError(f"cannot check out {commit}: {added.stderr.strip()}")
     try:
-        train(worktree, artifact)
+        command = [sys.executable, "-m", "model.train", "--out", str(artifact)]
+        result = subprocess.run(command, cwd=worktree, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise ReleaseError(
+                f"training {worktree} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+            )
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO_ROOT, check=False)
     return artifact
@@ -59,15 +55,11 @@ def summary(base: Path, new: Path, commit: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the base branch's commit")
-    parser.add_argument("--new", type=Path, help="this change's artifact (default: trained here now)")
+    parser.add_argument("--new", type=Path, required=True, help="this change's artifact")
     parser.add_argument("--summary", type=Path, help="append the Markdown here (the job summary)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
-        directory = Path(work)
-        new = args.new or directory / "model.json"
-        if args.new is None:
-            train(REPO_ROOT, new)
-        text = summary(base_artifact(args.base, directory), new, args.base)
+        text = summary(base_artifact(args.base, Path(work)), args.new, args.base)
     print(text)
     if args.summary:
         with args.summary.open("a", encoding="utf-8") as out:
