@@ -105,10 +105,9 @@ def main() -> None:
 
     events = json.loads(Path(events_path).read_text(encoding="utf-8"))
     if kind == "cold":
-        response = handler(events["predict"], CONTEXT)
+        handler(events["predict"], CONTEXT)
         answered = time.perf_counter()
         result: dict[str, Any] = {
-            "status": response["statusCode"],
             "import_ms": (imported - started) * 1000,
             "first_invocation_ms": (answered - imported) * 1000,
         }
