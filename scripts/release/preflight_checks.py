@@ -178,7 +178,7 @@ def delivery_trust(t: Target) -> Iterator[Problem]:
     """The stage's delivery role trusts exactly the OIDC subject GitHub gives this repository's jobs in the
     stage's environment: ``repo:OWNER@ID/NAME@ID:...`` for repositories with immutable subjects (created or
     renamed from 15 July 2026 on, or opted in), ``repo:OWNER/NAME:...`` for older ones."""
-    if t.before_setup or t.github_repository is None:
+    if t.github_repository is None:
         return
     name = t.settings.delivery_role_name
     role = _unless_absent("NoSuchEntity", lambda: t.client("iam").get_role(RoleName=name))
