@@ -49,13 +49,11 @@ def load_artifact(path: Path) -> ModelArtifact:
     Bounded whatever sits at ``path`` (:func:`.untrusted.read_file`): a FIFO would otherwise stall the
     function's init with nothing logged."""
     try:
-        raw = read_file(path, MAX_ARTIFACT_BYTES)
+        text = read_file(path, MAX_ARTIFACT_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ArtifactError(f"model artifact not found at {path}; run `python -m model.train`") from None
     except OSError as exc:
         raise ArtifactError(f"model artifact at {path} is unreadable: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ArtifactError(f"model artifact at {path} is not UTF-8 text") from None
     return parse_artifact(text, source=str(path))
