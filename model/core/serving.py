@@ -73,9 +73,9 @@ def parse_artifact(text: str, *, source: str = "<artifact>") -> ModelArtifact:
         )
     try:
         artifact = read(document, ModelArtifact)
-    except ValidationError as exc:
+        _enforce_serving_policy(artifact)
+    except (ValidationError, ArtifactError) as exc:  # the schema's or the policy's refusal, prefixed here
         raise ArtifactError(f"{source}: {exc}") from None
-    _enforce_serving_policy(artifact, source)
     return artifact
 
 
@@ -111,16 +111,14 @@ def _span(low: float, high: float) -> str:
     return f"{low:g} kg/m² and over" if math.isinf(high) else f"{low:g}–{high:g} kg/m²"
 
 
-def _enforce_serving_policy(artifact: ModelArtifact, source: str) -> None:
+def _enforce_serving_policy(artifact: ModelArtifact) -> None:
     """Integrity first, then what may be served: a checksum that matches, a consistent feature, outcome range,
     interval and drift bins, and gates that are the real gates (:func:`_check_gates`)."""
     # Over the document as read (floats as floats), not its text: what loads is what the function serves
     # and anyone can verify again from GET /v1/model; a float written as an integer does not verify.
     actual = artifact.to_document()["sha256"]
     if artifact.sha256 != actual:
-        raise ArtifactError(
-            f"{source}: checksum mismatch (declared {artifact.sha256[:12]}…, content {actual[:12]}…)"
-        )
+        raise ArtifactError(f"checksum mismatch (declared {artifact.sha256[:12]}…, content {actual[:12]}…)")
     f, o, i, d = artifact.feature, artifact.outcome, artifact.interval, artifact.drift
     shares = [i.holdout_coverage, *(g.coverage for g in i.coverage), *(g.expected for g in i.coverage)]
     valid = {
@@ -142,10 +140,10 @@ def _enforce_serving_policy(artifact: ModelArtifact, source: str) -> None:
     }
     for what, ok in valid.items():
         if not ok:
-            raise ArtifactError(f"{source}: degenerate {what}")
+            raise ArtifactError(f"degenerate {what}")
     if i.level != INTERVAL_LEVEL:
-        raise ArtifactError(f"{source}: the interval's level must be {INTERVAL_LEVEL:g}, not {i.level:g}")
-    _check_gates(artifact, source)
+        raise ArtifactError(f"the interval's level must be {INTERVAL_LEVEL:g}, not {i.level:g}")
+    _check_gates(artifact)
 
 
 def _finite_range(artifact: ModelArtifact) -> bool:
@@ -156,7 +154,7 @@ def _finite_range(artifact: ModelArtifact) -> bool:
     return low <= high
 
 
-def _check_gates(artifact: ModelArtifact, source: str) -> None:
+def _check_gates(artifact: ModelArtifact) -> None:
     """Every gate passed (re-evaluated), and the gates are exactly the policy's: quality, convergence and
     every calibration gate of :func:`calibration_requirements`, once each, thresholds no looser than
     DEFAULT_MIN_R2, DEFAULT_MAX_CONVERGENCE_GAP and DEFAULT_MAX_COVERAGE_ERROR at INTERVAL_LEVEL, values
@@ -164,9 +162,9 @@ def _check_gates(artifact: ModelArtifact, source: str) -> None:
     metrics = artifact.metrics
     for gate in metrics.gates:
         if not Gate.evaluate(gate.name, gate.comparison, gate.threshold, gate.value).passed:
-            raise ArtifactError(f"{source}: refusing a model that failed its gates: {gate.describe()}")
+            raise ArtifactError(f"refusing a model that failed its gates: {gate.describe()}")
     if not metrics.optimal_train_mse > 0:  # the divisor of the convergence gap; no real fit has an MSE of 0
-        raise ArtifactError(f"{source}: metrics.optimal_train_mse must be positive")
+        raise ArtifactError("metrics.optimal_train_mse must be positive")
     gap = (metrics.train_mse - metrics.optimal_train_mse) / metrics.optimal_train_mse
     required: dict[tuple[str, str], tuple[float, float]] = {
         (QUALITY_GATE, ">="): (DEFAULT_MIN_R2, metrics.holdout_r2),
@@ -176,18 +174,18 @@ def _check_gates(artifact: ModelArtifact, source: str) -> None:
     recorded = {(gate.name, gate.comparison): gate for gate in metrics.gates}
     if recorded.keys() != required.keys() or len(recorded) != len(metrics.gates):
         raise ArtifactError(
-            f"{source}: metrics.gates must hold the quality, convergence and calibration gates once each"
+            "metrics.gates must hold the quality, convergence and calibration gates once each"
         )
     for (name, side), gate in recorded.items():
         policy, value = required[(name, side)]
         if gate.threshold < policy if side == ">=" else gate.threshold > policy:
             raise ArtifactError(
-                f"{source}: gate {name!r} is looser than the serving policy (hold-out R2 >= "
+                f"gate {name!r} is looser than the serving policy (hold-out R2 >= "
                 f"{DEFAULT_MIN_R2}, convergence gap <= {DEFAULT_MAX_CONVERGENCE_GAP:g}, cross-validated "
                 f"coverage of every group at most {DEFAULT_MAX_COVERAGE_ERROR:g} below {INTERVAL_LEVEL:g})"
             )
         if not math.isclose(gate.value, value, rel_tol=1e-9):
-            raise ArtifactError(f"{source}: gate values do not match the recorded metrics ({name})")
+            raise ArtifactError(f"gate values do not match the recorded metrics ({name})")
 
 
 def _strictly_increasing(values: Sequence[float]) -> bool:
