@@ -241,7 +241,7 @@ def _object_reader(kind: Any) -> Reader:
     hints, required = object_fields(kind)
     fields = {name: reader(hint) for name, hint in hints.items()}
     build: Callable[..., Any] = kind if isinstance(kind, type) and dataclasses.is_dataclass(kind) else dict
-    expected = set(fields)
+    expected, in_order = set(fields), [name for name in fields if name in required]  # a set's order varies
 
     def obj(value: Any, where: str, problems: _Problems) -> Any:
         if type(value) is not dict:
@@ -249,8 +249,9 @@ def _object_reader(kind: Any) -> Reader:
             return value
         present = value.keys()
         if present != expected and (required - present or present - expected):
-            for name in required - present:
-                problems.add(_join(where, name), "is required")
+            for name in in_order:
+                if name not in present:
+                    problems.add(_join(where, name), "is required")
             unknown = present - expected
             first = sorted(unknown)[: MAX_ISSUES - len(problems.issues)]
             for name in first:
