@@ -142,7 +142,7 @@ def _coverage(outcome: TrainingOutcome) -> dict[str, object]:
     ]
     holdout_inside = round(interval.holdout_coverage * a.training.n_holdout)
     return {
-        "coverage_table": tables.coverage_table(interval),
+        "coverage_rows": tables.coverage_rows(interval),
         "pac_floor": f"{interval.level - interval.pac_delta:.0%}",
         "pac_cost": f"{widths[1] / widths[0] - 1:.1%}",
         "marginal_width": f"{widths[0]:.1f}",
@@ -155,7 +155,7 @@ def _coverage(outcome: TrainingOutcome) -> dict[str, object]:
         "holdout_range": tables.plausible_range(holdout_inside, a.training.n_holdout).replace("–", " to "),
         "subgroup_rows": tables.subgroup_rows(dataset, errors, covered),
         "coverage_remark": tables.coverage_remark(dataset, covered, interval.level),
-        "cohort": tables.cohort(dataset),
+        "cohort_rows": tables.cohort_rows(dataset),
     }
 
 
@@ -176,7 +176,7 @@ def _method(outcome: TrainingOutcome) -> dict[str, object]:
         "n_bands": len(interval.bands),
         "edges": " and ".join(f"{edge:g}" for edge in interval.edges),
         "pac_risk": f"{1 - interval.pac_confidence:.0%}",
-        "gates": tables.gates(a),
+        "gate_rows": tables.gate_rows(a),
         "data_digests": "\n".join(f"- `{name}`: `{digest}`" for name, digest in t.data_sha256.items()),
         "pass_rate": f"{pass_rate:.0%}",
     }

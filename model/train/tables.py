@@ -1,10 +1,10 @@
-"""The model card's tables and lists, each a function of the outcome's numbers (Markdown), and the groups of
-patients they describe, with what a share measured on a few of them is compatible with (Wilson's range)."""
+"""The model card's table rows (Markdown, under card.md's headers) and lists, each from the outcome's numbers,
+and the groups of patients they describe, with a share's plausible range when measured on a few (Wilson's)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -63,21 +63,19 @@ def plausible_range(inside: float, n: int) -> str:
 EXAMPLE_BMIS: Final = (10.0, 15.0, 20.0, 25.0, 27.3, 30.0, 35.0, 40.0, 45.0, 60.0, 100.0)
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    def line(cells: Sequence[object]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+def _rows(rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table's rows, a | in a cell escaped (the header is card.md's, above the placeholder)."""
+    lines = (" | ".join(str(cell).replace("|", "\\|") for cell in row) for row in rows)
+    return "\n".join(f"| {line} |" for line in lines)
 
-    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])
 
-
-def coverage_table(interval: PredictionInterval) -> str:
+def coverage_rows(interval: PredictionInterval) -> str:
     """Per group: patients, share inside under nested cross-validation with its plausible range, and what
     the ranks behind those intervals promise (the upper gate's reference)."""
-    rows = [
+    return _rows(
         (g.group, g.n, f"{g.coverage:.1%}", plausible_range(g.coverage * g.n, g.n), f"{g.expected:.1%}")
         for g in interval.coverage
-    ]
-    return _table(("group", "patients", "inside their interval", "plausible range", "promised"), rows)
+    )
 
 
 def served(artifact: ModelArtifact, bmis: list[float]) -> tuple[list[float], list[int], list[int]]:
@@ -93,8 +91,8 @@ def example_rows(artifact: ModelArtifact) -> str:
     for bmi, value, lower, upper in zip(bmis, *served(artifact, bmis), strict=True):
         outside = max(first - bmi, bmi - last, 0.0)
         where = f"{outside:.1f} kg/m² {'below' if bmi < first else 'above'}" if outside else ""
-        rows.append(f"| {bmi:g} | {value:.0f} | {lower} to {upper} | {upper - lower} | {where} |")
-    return "\n".join(rows)
+        rows.append((f"{bmi:g}", f"{value:.0f}", f"{lower} to {upper}", upper - lower, where))
+    return _rows(rows)
 
 
 def subgroup_rows(dataset: Dataset, errors: FloatArray, covered: FloatArray) -> str:
@@ -135,7 +133,7 @@ def coverage_remark(dataset: Dataset, covered: FloatArray, level: float) -> str:
     )
 
 
-def cohort(dataset: Dataset) -> str:
+def cohort_rows(dataset: Dataset) -> str:
     def spread(values: FloatArray, decimals: int) -> str:
         q1, median, q3 = np.percentile(values, [25, 50, 75])
         return (
@@ -143,7 +141,6 @@ def cohort(dataset: Dataset) -> str:
             f"(half of the patients between {q1:.{decimals}f} and {q3:.{decimals}f})"
         )
 
-    n = dataset.bmi.size
     sexes = ", ".join(f"sex code {code}: {int((dataset.sex == code).sum())}" for code in (1, 2))
     bmi_bands = ", ".join(
         f"{name.split(' (')[0]}: {int(((dataset.bmi >= low) & (dataset.bmi < high)).sum())}"
@@ -153,9 +150,7 @@ def cohort(dataset: Dataset) -> str:
         f"{low}–{high - 1}: {int(((dataset.age >= low) & (dataset.age < high)).sum())}"
         for low, high in AGE_BANDS
     )
-    return f"""| | all {n} patients |
-|---|---|
-| sex | {sexes} |
+    return f"""| sex | {sexes} |
 | age (years) | {spread(dataset.age, 0)} |
 | age bands | {ages} |
 | BMI (kg/m²) | {spread(dataset.bmi, 1)} |
@@ -163,11 +158,8 @@ def cohort(dataset: Dataset) -> str:
 | progression after one year | {spread(dataset.target, 0)} |"""
 
 
-def gates(artifact: ModelArtifact) -> str:
-    return _table(
-        ("gate", "requirement", "value", "result"),
-        [
-            (g.name, f"{g.comparison} {g.threshold:g}", f"{g.value:.6g}", "pass" if g.passed else "**FAIL**")
-            for g in artifact.metrics.gates
-        ],
+def gate_rows(artifact: ModelArtifact) -> str:
+    return _rows(
+        (g.name, f"{g.comparison} {g.threshold:g}", f"{g.value:.6g}", "pass" if g.passed else "**FAIL**")
+        for g in artifact.metrics.gates
     )
