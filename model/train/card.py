@@ -104,8 +104,7 @@ def _reading(a: ModelArtifact) -> dict[str, object]:
     bands = interval.coverage[1 : len(interval.bands) + 1]
     return {
         "example": f"{value:.0f} [{lower}, {upper}]",
-        "example_prediction": f"{value:.0f}",
-        "example_prediction_repr": repr(value),
+        "example_prediction": value,
         "inside_in_10": round(interval.level * 10),
         "outside_in_10": 10 - round(interval.level * 10),
         "band_coverages": ", ".join(f"{band.coverage:.1%}" for band in bands),
