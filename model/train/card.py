@@ -14,7 +14,6 @@ from ..core.artifact import CALIBRATION_GATE, MIN_GATED_GROUP, QUALITY_GATE, Est
 from . import plots, tables
 from .conformal import MIN_BAND_ROWS, band_of, binomial_tail, conformal_rank
 from .evaluation import random_holdout_pass_rate
-from .uncertainty import HOLDOUT_RESAMPLES, PATIENT_RESAMPLES
 
 if TYPE_CHECKING:
     from .pipeline import TrainingOutcome
@@ -119,8 +118,6 @@ def _accuracy(outcome: TrainingOutcome) -> dict[str, object]:
         "train_rmse": np.sqrt(m.train_mse),
         "cv_folds_minus_1": m.cv_folds - 1,
         "cv_fold_values": m.cv_folds * m.cv_repeats,
-        "holdout_resamples": HOLDOUT_RESAMPLES,
-        "patient_resamples": PATIENT_RESAMPLES,
         "slope_holds_1": "holds" if slope.low <= 1 <= slope.high else "excludes",
         "events": int(np.sum(y > m.auroc_threshold)),
     }
