@@ -9,16 +9,8 @@ from dataclasses import asdict
 from typing import Any
 
 from infra_cdk.deployment.pre_traffic_hook.hook import Check
-from model.core import contract, prediction
+from model.core import contract, prediction, schemas
 from model.core.artifact import ModelArtifact
-from model.core.prediction import respond, respond_batch
-from model.core.schemas import (
-    BatchPredictRequest,
-    HealthResponse,
-    LegacyPredictResponse,
-    LegacyStreamRequest,
-    PredictRequest,
-)
 
 
 def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
@@ -28,15 +20,15 @@ def known_answer_checks(artifact: ModelArtifact) -> list[dict[str, Any]]:
     low, high = feature.train_min, feature.train_max
     middle = round((low + high) / 2, 2)
     beyond = min(contract.BMI_MAX, high + 10)  # plausible but outside the training range: extrapolated
-    single_request = PredictRequest(bmi=middle)
-    single, _ = respond(artifact, single_request)
-    batch_request = BatchPredictRequest(bmi=[low, middle, high, beyond])
-    batch, _ = respond_batch(artifact, batch_request)
+    single_request = schemas.PredictRequest(bmi=middle)
+    single, _ = prediction.respond(artifact, single_request)
+    batch_request = schemas.BatchPredictRequest(bmi=[low, middle, high, beyond])
+    batch, _ = prediction.respond_batch(artifact, batch_request)
     scaled = feature.to_scaled(middle)
-    health: HealthResponse = {"status": "ok", "model_version": version}
-    legacy_request = LegacyStreamRequest(input=scaled)
+    health: schemas.HealthResponse = {"status": "ok", "model_version": version}
+    legacy_request = schemas.LegacyStreamRequest(input=scaled)
     legacy_values = prediction.predict_batch(artifact, [feature.to_raw(scaled)]).values
-    legacy: LegacyPredictResponse = {"Response Predict": legacy_values}
+    legacy: schemas.LegacyPredictResponse = {"Response Predict": legacy_values}
     identity = {"artifact": {"model_version": version, "sha256": artifact.sha256}}  # /v1/model, in part
     refused = {"error": {"code": "validation_error"}}
     return [
