@@ -13,10 +13,8 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_fn import api_docs, errors, event_guard, observability
-from lambda_fn.api_docs import Operation
 from lambda_fn.encoding import to_json
 from lambda_fn.model_store import load_model
-from lambda_fn.observability import logger
 from lambda_fn.request_body import read_body
 from model.core import contract, prediction, schemas
 from model.core.prediction import BatchPrediction
@@ -35,7 +33,7 @@ class RestResolver(ApiGatewayResolver):
 
 app: Final = RestResolver(proxy_type=ProxyEventType.APIGatewayProxyEvent, serializer=to_json)
 errors.register(app)
-OPERATIONS: Final[list[Operation]] = []  # what the OpenAPI document describes, in route order
+OPERATIONS: Final[list[api_docs.Operation]] = []  # what the OpenAPI document describes, in route order
 
 Answer = Callable[[Any], tuple[Any, BatchPrediction]]
 
@@ -70,9 +68,9 @@ def get(path: str, **documentation: Any) -> Callable[[Callable[[], Any]], Callab
     return register
 
 
-def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> Operation:
+def _operation(path: str, answer: Callable[..., Any], **documentation: Any) -> api_docs.Operation:
     (route,) = [r for r in contract.ROUTES if r.path == path]
-    return Operation(route=route, operation_id=answer.__name__, **documentation)
+    return api_docs.Operation(route=route, operation_id=answer.__name__, **documentation)
 
 
 @post(
@@ -185,7 +183,7 @@ def _documentation(base_path: str) -> tuple[str, str]:
     return to_json(document), api_docs.swagger_html(document, signed=observability.STAGE != "local")
 
 
-@logger.inject_lambda_context
+@observability.logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Never raises: a malformed event is a 400, a bug a 500, and either is one structured log line."""
     observability.start_request(event_guard.request_id(event))

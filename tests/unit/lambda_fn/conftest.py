@@ -96,7 +96,7 @@ class Result:
 class Invoker:
     def __init__(self, module: ModuleType) -> None:
         self.module = module
-        self._log_handler = module.logger.registered_handler
+        self._log_handler = module.observability.logger.registered_handler
 
     def event(self, event: dict[str, Any]) -> Result:
         buffer = io.StringIO()
