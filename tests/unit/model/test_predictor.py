@@ -7,7 +7,7 @@ import json
 import math
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import cast
@@ -140,14 +140,19 @@ def test_an_endless_or_huge_iterable_is_refused_at_the_cost_of_a_valid_batch(mod
     with pytest.raises(ValidationError, match=f"between 1 and {contract.BATCH_MAX} values"):
         model.predict_batch(endless)
     assert next(taken) == contract.BATCH_MAX + 1  # one value past the limit, never more
-    huge = [27.3] * 10**7
-    started = time.perf_counter()
-    model.predict_batch(huge[: contract.BATCH_MAX])
-    valid = time.perf_counter() - started
-    started = time.perf_counter()
-    with pytest.raises(ValidationError):
+
+    class Counted(list[float]):  # a list that counts the items read from it
+        read = 0
+
+        def __iter__(self) -> Iterator[float]:
+            for item in super().__iter__():
+                self.read += 1
+                yield item
+
+    huge = Counted([27.3] * 10**7)
+    with pytest.raises(ValidationError, match=f"between 1 and {contract.BATCH_MAX} values"):
         model.predict_batch(huge)
-    assert time.perf_counter() - started < 2 * valid + 0.01
+    assert huge.read == contract.BATCH_MAX + 1  # behaviour, not a timing: a loaded machine cannot fail it
 
 
 @pytest.mark.parametrize(
