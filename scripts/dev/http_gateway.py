@@ -39,7 +39,8 @@ def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, st
     """What h11 lets through and the deployed stage would not serve (names are lower-case here): the first
     refusal whose condition holds."""
     names = {name for name, _ in headers}
-    length = next((value for name, value in headers if name == "content-length"), "0")  # h11: digits, agreed
+    # h11: digits, agreed; without the leading zeros, read by int() only when it has few enough of them
+    length = next((value for name, value in headers if name == "content-length"), "0").lstrip("0") or "0"
     limit, bad = contract.EDGE_BODY_LIMIT_BYTES, "bad_request"
     refusals = (
         (version not in ("1.0", "1.1"), (bad, "Only HTTP/1.0 and HTTP/1.1 are served.")),
@@ -54,7 +55,7 @@ def refusal(method: str, target: str, version: str, headers: tuple[tuple[str, st
         ),
         ("transfer-encoding" in names, CHUNKED),
         # before the body is read: no 100 Continue first
-        (len(length.lstrip("0")) > len(str(limit)) or int(length) >= limit, TOO_LARGE),
+        (len(length) > len(str(limit)) or int(length) >= limit, TOO_LARGE),
     )
     return next((refused for wrong, refused in refusals if wrong), None)
 
