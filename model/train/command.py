@@ -18,6 +18,7 @@ from ..core.artifact import (
     DEFAULT_MAX_COVERAGE_ERROR,
     DEFAULT_MIN_R2,
     INTERVAL_LEVEL,
+    ArtifactError,
     ModelArtifact,
 )
 from .artifact_file import write_artifact_atomically
@@ -83,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Trains, gates and writes as ``args`` say (numpy: raises ImportError without the ``train`` extra)."""
+    from ..core.serving import parse_artifact
     from . import dataset, pipeline
 
     config = pipeline.TrainingConfig(
@@ -107,6 +109,11 @@ def run(args: argparse.Namespace) -> int:
     failed = outcome.artifact.failed_gates()
     if failed:
         print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)
+        return EXIT_GATE_FAILED
+    try:  # the function's own reading, the last gate: nothing it would refuse is ever written
+        parse_artifact(outcome.artifact.to_json())
+    except ArtifactError as exc:
+        print(f"gate failed, no artifact written: the function would refuse it: {exc}", file=sys.stderr)
         return EXIT_GATE_FAILED
     try:
         write_artifact_atomically(outcome.artifact, args.out)

@@ -1,3 +1,4 @@
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -118,6 +119,27 @@ def test_crippled_optimiser_via_the_cli_writes_nothing(tmp_path: Path, monkeypat
     out = tmp_path / "model.json"
     assert cli.main(["train", "--out", str(out)]) == command.EXIT_GATE_FAILED
     assert "convergence" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_artifact_the_function_would_refuse_is_never_written(tmp_path: Path, monkeypatch, capsys):
+    # Given a trainer whose artifact holds an integer where the schema has a float: sealed over its text, the
+    # function would refuse it at start (it verifies the checksum over the document as read, 18 as 18.0)
+    trained = pipeline.train
+
+    def with_an_integer(config: TrainingConfig, data: dataset.Dataset) -> pipeline.TrainingOutcome:
+        outcome = trained(config, data)
+        feature = dataclasses.replace(
+            outcome.artifact.feature, train_min=int(outcome.artifact.feature.train_min)
+        )
+        return dataclasses.replace(outcome, artifact=dataclasses.replace(outcome.artifact, feature=feature))
+
+    monkeypatch.setattr(pipeline, "train", with_an_integer)
+    out = tmp_path / "model.json"
+    code, _, stderr = run(capsys, "--out", str(out))
+    assert code == command.EXIT_GATE_FAILED
+    assert stderr.startswith("gate failed, no artifact written: the function would refuse it")
+    assert stderr.count("\n") == 1
     assert not out.exists()
 
 
