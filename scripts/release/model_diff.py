@@ -1,6 +1,8 @@
-"""A pull request's model diff: the base branch's model, trained here from its own commit (never downloaded
-from a deployment), and this change's, compared for people in the job summary. A base whose artifact this
-version cannot read (an older schema) is said so, and the new model shown alone.
+"""A pull request's model diff: the base branch's model and this change's, compared for people.
+
+The base's is trained here from its own commit (never downloaded from a deployment); the summary goes to the
+job summary. A base whose artifact this version cannot read (an older schema) is said so, and the new model
+shown alone.
 
     python -m scripts.release.model_diff --base <commit> --new <artifact> --summary "$GITHUB_STEP_SUMMARY"
 """
@@ -13,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from model.core.artifact import ArtifactError
+from model.core.artifact import ArtifactError, ModelArtifact
 from model.core.serving import load_artifact
 from model.sdk import diff
 from scripts import REPO_ROOT
@@ -39,8 +41,7 @@ def base_artifact(commit: str, directory: Path) -> Path:
     return artifact
 
 
-def summary(base: Path, new: Path, commit: str) -> str:
-    candidate = load_artifact(new)
+def summary(base: Path, candidate: ModelArtifact, commit: str) -> str:
     try:
         old = load_artifact(base)
     except ArtifactError as error:
@@ -58,8 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--new", type=Path, required=True, help="this change's artifact")
     parser.add_argument("--summary", type=Path, help="append the Markdown here (the job summary)")
     args = parser.parse_args(argv)
+    try:  # before the minutes the base's training takes
+        candidate = load_artifact(args.new)
+    except ArtifactError as error:
+        raise ReleaseError(str(error)) from error
     with tempfile.TemporaryDirectory() as work:
-        text = summary(base_artifact(args.base, Path(work)), args.new, args.base)
+        text = summary(base_artifact(args.base, Path(work)), candidate, args.base)
     print(text)
     if args.summary:
         with args.summary.open("a", encoding="utf-8") as out:

@@ -9,7 +9,7 @@ import pytest
 
 from model.train.artifact_file import write_artifact_atomically
 from scripts import REPO_ROOT
-from scripts.release import model_diff
+from scripts.release import ReleaseError, model_diff
 from tests.unit.model.test_diff import worse
 
 
@@ -40,8 +40,13 @@ def test_the_base_commit_is_trained_from_its_own_checkout_and_compared(model_art
 
 
 def test_a_base_this_version_cannot_read_is_said_so(model_artifact, tmp_path):
-    write_artifact_atomically(model_artifact, tmp_path / "new.json")
     (tmp_path / "old.json").write_text('{"schema_version": 2}')
-    text = model_diff.summary(tmp_path / "old.json", tmp_path / "new.json", "0123456789abcdef")
+    text = model_diff.summary(tmp_path / "old.json", model_artifact, "0123456789abcdef")
     assert "The base branch's model (0123456789ab) cannot be read by this version (" in text
     assert f"this change trains `{model_artifact.model_version}`" in text
+
+
+def test_an_unreadable_new_artifact_stops_the_step_before_the_base_is_trained(tmp_path, monkeypatch):
+    monkeypatch.setattr(model_diff, "base_artifact", lambda *_: pytest.fail("trained the base first"))
+    with pytest.raises(ReleaseError, match="model artifact not found at"):
+        model_diff.main(["--base", "HEAD", "--new", str(tmp_path / "missing.json")])
