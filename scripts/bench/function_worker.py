@@ -105,8 +105,10 @@ def main() -> None:
 
     events = json.loads(Path(events_path).read_text(encoding="utf-8"))
     if kind == "cold":
-        handler(events["predict"], CONTEXT)
+        response = handler(events["predict"], CONTEXT)
         answered = time.perf_counter()
+        if response["statusCode"] != 200:  # a failed first answer is no cold start to report
+            sys.exit(f"the first invocation answered {response['statusCode']}")
         result: dict[str, Any] = {
             "import_ms": (imported - started) * 1000,
             "first_invocation_ms": (answered - imported) * 1000,

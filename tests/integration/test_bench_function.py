@@ -31,3 +31,18 @@ def test_function_benchmark_quick_run_reports_every_measure(model_artifact_path:
         "Installed runtime dependencies",
     ):
         assert row in result.stdout, f"the benchmark no longer reports {row!r}"
+
+
+def test_a_cold_start_that_does_not_answer_200_is_not_timed(tmp_path: Path):
+    from scripts.bench.function import function_env, worker
+    from scripts.dev.image_root import build_image_root
+
+    root = build_image_root(tmp_path / "root")  # what the benchmark times: the image's tree
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"predict": {"httpMethod": "POST"}}))  # not an API Gateway event: a 400
+    result = subprocess.run(
+        worker(events, "cold"), env=function_env(root), cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "answered 400" in result.stderr
+    assert result.stdout == ""
