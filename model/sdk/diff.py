@@ -165,7 +165,9 @@ def _bands(model: ModelArtifact) -> str:
 
 def markdown(diff: ModelDiff) -> str:
     old, new = diff.old, diff.new
-    level = new.metrics.estimates[next(iter(new.metrics.estimates))].level
+    # The confidence level of the figures, either side's: an artifact may record none (estimates: {}).
+    figures = [*new.metrics.estimates.values(), *old.metrics.estimates.values()]
+    level = f"{figures[0].level:.0%} " if figures else ""
     verdict = "**Answers change.**" if diff.visible else "**No change a caller would see.**"
     moves = "; ".join(f"BMI {a.bmi:g}: {_answer(a.old)} → {_answer(a.new)}" for a in diff.largest())
     rows = [
@@ -182,7 +184,7 @@ def markdown(diff: ModelDiff) -> str:
         f"| y = slope · BMI + intercept | {_line(old)} | {_line(new)} |",
         f"| interval half-width by band (kg/m²) | {_bands(old)} | {_bands(new)} |",
         "",
-        f"Figures with their {level:.0%} confidence intervals; *beyond* when each value lies outside the "
+        f"Figures with their {level}confidence intervals; *beyond* when each value lies outside the "
         "other's interval:",
         "",
         "| figure | old | new | change | beyond the uncertainty |",
