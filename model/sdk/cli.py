@@ -102,7 +102,8 @@ def _diff(old: ModelArtifact, new: ModelArtifact, *, as_json: bool) -> int:
 
     changes = diff.compare(old, new)
     print(
-        json.dumps(diff.as_json(changes), indent=1) if as_json else diff.markdown(changes), end="\n" * as_json
+        json.dumps(diff.as_json(changes), indent=1, allow_nan=False) if as_json else diff.markdown(changes),
+        end="\n" * as_json,
     )
     return usage.EXIT_DIFFERENT if changes.visible else usage.EXIT_OK
 

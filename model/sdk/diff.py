@@ -6,6 +6,8 @@ Markdown for pull requests and job summaries, JSON for machines. Standard librar
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal, NamedTuple
@@ -65,10 +67,14 @@ class FigureChange(NamedTuple):
             return 0.0
         better = FIGURES[self.name].better if self.name in FIGURES else "lower"
         if better == "higher":
-            return self.old.value - self.new.value
-        if better == "lower":
-            return self.new.value - self.old.value
-        return abs(self.new.value - better) - abs(self.old.value - better)
+            change = self.old.value - self.new.value
+        elif better == "lower":
+            change = self.new.value - self.old.value
+        else:
+            change = abs(self.new.value - better) - abs(self.old.value - better)
+        # Two finite figures' difference can overflow (1.7e308 - -1.7e308): held to the largest float, so
+        # that the JSON stays standard (json.dumps would write Infinity).
+        return math.copysign(sys.float_info.max, change) if math.isinf(change) else change
 
 
 class GroupChange(NamedTuple):

@@ -39,3 +39,18 @@ def test_an_artifact_without_figures_is_compared_not_an_internal_error(model_art
         out, err = capsys.readouterr()
         assert out.startswith("## Model diff")
         assert err == ""
+
+
+def test_figures_at_the_ends_of_the_float_range_are_standard_json(model_artifact, tmp_path, capsys):
+    def at(value: float) -> ModelArtifact:
+        estimates = {
+            name: dataclasses.replace(e, value=value, low=-LARGEST, high=LARGEST)
+            for name, e in model_artifact.metrics.estimates.items()
+        }
+        return with_estimates(model_artifact, estimates)
+
+    old, new = saved(at(LARGEST), tmp_path / "old.json"), saved(at(-LARGEST), tmp_path / "new.json")
+    assert main(["diff", old, new, "--json"]) == EXIT_OK
+    document = strict_json(capsys.readouterr().out)
+    assert isinstance(document, dict)
+    assert all(abs(f["worsening"]) <= 1.8e308 for f in document["figures"])
