@@ -15,6 +15,7 @@ from typing import Any, Final, Literal, NamedTuple
 from ..core.artifact import Estimate, GroupCoverage, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
 from ..core.prediction import respond_batch
+from ..core.untrusted import printable
 from . import output
 
 GRID: Final = tuple(float(bmi) for bmi in range(int(BMI_MIN), int(BMI_MAX) + 1, 5))
@@ -177,13 +178,13 @@ def markdown(diff: ModelDiff) -> str:
     verdict = "**Answers change.**" if diff.visible else "**No change a caller would see.**"
     moves = "; ".join(f"BMI {a.bmi:g}: {_answer(a.old)} → {_answer(a.new)}" for a in diff.largest())
     rows = [
-        f"## Model diff: `{old.model_version}` → `{new.model_version}`",
+        f"## Model diff: `{_text(old.model_version)}` → `{_text(new.model_version)}`",
         "",
         f"{verdict} {'Largest: ' + moves + '.' if moves else ''}".rstrip(),
         "",
         "| | old | new |",
         "|---|---|---|",
-        f"| model version | `{old.model_version}` | `{new.model_version}` |",
+        f"| model version | `{_text(old.model_version)}` | `{_text(new.model_version)}` |",
         f"| training | seed {old.training.seed}, {old.training.epochs_run} epochs | "
         f"seed {new.training.seed}, {new.training.epochs_run} epochs |",
         f"| data | {_data(old)} | {_data(new)} |",
@@ -196,7 +197,7 @@ def markdown(diff: ModelDiff) -> str:
         "| figure | old | new | change | beyond the uncertainty |",
         "|---|---|---|---|---|",
         *(
-            f"| {label(f.name)} | {estimate_text(f.old)} | {estimate_text(f.new)} | "
+            f"| {_text(label(f.name))} | {estimate_text(f.old)} | {estimate_text(f.new)} | "
             f"{_signed(f)} | {'**yes**' if f.beyond_uncertainty else 'no'} |"
             for f in diff.figures
         ),
@@ -205,7 +206,7 @@ def markdown(diff: ModelDiff) -> str:
         "",
         "| group | old | new |",
         "|---|---|---|",
-        *(f"| {g.group} | {_coverage(g.old)} | {_coverage(g.new)} |" for g in diff.groups),
+        *(f"| {_text(g.group)} | {_coverage(g.old)} | {_coverage(g.new)} |" for g in diff.groups),
         "",
         f"Answers on the BMI grid {GRID[0]:g}–{GRID[-1]:g} kg/m² (prediction [interval]):",
         "",
@@ -216,9 +217,15 @@ def markdown(diff: ModelDiff) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _text(text: str) -> str:
+    """An artifact's string in a table cell: escaped for a terminal (an ESC, a newline), its pipes escaped
+    for Markdown, bounded. Checksummed artifacts are not trusted ones: anyone can reseal a file."""
+    return printable(text, 200).replace("|", "\\|")
+
+
 def _data(model: ModelArtifact) -> str:
     digests = ", ".join(
-        f"{name} {digest[:12]}" for name, digest in sorted(model.training.data_sha256.items())
+        f"{_text(name)} {_text(digest[:12])}" for name, digest in sorted(model.training.data_sha256.items())
     )
     return f"{model.training.n_train} + {model.training.n_holdout} rows ({digests})"
 

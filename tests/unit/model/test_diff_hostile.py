@@ -10,7 +10,7 @@ from pathlib import Path
 
 from model.core.artifact import Estimate, ModelArtifact
 from model.sdk.cli import main
-from model.sdk.usage import EXIT_OK
+from model.sdk.usage import EXIT_DIFFERENT, EXIT_OK
 from model.train.artifact_file import write_artifact_atomically
 
 LARGEST = 1.7e308
@@ -54,3 +54,13 @@ def test_figures_at_the_ends_of_the_float_range_are_standard_json(model_artifact
     document = strict_json(capsys.readouterr().out)
     assert isinstance(document, dict)
     assert all(abs(f["worsening"]) <= 1.8e308 for f in document["figures"])
+
+
+def test_an_artifact_s_strings_reach_the_terminal_escaped(model_artifact, tmp_path, capsys):
+    training = dataclasses.replace(model_artifact.training, data_sha256={"\x1b]0;owned\x07": "\x1b[2J\x1b[H"})
+    hostile = dataclasses.replace(model_artifact, model_version="v\x1b[31mred\x9b", training=training)
+    new = saved(hostile, tmp_path / "new.json")
+    assert main(["diff", saved(model_artifact, tmp_path / "old.json"), new]) == EXIT_DIFFERENT
+    out = capsys.readouterr().out
+    assert not {"\x1b", "\x07", "\x9b"} & set(out)
+    assert "\\x1b[31mred" in out
