@@ -111,11 +111,25 @@ class ModelDiff:
 
     @property
     def visible(self) -> bool:
-        """Whether a caller of the service would notice: another model version, or another answer."""
-        return self.old.model_version != self.new.model_version or any(a.size for a in self.answers)
+        """Whether a caller of the service would notice: another model version, or another answer, on the
+        grid or between its BMIs (what the answers are computed from differs: a band's edge moved by 0.4)."""
+        old, new = self.old, self.new
+        return (
+            old.model_version != new.model_version
+            or any(a.size for a in self.answers)
+            or _answered_from(old) != _answered_from(new)
+        )
 
     def largest(self, count: int = 5) -> list[AnswerChange]:
         return sorted((a for a in self.answers if a.size), key=lambda a: -a.size)[:count]
+
+
+def _answered_from(model: ModelArtifact) -> tuple[object, ...]:
+    """Every number an answer is computed from (:mod:`..core.prediction`), the legacy routes' included."""
+    interval = model.interval
+    widths = tuple(band.half_width for band in interval.bands)
+    return (model.coefficients, model.feature, model.outcome.low, model.outcome.high, interval.level,
+            interval.edges, widths, interval.extrapolation_widening)  # fmt: skip
 
 
 def answers(model: ModelArtifact) -> list[Answer]:

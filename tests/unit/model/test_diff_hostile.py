@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from model.core.artifact import Estimate, ModelArtifact
+from model.sdk import diff
 from model.sdk.cli import main
 from model.sdk.usage import EXIT_DIFFERENT, EXIT_OK
 from model.train.artifact_file import write_artifact_atomically
@@ -64,3 +65,28 @@ def test_an_artifact_s_strings_reach_the_terminal_escaped(model_artifact, tmp_pa
     out = capsys.readouterr().out
     assert not {"\x1b", "\x07", "\x9b"} & set(out)
     assert "\\x1b[31mred" in out
+
+
+def test_an_answer_that_changes_between_the_grid_s_bmis_is_a_visible_change(model_artifact, tmp_path):
+    """The band edge 24.05 moved to 24.5: the same version and the same answers on the grid (every 5 kg/m²),
+    but a caller asking for BMI 24.2 gets another interval."""
+    old_edge, new_edge = "24.05", "24.5"
+    interval = model_artifact.interval
+    assert old_edge in {f"{edge:g}" for edge in interval.edges}
+    coverage = tuple(
+        dataclasses.replace(g, group=g.group.replace(old_edge, new_edge)) for g in interval.coverage
+    )
+    edges = tuple(float(new_edge) if f"{e:g}" == old_edge else e for e in interval.edges)
+    gates = tuple(
+        dataclasses.replace(g, name=g.name.replace(old_edge, new_edge)) for g in model_artifact.metrics.gates
+    )
+    moved = dataclasses.replace(
+        model_artifact,
+        interval=dataclasses.replace(interval, edges=edges, coverage=coverage),
+        metrics=dataclasses.replace(model_artifact.metrics, gates=gates),
+    )
+    old, new = saved(model_artifact, tmp_path / "old.json"), saved(moved, tmp_path / "new.json")
+    changes = diff.compare(model_artifact, moved)
+    assert not any(a.size for a in changes.answers), "the grid does not sample the move"
+    assert changes.visible
+    assert main(["diff", old, new]) == EXIT_DIFFERENT
