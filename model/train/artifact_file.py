@@ -1,5 +1,5 @@
-"""Writing an artifact: only the trainer does (the function only reads one), so this lives beside the
-``train`` command, not in the image's core."""
+"""Writing an artifact (and the report's pages): only the trainer does (the function only reads one), so
+this lives beside the ``train`` command, not in the image's core."""
 
 from __future__ import annotations
 
@@ -14,14 +14,19 @@ from ..core.artifact import ModelArtifact
 
 
 def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
-    """Writes the artifact so that readers see either the previous file or the complete new one: only ever
-    a regular file (a device node, a FIFO or a link at ``path`` is refused, never written through or
-    replaced). The temporary files of runs that died before they could remove their own go first."""
+    write_atomically(path, artifact.to_json().encode("utf-8"))
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Writes ``content`` (the artifact, a page of the report) so that readers see either the previous file
+    or the complete new one: only ever a regular file (a device node, a FIFO or a link at ``path`` is
+    refused, never written through or replaced). The temporary files of runs that died before they could
+    remove their own go first."""
     import tempfile  # every command of the CLI imports this module, only train writes: not at its start
 
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISREG(os.lstat(path).st_mode):
-            raise OSError(errno.EEXIST, "it exists and is not a regular file: not replaced")
+            raise OSError(errno.EEXIST, "it exists and is not a regular file: not replaced", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         pid = stale.name[len(path.name) + 2 :].partition(".")[0]
@@ -32,8 +37,8 @@ def write_artifact_atomically(artifact: ModelArtifact, path: Path) -> None:
         # mkstemp creates 0600 files; the image copies the file with its mode, and Lambda runs container
         # images as a non-root user, which must be able to read the model. Nothing in it is secret.
         os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(artifact.to_json())
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(content)
             tmp.flush()
             os.fsync(tmp.fileno())
         Path(tmp_name).replace(path)

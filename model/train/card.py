@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core.artifact import CALIBRATION_GATE, MIN_GATED_GROUP, QUALITY_GATE, Estimate, ModelArtifact
 from . import plots, tables
+from .artifact_file import write_atomically
 from .conformal import MIN_BAND_ROWS, band_of, binomial_tail, conformal_rank
 from .evaluation import random_holdout_pass_rate
 
@@ -37,7 +38,7 @@ def write_report(outcome: TrainingOutcome, directory: Path) -> list[Path]:
     )
     plots.plot_loss_curve(outcome.artifact, outcome.fit.loss_curve, directory / LOSS_PLOT)
     card = directory / CARD_NAME
-    card.write_text(render_card(outcome), encoding="utf-8")
+    write_atomically(card, render_card(outcome).encode("utf-8"))
     return [card, *(directory / name for name in (FIT_PLOT, CALIBRATION_PLOT, LOSS_PLOT))]
 
 

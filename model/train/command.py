@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..core.artifact import (
     DEFAULT_ARTIFACT_PATH,
@@ -22,6 +22,9 @@ from ..core.artifact import (
     ModelArtifact,
 )
 from .artifact_file import write_artifact_atomically
+
+if TYPE_CHECKING:
+    from .pipeline import TrainingOutcome
 
 EXIT_DATA_ERROR: Final = 1
 EXIT_GATE_FAILED: Final = 3
@@ -101,11 +104,8 @@ def run(args: argparse.Namespace) -> int:
         if not data.is_dir():
             print(MISSING_DATA_HINT, file=sys.stderr)
         return EXIT_DATA_ERROR
-    if args.report is not None:
-        from .card import write_report  # matplotlib is slow to import: only when asked
-
-        for written in write_report(outcome, args.report):
-            print(f"wrote {written}")
+    if args.report is not None and not _reported(outcome, args.report):
+        return EXIT_DATA_ERROR
     failed = outcome.artifact.failed_gates()
     if failed:
         print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)
@@ -123,6 +123,22 @@ def run(args: argparse.Namespace) -> int:
     print(summary(outcome.artifact))
     print(f"wrote {args.out}")
     return 0
+
+
+def _reported(outcome: TrainingOutcome, directory: Path) -> bool:
+    """Writes the report and says so; or says, as train's own line, why it cannot (not cli.main's "cannot
+    write the output", which is about standard output), and writes no artifact."""
+    from .card import write_report  # matplotlib is slow to import: only when asked
+
+    try:
+        written = write_report(outcome, directory)
+    except OSError as exc:
+        page = f"{Path(exc.filename).name}: " if exc.filename and Path(exc.filename) != directory else ""
+        said = f"cannot write the report into {directory}: {page}{exc.strerror or exc}"
+        print(f"error: {said}", file=sys.stderr)
+        return False
+    print("\n".join(f"wrote {path}" for path in written))
+    return True
 
 
 def summary(artifact: ModelArtifact) -> str:

@@ -3,6 +3,7 @@ carry no software version (``metadata={"Software": None}``), so the same run wri
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 from ..core.artifact import CONVERGENCE_GATE, ModelArtifact
 from ..core.contract import BMI_MAX, BMI_MIN
 from . import tables
+from .artifact_file import write_atomically
 from .dataset import HOLDOUT_ROWS, TRAIN_ROWS, Dataset, FloatArray
 
 HEAVY: Final = "#1f4e79"
@@ -21,7 +23,9 @@ LIGHT: Final = "#9ecae1"
 
 def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
+    png = io.BytesIO()  # rendered first, then written as the artifact is: never through a FIFO or a link
+    fig.savefig(png, format="png", metadata={"Software": None})
+    write_atomically(path, png.getvalue())
 
 
 def plot_fit(artifact: ModelArtifact, dataset: Dataset, path: Path) -> None:
