@@ -21,7 +21,7 @@ from ..core.artifact import (
     ArtifactError,
     ModelArtifact,
 )
-from .artifact_file import write_artifact_atomically
+from .artifact_file import write_atomically
 
 if TYPE_CHECKING:
     from .pipeline import TrainingOutcome
@@ -110,13 +110,14 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"gate failed, no artifact written: {failed[0].describe()}", file=sys.stderr)
         return EXIT_GATE_FAILED
-    try:  # the function's own reading, the last gate: nothing it would refuse is ever written
-        parse_artifact(outcome.artifact.to_json())
+    text = outcome.artifact.to_json()
+    try:  # the function's own reading, the last gate: the bytes it accepts are the bytes written
+        parse_artifact(text)
     except ArtifactError as exc:
         print(f"gate failed, no artifact written: the function would refuse it: {exc}", file=sys.stderr)
         return EXIT_GATE_FAILED
     try:
-        write_artifact_atomically(outcome.artifact, args.out)
+        write_atomically(args.out, text.encode("utf-8"))
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_DATA_ERROR
@@ -159,7 +160,7 @@ def summary(artifact: ModelArtifact) -> str:
 
 
 def exit_on_termination(signum: int, _frame: object) -> None:
-    # SystemExit unwinds through write_artifact_atomically, which removes its temporary file: a run stopped
+    # SystemExit unwinds through write_atomically, which removes its temporary file: a run stopped
     # by `kill` or a closed terminal leaves nothing beside the artifact (SIGKILL cannot be caught).
     sys.exit(128 + signum)
 
